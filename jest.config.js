@@ -1,0 +1,18 @@
+/**
+ * One jest run for unit and integration tests. Integration tests talk to real local servers
+ * (embedded PostgreSQL, dynalite, protocol stand-ins) started once per run in global setup.
+ * @type {import('jest').Config}
+ */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/test'],
+  testMatch: ['**/*.test.ts'],
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }],
+  },
+  globalSetup: '<rootDir>/test/support/global-setup.ts',
+  globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  testTimeout: 60_000,
+  // Two cores: two workers keep integration servers responsive.
+  maxWorkers: 2,
+};

@@ -1,0 +1,94 @@
+/**
+ * The cluster-admin error family. Every error carries a stable `code` to match on and a
+ * one-line `message` that is safe to show a requester (no secret, no SDK metadata).
+ * Callers match with `instanceof`, never by parsing messages.
+ */
+export type ClusterAdminErrorCode =
+  | 'invalid_input'
+  | 'unauthenticated'
+  | 'permission_denied'
+  | 'not_found'
+  | 'already_exists'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'timeout'
+  | 'propagation_timeout'
+  | 'conflict'
+  | 'backend_error';
+
+export abstract class ClusterAdminError extends Error {
+  abstract readonly code: ClusterAdminErrorCode;
+  /** Whether repeating the same call later may succeed. */
+  readonly retryable: boolean = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = this.constructor.name;
+  }
+}
+
+/** Input the backend refuses (a bad CIDR, a bad user name, a privilege keyword it does not know). */
+export class InvalidInputError extends ClusterAdminError {
+  readonly code = 'invalid_input';
+  constructor(
+    message: string,
+    /** A corrected example for the requester, when there is one. */
+    readonly example?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class UnauthenticatedError extends ClusterAdminError {
+  readonly code = 'unauthenticated';
+}
+
+export class PermissionDeniedError extends ClusterAdminError {
+  readonly code = 'permission_denied';
+}
+
+export class NotFoundError extends ClusterAdminError {
+  readonly code = 'not_found';
+}
+
+export class AlreadyExistsError extends ClusterAdminError {
+  readonly code = 'already_exists';
+}
+
+export class ConflictError extends ClusterAdminError {
+  readonly code = 'conflict';
+}
+
+export class RateLimitedError extends ClusterAdminError {
+  readonly code = 'rate_limited';
+  override readonly retryable = true;
+  constructor(
+    message: string,
+    /** Milliseconds the server asked us to wait, when it said. */
+    readonly retryAfterMs?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export class UnavailableError extends ClusterAdminError {
+  readonly code = 'unavailable';
+  override readonly retryable = true;
+}
+
+export class TimeoutError extends ClusterAdminError {
+  readonly code = 'timeout';
+  override readonly retryable = true;
+}
+
+export class PropagationTimeoutError extends ClusterAdminError {
+  readonly code = 'propagation_timeout';
+  override readonly retryable = true;
+}
+
+/** Anything the backend said that fits no other class; the message is still one safe line. */
+export class BackendError extends ClusterAdminError {
+  readonly code = 'backend_error';
+}

@@ -1,0 +1,73 @@
+/**
+ * SQL user names and identifiers: CockroachDB's rules, enforced before anything reaches a server.
+ * Identifiers are additionally always quoted (`escapeIdentifier`) when they are put into SQL.
+ */
+import { escapeIdentifier } from 'pg';
+import { InvalidInputError } from './errors';
+
+const MAX_NAME_BYTES = 63;
+const USER_NAME = /^[a-z_][a-z0-9_.-]*$/;
+const RESERVED_NAMES = new Set(['public', 'none', 'node', 'root', 'admin']);
+const RESERVED_PREFIXES = ['pg_', 'crdb_internal'];
+const EXAMPLE_USER = 'maxroach';
+
+/**
+ * Validates a SQL user name the bot may create or manage.
+ * @returns the name, unchanged.
+ * @throws InvalidInputError with a one-line reason and a corrected example.
+ */
+export function validateUserName(input: string): string {
+  const name = input.trim();
+  if (name === '') throw new InvalidInputError('A SQL user name is required.', EXAMPLE_USER);
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
+    throw new InvalidInputError(`A SQL user name is at most ${MAX_NAME_BYTES} bytes.`, suggestUserName(name));
+  }
+  if (!USER_NAME.test(name)) {
+    throw new InvalidInputError(
+      `\`${shown(name)}\` is not a valid SQL user name: use lowercase letters, digits, \`_\`, \`-\` or \`.\`, starting with a letter or \`_\`.`,
+      suggestUserName(name),
+    );
+  }
+  if (RESERVED_NAMES.has(name)) {
+    throw new InvalidInputError(`\`${name}\` is a reserved name in CockroachDB.`, `${name}_app`);
+  }
+  const prefix = RESERVED_PREFIXES.find((p) => name.startsWith(p));
+  if (prefix !== undefined) {
+    throw new InvalidInputError(`SQL user names starting with \`${prefix}\` are reserved.`, suggestUserName(name.slice(prefix.length)));
+  }
+  return name;
+}
+
+/** Database and role names the operator configures or a requester names: same shape as users, reserved names allowed. */
+export function validateObjectName(input: string, what: 'database' | 'role'): string {
+  const name = input.trim();
+  const example = what === 'database' ? 'defaultdb' : 'app_readwrite';
+  if (name === '' || Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES || !USER_NAME.test(name)) {
+    throw new InvalidInputError(
+      `\`${shown(name)}\` is not a valid ${what} name: lowercase letters, digits, \`_\`, \`-\` or \`.\`, starting with a letter or \`_\`, at most ${MAX_NAME_BYTES} bytes.`,
+      example,
+    );
+  }
+  return name;
+}
+
+/** Quotes an identifier for SQL (`"name"`, inner quotes doubled). Use for every identifier. */
+export function quoteIdent(name: string): string {
+  return escapeIdentifier(name);
+}
+
+/** A best-effort valid name derived from what the user typed, for the corrected example. */
+export function suggestUserName(input: string): string {
+  let s = input
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, '_')
+    .replace(/^[^a-z_]+/, '');
+  while (Buffer.byteLength(s, 'utf8') > MAX_NAME_BYTES) s = s.slice(0, -1);
+  if (s === '' || RESERVED_NAMES.has(s) || RESERVED_PREFIXES.some((p) => s.startsWith(p))) return EXAMPLE_USER;
+  return s;
+}
+
+function shown(text: string): string {
+  const oneLine = text.replace(/[\r\n`]+/g, ' ');
+  return oneLine.length > 40 ? `${oneLine.slice(0, 40)}…` : oneLine;
+}

@@ -1,0 +1,161 @@
+/**
+ * The one interface every handler goes through to manage a CockroachDB cluster.
+ *
+ * Two backends implement it: `cloud` (CockroachDB Cloud API) and `sql` (a self-hosted
+ * CockroachDB or PostgreSQL over `pg`, allowlist via host-based authentication).
+ * Nothing here knows about Slack, AWS Lambda or where passwords are stored.
+ */
+
+/** A normalised IPv4 network, always `a.b.c.d/n` with no host bits set. */
+export type Cidr = string;
+
+export interface AllowlistEntry {
+  /** Normalised network, e.g. `203.0.113.0/24`. */
+  readonly cidr: Cidr;
+  /** Allows the SQL port (26257). */
+  readonly sql: boolean;
+  /** Allows the DB Console. Backends without a console (sql) always report `false`. */
+  readonly ui: boolean;
+  /** Free-form label. Entries the bot creates carry a recognisable name (see `entryName`). */
+  readonly name?: string;
+}
+
+export interface AllowlistSnapshot {
+  readonly entries: readonly AllowlistEntry[];
+  /** True while the cluster is still applying a recent allowlist change. */
+  readonly propagating: boolean;
+}
+
+export type UpsertOutcome = 'created' | 'updated' | 'unchanged';
+
+export interface PropagationProgress {
+  readonly attempt: number;
+  readonly elapsedMs: number;
+  readonly propagating: boolean;
+}
+
+export interface WaitForPropagationOptions {
+  /** Give up (with `PropagationTimeoutError`) after this long. */
+  readonly timeoutMs: number;
+  /** Delay between polls; default 2 s. */
+  readonly pollIntervalMs?: number;
+  readonly onProgress?: (progress: PropagationProgress) => void | Promise<void>;
+  readonly signal?: AbortSignal;
+}
+
+/** A privilege grant applied to a SQL user. Keywords are validated; names are quoted. */
+export type Grant =
+  | { readonly kind: 'database'; readonly database: string; readonly privileges: readonly DatabasePrivilege[] }
+  | { readonly kind: 'role'; readonly role: string };
+
+export const DATABASE_PRIVILEGES = ['CONNECT', 'CREATE', 'TEMPORARY', 'ALL'] as const;
+export type DatabasePrivilege = (typeof DATABASE_PRIVILEGES)[number];
+
+export interface CreateUserOptions {
+  /** `VALID UNTIL` for temporary users (sql backend; the Cloud API has no equivalent). */
+  readonly validUntil?: Date;
+  /** Grants to apply after creation (least privilege). */
+  readonly grants?: readonly Grant[];
+}
+
+export interface CreateUserResult {
+  /** False when the user already existed (its password was then set to the given one). */
+  readonly created: boolean;
+  /**
+   * `least-privilege`: the user holds only the configured grants.
+   * `admin`: the user is a member of `admin` (Cloud API users without an admin SQL connection).
+   */
+  readonly privileges: 'least-privilege' | 'admin';
+  /** Human-readable remarks for the requester, e.g. "this user is an admin". */
+  readonly notes: readonly string[];
+}
+
+/** How a client must verify the server certificate. `sslmode=verify-full` always. */
+export type CertificateAuthority =
+  /** Basic/Standard Cloud clusters: publicly trusted certificate, system roots. */
+  | { readonly kind: 'system' }
+  /** Advanced Cloud clusters and self-hosted clusters: a cluster CA. */
+  | {
+      readonly kind: 'cluster-ca';
+      /** Where the client should store the CA, used as `sslrootcert`. */
+      readonly sslrootcert: string;
+      /** Where to download it (Cloud: `https://cockroachlabs.cloud/clusters/<id>/cert`). */
+      readonly downloadUrl?: string;
+      /** The PEM itself, when the backend has it (self-hosted / local mode). */
+      readonly pem?: string;
+    };
+
+export interface RegionEndpoint {
+  readonly region: string;
+  readonly host: string;
+  readonly primary: boolean;
+}
+
+export interface ConnectionDetails {
+  readonly cluster: string;
+  readonly host: string;
+  readonly port: number;
+  readonly database: string;
+  readonly user: string;
+  /** The region `host` belongs to, when the cluster has regions. */
+  readonly region?: string;
+  /** Every region's SQL endpoint, primary first. */
+  readonly regions: readonly RegionEndpoint[];
+  readonly ca: CertificateAuthority;
+}
+
+export interface ConnectionRequest {
+  readonly user: string;
+  readonly database?: string;
+  /** Region name; default: the primary (or only) region. */
+  readonly region?: string;
+}
+
+export type BackendKind = 'cloud' | 'sql';
+
+export interface ClusterAdmin {
+  /** The configured alias, e.g. `prod-eu`. */
+  readonly cluster: string;
+  readonly backend: BackendKind;
+
+  /** Every entry, all pages. */
+  listAllowlist(): Promise<AllowlistSnapshot>;
+  /** Idempotent: an identical entry is a no-op, an entry with the same CIDR but other fields is updated. */
+  upsertAllowlistEntry(entry: AllowlistEntry): Promise<UpsertOutcome>;
+  /** Removing an entry that is already gone succeeds with `false`. */
+  removeAllowlistEntry(cidr: Cidr): Promise<boolean>;
+  /** Entries whose network contains `ip` (IPv4 dotted quad). */
+  entriesCovering(ip: string): Promise<AllowlistEntry[]>;
+  /** Resolves when the allowlist is no longer propagating; rejects with `PropagationTimeoutError`. */
+  waitForPropagation(options: WaitForPropagationOptions): Promise<void>;
+
+  listUsers(): Promise<string[]>;
+  createUser(name: string, password: string, options?: CreateUserOptions): Promise<CreateUserResult>;
+  setPassword(name: string, password: string): Promise<void>;
+  /** Dropping a user that is already gone succeeds with `false`. */
+  deleteUser(name: string): Promise<boolean>;
+  grant(name: string, grants: readonly Grant[]): Promise<void>;
+  revoke(name: string, grants: readonly Grant[]): Promise<void>;
+  /** Members of the `admin` role, when the backend can see them (sql, or cloud with an admin SQL connection). */
+  listAdmins?(): Promise<string[]>;
+
+  connectionDetails(request: ConnectionRequest): Promise<ConnectionDetails>;
+
+  /** Release pools and timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Privilege management over an admin SQL connection. The sql backend implements it; the cloud
+ * backend uses one (when the cluster is configured with an admin SQL connection) to take away the
+ * `admin` role the Cloud API gives every user it creates, and to apply the configured grants.
+ */
+export interface SqlPrivilegeManager {
+  grant(name: string, grants: readonly Grant[]): Promise<void>;
+  revoke(name: string, grants: readonly Grant[]): Promise<void>;
+  /** `REVOKE admin FROM <name>`; a user who is not a member is left as is. */
+  revokeAdmin(name: string): Promise<void>;
+  /** Members of the `admin` role. */
+  listAdmins(): Promise<string[]>;
+  close(): Promise<void>;
+}
