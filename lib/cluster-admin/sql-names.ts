@@ -39,9 +39,9 @@ export function validateUserName(input: string): string {
 }
 
 /** Database and role names the operator configures or a requester names: same shape as users, reserved names allowed. */
-export function validateObjectName(input: string, what: 'database' | 'role'): string {
+export function validateObjectName(input: string, what: 'database' | 'schema' | 'role'): string {
   const name = input.trim();
-  const example = what === 'database' ? 'defaultdb' : 'app_readwrite';
+  const example = { database: 'defaultdb', schema: 'public', role: 'app_readwrite' }[what];
   if (name === '' || Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES || !USER_NAME.test(name)) {
     throw new InvalidInputError(
       `\`${shown(name)}\` is not a valid ${what} name: lowercase letters, digits, \`_\`, \`-\` or \`.\`, starting with a letter or \`_\`, at most ${MAX_NAME_BYTES} bytes.`,

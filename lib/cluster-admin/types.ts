@@ -46,10 +46,14 @@ export interface WaitForPropagationOptions {
 /** A privilege grant applied to a SQL user. Keywords are validated; names are quoted. */
 export type Grant =
   | { readonly kind: 'database'; readonly database: string; readonly privileges: readonly DatabasePrivilege[] }
+  /** A schema in the admin connection's database, e.g. `public`. */
+  | { readonly kind: 'schema'; readonly schema: string; readonly privileges: readonly SchemaPrivilege[] }
   | { readonly kind: 'role'; readonly role: string };
 
 export const DATABASE_PRIVILEGES = ['CONNECT', 'CREATE', 'TEMPORARY', 'ALL'] as const;
 export type DatabasePrivilege = (typeof DATABASE_PRIVILEGES)[number];
+export const SCHEMA_PRIVILEGES = ['USAGE', 'CREATE', 'ALL'] as const;
+export type SchemaPrivilege = (typeof SCHEMA_PRIVILEGES)[number];
 
 export interface CreateUserOptions {
   /** `VALID UNTIL` for temporary users (sql backend; the Cloud API has no equivalent). */

