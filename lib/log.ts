@@ -43,6 +43,11 @@ export class SecretRedactor {
     if (urlForm !== value) this.values.add(urlForm);
   }
 
+  /** Registers every spelling of one secret (e.g. `passwordRenderings(password)`). */
+  addAll(values: Iterable<string>): void {
+    for (const value of values) this.add(value);
+  }
+
   scrub(text: string): string {
     let out = text;
     for (const value of this.values) {

@@ -5,6 +5,7 @@
  * a refusal: one line of reason plus a corrected example, never a half-parsed value.
  */
 import ipaddr from 'ipaddr.js';
+import { shownInput } from './display';
 import { InvalidInputError } from './errors';
 import { type Cidr } from './types';
 
@@ -39,7 +40,11 @@ const EXAMPLE_NETWORK = '203.0.113.0/24';
  */
 const PRIVATE_RANGES = new Set(['private', 'carrierGradeNat']);
 
-/** Special-purpose IPv4 blocks (RFC 6890 and friends) used to detect overlap, not just containment. */
+/**
+ * Special-purpose IPv4 blocks (RFC 6890 and friends) used to detect overlap, not just containment.
+ * Every non-unicast range ipaddr.js names is here, so a network that merely contains one of them
+ * (`192.88.0.0/16`) is flagged like one whose network address lies inside it.
+ */
 const SPECIAL_BLOCKS: ReadonlyArray<{ cidr: string; flag: Exclude<NetworkFlag, 'open'> }> = [
   { cidr: '10.0.0.0/8', flag: 'private' },
   { cidr: '172.16.0.0/12', flag: 'private' },
@@ -50,12 +55,23 @@ const SPECIAL_BLOCKS: ReadonlyArray<{ cidr: string; flag: Exclude<NetworkFlag, '
   { cidr: '169.254.0.0/16', flag: 'reserved' },
   { cidr: '192.0.0.0/24', flag: 'reserved' },
   { cidr: '192.0.2.0/24', flag: 'reserved' },
+  { cidr: '192.31.196.0/24', flag: 'reserved' },
+  { cidr: '192.52.193.0/24', flag: 'reserved' },
+  { cidr: '192.88.99.0/24', flag: 'reserved' },
+  { cidr: '192.175.48.0/24', flag: 'reserved' },
   { cidr: '198.18.0.0/15', flag: 'reserved' },
   { cidr: '198.51.100.0/24', flag: 'reserved' },
   { cidr: '203.0.113.0/24', flag: 'reserved' },
   { cidr: '224.0.0.0/4', flag: 'reserved' },
   { cidr: '240.0.0.0/4', flag: 'reserved' },
+  { cidr: '255.255.255.255/32', flag: 'reserved' },
 ];
+
+/** Parsed once: classify runs on every request and audit pass, and parsing dominated its cost. */
+const PARSED_SPECIAL_BLOCKS = SPECIAL_BLOCKS.map((block) => {
+  const [address, bits] = ipaddr.IPv4.parseCIDR(block.cidr);
+  return { address, bits, flag: block.flag };
+});
 
 function looksLikeIpv6(text: string): boolean {
   return text.includes(':') && ipaddr.IPv6.isValid(text.split('/')[0] ?? '');
@@ -69,15 +85,14 @@ export function parseIpv4Address(input: string): string {
   const text = input.trim();
   if (looksLikeIpv6(text)) {
     throw new InvalidInputError(
-      `\`${text}\` is an IPv6 address; CockroachDB Cloud allowlists accept IPv4 only.`,
+      `\`${shown(text)}\` is an IPv6 address; CockroachDB Cloud allowlists accept IPv4 only.`,
       EXAMPLE_HOST,
     );
   }
-  const notAnAddress = new InvalidInputError(
-    `\`${truncate(text)}\` is not an IPv4 address (four numbers 0-255 separated by dots).`,
-    EXAMPLE_HOST,
-  );
-  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) throw notAnAddress;
+  // Built only when needed: constructing an error captures a stack, and most inputs are valid.
+  const notAnAddress = (): InvalidInputError =>
+    new InvalidInputError(`\`${shown(text)}\` is not an IPv4 address (four numbers 0-255 separated by dots).`, EXAMPLE_HOST);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) throw notAnAddress();
   // Leading zeros are ambiguous (octal in some tools); refuse rather than guess.
   if (text.split('.').some((part) => part.length > 1 && part.startsWith('0'))) {
     const plain = stripLeadingZeros(text);
@@ -86,7 +101,7 @@ export function parseIpv4Address(input: string): string {
       ipaddr.IPv4.isValidFourPartDecimal(plain) ? plain : EXAMPLE_HOST,
     );
   }
-  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw notAnAddress;
+  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw notAnAddress();
   return ipaddr.IPv4.parse(text).toString();
 }
 
@@ -101,21 +116,11 @@ export function parseIpv4Network(input: string): ParsedNetwork {
   }
   if (looksLikeIpv6(text)) {
     throw new InvalidInputError(
-      `\`${truncate(text)}\` is IPv6; CockroachDB Cloud allowlists accept IPv4 only.`,
+      `\`${shown(text)}\` is IPv6; CockroachDB Cloud allowlists accept IPv4 only.`,
       EXAMPLE_HOST,
     );
   }
-  const slash = text.indexOf('/');
-  const addressText = slash === -1 ? text : text.slice(0, slash);
-  const prefixText = slash === -1 ? '32' : text.slice(slash + 1);
-  const address = parseIpv4Address(addressText);
-  if (!/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32) {
-    throw new InvalidInputError(
-      `\`${truncate(text)}\` has an invalid prefix length; it must be a number from 0 to 32.`,
-      `${address}/32`,
-    );
-  }
-  const prefixLength = Number(prefixText);
+  const { address, prefixLength } = parseAddressAndPrefix(text);
   const network = ipaddr.IPv4.networkAddressFromCIDR(`${address}/${prefixLength}`).toString();
   const cidr = `${network}/${prefixLength}`;
   const typed = `${address}/${prefixLength}`;
@@ -124,7 +129,8 @@ export function parseIpv4Network(input: string): ParsedNetwork {
     address: network,
     prefixLength,
     size: 2 ** (32 - prefixLength),
-    ...(network !== address ? { normalisedFrom: slash === -1 ? address : typed } : {}),
+    // A bare address is /32 and never has host bits, so `typed` always carries the prefix the user wrote.
+    ...(network !== address ? { normalisedFrom: typed } : {}),
     flags: classify(network, prefixLength),
   };
 }
@@ -133,19 +139,35 @@ export function parseIpv4Network(input: string): ParsedNetwork {
 export function parseCidr(cidr: string): ParsedNetwork {
   const parsed = parseIpv4Network(cidr);
   if (parsed.normalisedFrom !== undefined) {
-    throw new InvalidInputError(`\`${cidr}\` has host bits set.`, parsed.cidr);
+    throw new InvalidInputError(`\`${parsed.normalisedFrom}\` has host bits set.`, parsed.cidr);
   }
   return parsed;
+}
+
+/**
+ * `a.b.c.d[/n]`, strictly, host bits allowed: the shape check every entry point shares.
+ * @throws InvalidInputError with a one-line reason and an example.
+ */
+function parseAddressAndPrefix(text: string): { address: string; prefixLength: number } {
+  const slash = text.indexOf('/');
+  const address = parseIpv4Address(slash === -1 ? text : text.slice(0, slash));
+  const prefixText = slash === -1 ? '32' : text.slice(slash + 1);
+  if (!/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32) {
+    throw new InvalidInputError(
+      `\`${shown(text)}\` has an invalid prefix length; it must be a number from 0 to 32.`,
+      `${address}/32`,
+    );
+  }
+  return { address, prefixLength: Number(prefixText) };
 }
 
 function classify(network: string, prefixLength: number): NetworkFlag[] {
   if (prefixLength === 0) return ['open'];
   const flags = new Set<NetworkFlag>();
   const addr = ipaddr.IPv4.parse(network);
-  for (const block of SPECIAL_BLOCKS) {
-    const [blockAddr, blockBits] = ipaddr.IPv4.parseCIDR(block.cidr);
+  for (const block of PARSED_SPECIAL_BLOCKS) {
     // Two CIDRs overlap exactly when the shorter prefix contains the other's network address.
-    const overlaps = prefixLength <= blockBits ? blockAddr.match(addr, prefixLength) : addr.match(blockAddr, blockBits);
+    const overlaps = prefixLength <= block.bits ? block.address.match(addr, prefixLength) : addr.match(block.address, block.bits);
     if (overlaps) flags.add(block.flag);
   }
   // Belt and braces: ipaddr.js' own range names for the network address.
@@ -155,23 +177,42 @@ function classify(network: string, prefixLength: number): NetworkFlag[] {
   return [...flags];
 }
 
-/** True when `ip` (dotted quad) lies inside `cidr`. */
+/**
+ * True when `ip` (dotted quad) lies inside `cidr`. Both are parsed strictly: ipaddr.js alone would
+ * read `0177.0.0.1` as octal and `0x7f.1` as 127.0.0.1.
+ * @throws InvalidInputError when either is malformed.
+ */
 export function cidrContains(cidr: Cidr, ip: string): boolean {
-  const [network, bits] = ipaddr.IPv4.parseCIDR(cidr);
-  return ipaddr.IPv4.parse(ip).match(network, bits);
+  const network = parseAddressAndPrefix(cidr.trim());
+  return ipaddr.IPv4.parse(parseIpv4Address(ip)).match(ipaddr.IPv4.parse(network.address), network.prefixLength);
 }
 
-/** True when the two networks share at least one address. */
+/**
+ * True when the two networks share at least one address.
+ * @throws InvalidInputError when either is malformed.
+ */
 export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
-  const [aAddr, aBits] = ipaddr.IPv4.parseCIDR(a);
-  const [bAddr, bBits] = ipaddr.IPv4.parseCIDR(b);
-  return aBits <= bBits ? bAddr.match(aAddr, aBits) : aAddr.match(bAddr, bBits);
+  const first = parseAddressAndPrefix(a.trim());
+  const second = parseAddressAndPrefix(b.trim());
+  const [aAddr, bAddr] = [ipaddr.IPv4.parse(first.address), ipaddr.IPv4.parse(second.address)];
+  return first.prefixLength <= second.prefixLength
+    ? bAddr.match(aAddr, first.prefixLength)
+    : aAddr.match(bAddr, second.prefixLength);
 }
 
-/** `cidr_ip` / `cidr_mask` as the Cloud API wants them. */
+/**
+ * `cidr_ip` / `cidr_mask` as the Cloud API wants them. Host bits are kept as given, so an entry
+ * someone else wrote can still be addressed exactly.
+ * @throws InvalidInputError when `cidr` is malformed (a bare address used to yield `mask: NaN`).
+ */
 export function splitCidr(cidr: Cidr): { ip: string; mask: number } {
-  const [ip, mask] = cidr.split('/');
-  return { ip: ip ?? '', mask: Number(mask) };
+  const text = cidr.trim();
+  if (!text.includes('/')) {
+    const address = parseIpv4Address(text);
+    throw new InvalidInputError(`\`${address}\` has no prefix length.`, `${address}/32`);
+  }
+  const { address, prefixLength } = parseAddressAndPrefix(text);
+  return { ip: address, mask: prefixLength };
 }
 
 export const NETWORK_EXAMPLES = { host: EXAMPLE_HOST, network: EXAMPLE_NETWORK } as const;
@@ -183,6 +224,6 @@ function stripLeadingZeros(text: string): string {
     .join('.');
 }
 
-function truncate(text: string, max = 60): string {
-  return text.length > max ? `${text.slice(0, max)}…` : text;
+function shown(text: string): string {
+  return shownInput(text, 60);
 }

@@ -3,6 +3,7 @@
  * Identifiers are additionally always quoted (`escapeIdentifier`) when they are put into SQL.
  */
 import { escapeIdentifier } from 'pg';
+import { shownInput } from './display';
 import { InvalidInputError } from './errors';
 
 const MAX_NAME_BYTES = 63;
@@ -68,6 +69,6 @@ export function suggestUserName(input: string): string {
 }
 
 function shown(text: string): string {
-  const oneLine = text.replace(/[\r\n`]+/g, ' ');
-  return oneLine.length > 40 ? `${oneLine.slice(0, 40)}…` : oneLine;
+  // Not just \r\n: U+2028, NEL, bidi controls; and never half a surrogate pair.
+  return shownInput(text, 40);
 }
