@@ -31,3 +31,12 @@ export function testPostgres(): TestPostgres {
     hbaFile: required('CRDB_TEST_PG_HBA_FILE'),
   };
 }
+
+export interface TestDynamo {
+  /** The dynalite front server (with transactions) started in global setup. */
+  endpoint: string;
+}
+
+export function testDynamo(): TestDynamo {
+  return { endpoint: required('CRDB_TEST_DYNAMODB_ENDPOINT') };
+}

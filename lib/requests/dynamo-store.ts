@@ -1,0 +1,962 @@
+/**
+ * `RequestStore` on one DynamoDB table (single-table design), through the AWS SDK v3 document client.
+ *
+ * ## Items
+ *
+ * | entity        | pk                       | sk                          | gsi1pk / gsi1sk (sparse)                          | gsi2pk / gsi2sk                      |
+ * |---------------|--------------------------|-----------------------------|---------------------------------------------------|--------------------------------------|
+ * | request       | `REQ#<id>`               | `REQUEST`                   | `PENDING` / `<expiresAt>#<id>`, while pending     | `REQUESTER#<requester>` / `<createdAt>#<id>` |
+ * | event         | `REQ#<requestId>`        | `EVENT#<at>#<tiebreak>`     |                                                   |                                      |
+ * | idempotency   | `IDEMPOTENCY#<key>`      | `IDEMPOTENCY`               |                                                   |                                      |
+ * | managed entry | `CLUSTER#<cluster>`      | `ENTRY#<cidr>`              | `EXPIRING#ENTRY` / `<expiresAt>#<cluster>#<cidr>`, if temporary |                        |
+ * | managed user  | `CLUSTER#<cluster>`      | `USER#<user>`               | `EXPIRING#USER` / `<expiresAt>#<cluster>#<user>`, if temporary  |                        |
+ * | DM receipt    | `DM#<channel>#<ts>`      | `DM`                        | `DM#DUE` / `<deleteAfter>#<channel>#<ts>`         |                                      |
+ *
+ * Every item also has `entity` (the first column), and the domain object's fields as top-level
+ * attributes (so conditions can name them: `status`, `version`, `responseUrlUses`). Timestamps in
+ * sort keys are normalised ISO-8601 UTC with milliseconds, so string order is time order.
+ *
+ * Access patterns:
+ * - a request and its events: one item collection (`pk = REQ#<id>`); events sort by time;
+ * - pending requests, oldest or by expiry: `gsi1pk = PENDING` (the key is removed when the request
+ *   leaves `pending`, so the index holds only pending requests);
+ * - temporary entries/users and DM receipts due at `now`: `gsi1pk = <kind>, gsi1sk < "<now>$"`
+ *   (`$` sorts right after the `#` separator, so every key at or before `now` is included);
+ * - a requester's requests, newest first: `gsi2`, descending;
+ * - entries and users of a cluster: `pk = CLUSTER#<cluster>, begins_with(sk, ENTRY#|USER#)`.
+ *
+ * The `PENDING`, `EXPIRING#*` and `DM#DUE` index partitions are single hot keys by design: they hold
+ * only what is pending or temporary (tens to hundreds of items), far below a partition's limits.
+ * Index reads are eventually consistent; the sweeps that use them re-check state with conditional
+ * writes, so a lagging index can delay an expiry by a few hundred milliseconds, never double it.
+ *
+ * Idempotency keys carry `ttl` (epoch seconds), the table's TTL attribute. DynamoDB deletes expired
+ * items eventually (typically within days), so a key past its `ttl` counts as unclaimed here.
+ *
+ * ## Consistency
+ *
+ * Every state change is conditional. Request changes read the item (strongly consistent), check the
+ * port's preconditions on it, and write conditionally on the `version` read (plus the status
+ * condition), together with their event in one `TransactWriteItems`. A write that loses a race is
+ * re-read and re-decided, a bounded number of times with jittered backoff. So the result a caller
+ * gets is exactly what was written, and a refused change writes nothing, its event included.
+ *
+ * Nothing secret is stored: the port never receives a password, and `responseUrl` is a short-lived
+ * Slack URL that only the bot's own requests carry.
+ */
+import {
+  type AttributeDefinition,
+  ConditionalCheckFailedException,
+  type CreateTableCommandInput,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  type DynamoDBClientConfig,
+  DynamoDBServiceException,
+  type GlobalSecondaryIndex,
+  type KeySchemaElement,
+  ResourceInUseException,
+  ResourceNotFoundException,
+  TransactionCanceledException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  TransactWriteCommand,
+  type TransactWriteCommandInput,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Logger, silentLogger } from '../log';
+import {
+  RequestExistsError,
+  StateStoreAccessDeniedError,
+  StateStoreBackendError,
+  StateStoreContentionError,
+  StateStoreError,
+  StateStoreInvalidError,
+  StateStoreTableNotFoundError,
+  StateStoreUnavailableError,
+} from './errors';
+import {
+  type ApprovalResult,
+  type RequestChanges,
+  type RequestStore,
+  type TransitionOptions,
+  type TransitionResult,
+} from './store';
+import {
+  type Approval,
+  type ChatRequest,
+  type DmReceipt,
+  type ManagedEntry,
+  type ManagedUser,
+  type RequestEvent,
+  type RequestStatus,
+} from './types';
+
+// ---------------------------------------------------------------------------------------------
+// Table definition
+
+/** Global secondary index names and the TTL attribute, for the CDK stack and tests. */
+export const GSI1 = 'gsi1';
+export const GSI2 = 'gsi2';
+export const TTL_ATTRIBUTE = 'ttl';
+
+/**
+ * The table as `CreateTable` takes it, plus its TTL setting (as CloudFormation's
+ * `AWS::DynamoDB::Table` spells it; `CreateTable` itself cannot set TTL).
+ */
+export interface StateTableDefinition {
+  readonly TableName: string;
+  readonly KeySchema: KeySchemaElement[];
+  readonly AttributeDefinitions: AttributeDefinition[];
+  readonly GlobalSecondaryIndexes: GlobalSecondaryIndex[];
+  readonly BillingMode: 'PAY_PER_REQUEST';
+  readonly TimeToLiveSpecification: { readonly AttributeName: string; readonly Enabled: true };
+}
+
+/** The state table's key schema, indexes (projecting all attributes), billing mode and TTL attribute. */
+export function tableDefinition(tableName: string): StateTableDefinition {
+  const key = (hash: string, range: string): KeySchemaElement[] => [
+    { AttributeName: hash, KeyType: 'HASH' },
+    { AttributeName: range, KeyType: 'RANGE' },
+  ];
+  return {
+    TableName: tableName,
+    KeySchema: key('pk', 'sk'),
+    AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
+    GlobalSecondaryIndexes: [
+      { IndexName: GSI1, KeySchema: key('gsi1pk', 'gsi1sk'), Projection: { ProjectionType: 'ALL' } },
+      { IndexName: GSI2, KeySchema: key('gsi2pk', 'gsi2sk'), Projection: { ProjectionType: 'ALL' } },
+    ],
+    BillingMode: 'PAY_PER_REQUEST',
+    TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client
+
+/** Options for the client `DynamoRequestStore` builds when it is not handed one. */
+export interface DynamoClientOptions {
+  readonly region?: string;
+  /** Override the service endpoint (dynalite in tests and local mode); default: AWS's for the region. */
+  readonly endpoint?: string;
+  /** Default: the SDK's provider chain (the Lambda role). */
+  readonly credentials?: DynamoDBClientConfig['credentials'];
+  /** Attempts per call, first included, in the SDK's standard retry mode. Default 3. */
+  readonly maxAttempts?: number;
+  /** Milliseconds to establish a connection. Default 2000. */
+  readonly connectionTimeoutMs?: number;
+  /** Milliseconds for one attempt's request and response. Default 5000. */
+  readonly requestTimeoutMs?: number;
+}
+
+/**
+ * A document client that gives up quickly: standard retry mode (backoff with jitter, throttling-aware)
+ * with few attempts and per-attempt timeouts, because a Lambda invocation waiting on it has a deadline
+ * and Slack and SQS retry anyway. Undefined fields are dropped rather than refused, as optional
+ * fields of the domain types are often present-but-undefined.
+ */
+export function createDocumentClient({
+  region,
+  endpoint,
+  credentials,
+  maxAttempts = 3,
+  connectionTimeoutMs = 2_000,
+  requestTimeoutMs = 5_000,
+}: DynamoClientOptions = {}): DynamoDBDocumentClient {
+  const client = new DynamoDBClient({
+    ...(region !== undefined && { region }),
+    ...(endpoint !== undefined && { endpoint }),
+    ...(credentials !== undefined && { credentials }),
+    retryMode: 'standard',
+    maxAttempts,
+    requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
+  });
+  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Item shapes
+
+type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm';
+type Item = Record<string, unknown>;
+
+/** Attributes of the table layout, never part of a domain object. */
+const LAYOUT_ATTRIBUTES = new Set(['pk', 'sk', 'entity', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', TTL_ATTRIBUTE]);
+
+const REQUEST_SK = 'REQUEST';
+const EVENT_PREFIX = 'EVENT#';
+const PENDING_PK = 'PENDING';
+const EXPIRING_ENTRY_PK = 'EXPIRING#ENTRY';
+const EXPIRING_USER_PK = 'EXPIRING#USER';
+const DM_DUE_PK = 'DM#DUE';
+
+const requestPk = (id: string): string => `REQ#${id}`;
+const clusterPk = (cluster: string): string => `CLUSTER#${cluster}`;
+const entrySk = (cidr: string): string => `ENTRY#${cidr}`;
+const userSk = (user: string): string => `USER#${user}`;
+const dmPk = (channel: string, ts: string): string => `DM#${channel}#${ts}`;
+const idempotencyPk = (key: string): string => `IDEMPOTENCY#${key}`;
+
+/** Fields a transition may change, and which of them are required (so never removed). */
+const CHANGEABLE_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof RequestChanges>([
+  'status',
+  'approvals',
+  'decidedBy',
+  'denyReason',
+  'card',
+  'step',
+  'outcome',
+  'appliedAt',
+  'responseUrlUses',
+  'quorum',
+  'expiresAt',
+]);
+const REQUIRED_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof RequestChanges>(['status', 'approvals', 'quorum', 'expiresAt']);
+
+// ---------------------------------------------------------------------------------------------
+// The store
+
+export interface DynamoRequestStoreOptions {
+  /** A ready document client (shared, or configured elsewhere), or options to build one. */
+  readonly client?: DynamoDBDocumentClient | DynamoClientOptions;
+  readonly tableName: string;
+  /** The clock: idempotency-key expiry and approval of expired requests. Default: the system clock. */
+  readonly now?: () => Date;
+  readonly logger?: Logger;
+  /** Tries of one optimistic update (read, decide, conditional write) before giving up. Default 10. */
+  readonly maxOptimisticAttempts?: number;
+}
+
+/** The port's operations, as named in log lines and messages. */
+type Operation =
+  | 'claim idempotency key'
+  | 'create request'
+  | 'read request'
+  | 'change request'
+  | 'add approval'
+  | 'take a response_url use'
+  | 'append event'
+  | 'list events'
+  | 'list requests'
+  | 'write managed entry'
+  | 'read managed entry'
+  | 'delete managed entry'
+  | 'list managed entries'
+  | 'write managed user'
+  | 'read managed user'
+  | 'delete managed user'
+  | 'list managed users'
+  | 'write DM receipt'
+  | 'list DM receipts'
+  | 'delete DM receipt'
+  | 'ensure table';
+
+/** Pages of one query; the cap only stops a server that keeps answering with a LastEvaluatedKey. */
+const MAX_QUERY_PAGES = 1_000;
+const DEFAULT_REQUESTER_LIMIT = 20;
+
+type Attempt<T> = { readonly done: T } | 'retry';
+
+export class DynamoRequestStore implements RequestStore {
+  private readonly client: DynamoDBDocumentClient;
+  private readonly ownsClient: boolean;
+  private readonly tableName: string;
+  private readonly now: () => Date;
+  private readonly logger: Logger;
+  private readonly maxOptimisticAttempts: number;
+
+  constructor({ client, tableName, now = () => new Date(), logger = silentLogger(), maxOptimisticAttempts = 10 }: DynamoRequestStoreOptions) {
+    this.ownsClient = !(client instanceof DynamoDBDocumentClient);
+    this.client = client instanceof DynamoDBDocumentClient ? client : createDocumentClient(client);
+    this.tableName = tableName;
+    this.now = now;
+    this.logger = logger;
+    this.maxOptimisticAttempts = Math.max(1, maxOptimisticAttempts);
+  }
+
+  /** Creates the table if it is missing (local mode, tests); see {@link ensureTable}. */
+  ensureTable(options: Omit<EnsureTableOptions, 'client' | 'tableName'> = {}): Promise<{ created: boolean }> {
+    return ensureTable({ client: this.client, tableName: this.tableName, logger: this.logger, ...options });
+  }
+
+  /** Releases the HTTP connections of a client this store created (a client passed in is the caller's). */
+  close(): void {
+    if (this.ownsClient) this.client.destroy();
+  }
+
+  // -- idempotency --------------------------------------------------------------------------
+
+  async claimIdempotencyKey(key: string, requestId: string, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; requestId: string }> {
+    if (key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new StateStoreInvalidError(`An idempotency key's TTL must be a positive number of seconds, not ${ttlSeconds}.`);
+    const pk = idempotencyPk(key);
+    // A key can vanish between a failed claim and the read (TTL deletion): then claim again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const nowSeconds = Math.floor(this.now().getTime() / 1000);
+      try {
+        await this.client.send(
+          new PutCommand({
+            TableName: this.tableName,
+            Item: { pk, sk: 'IDEMPOTENCY', entity: 'idempotency', requestId, claimedAt: this.now().toISOString(), [TTL_ATTRIBUTE]: nowSeconds + ttlSeconds },
+            // DynamoDB deletes expired items late; until then an expired key is free to claim.
+            ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+            ExpressionAttributeValues: { ':now': nowSeconds },
+          }),
+        );
+        return { claimed: true };
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw this.translate(error, 'claim idempotency key', key);
+      }
+      const holder = await this.get({ pk, sk: 'IDEMPOTENCY' }, 'claim idempotency key', key);
+      const expiry = holder?.[TTL_ATTRIBUTE];
+      if (holder !== undefined && typeof holder.requestId === 'string' && typeof expiry === 'number' && expiry > nowSeconds) {
+        return { claimed: false, requestId: holder.requestId };
+      }
+    }
+    throw this.logged(new StateStoreContentionError(`Could not claim idempotency key ${key}: it kept changing; try again.`), 'claim idempotency key', key);
+  }
+
+  // -- requests -----------------------------------------------------------------------------
+
+  async createRequest(request: ChatRequest, event: RequestEvent): Promise<void> {
+    if (event.requestId !== request.id) throw new StateStoreInvalidError(`The created event names request ${event.requestId}, not ${request.id}.`);
+    const input: TransactWriteCommandInput = {
+      TransactItems: [
+        { Put: { TableName: this.tableName, Item: this.requestItem(request), ConditionExpression: 'attribute_not_exists(pk)' } },
+        { Put: this.eventPut(event) },
+      ],
+    };
+    try {
+      await this.client.send(new TransactWriteCommand(input));
+    } catch (error) {
+      if (conditionFailedAt(error, 0)) throw this.logged(new RequestExistsError(`Request ${request.id} already exists.`, { cause: error }), 'create request', request.id);
+      throw this.translate(error, 'create request', request.id);
+    }
+    this.logger.debug({ requestId: request.id, operation: 'create request' }, 'request created');
+  }
+
+  async getRequest(id: string): Promise<ChatRequest | undefined> {
+    const item = await this.get({ pk: requestPk(id), sk: REQUEST_SK }, 'read request', id);
+    return item === undefined ? undefined : toDomain<ChatRequest>(item, 'request');
+  }
+
+  async transition(id: string, { from, changes, event, expectedVersion }: TransitionOptions): Promise<TransitionResult> {
+    if (from.length === 0) throw new StateStoreInvalidError(`A transition of request ${id} needs at least one status to move from.`);
+    if (event !== undefined && event.requestId !== id) throw new StateStoreInvalidError(`The event names request ${event.requestId}, not ${id}.`);
+    return this.optimistic<TransitionResult>('change request', id, async () => {
+      const current = await this.getRequest(id);
+      if (current === undefined || !from.includes(current.status) || (expectedVersion !== undefined && current.version !== expectedVersion)) {
+        return { done: { ok: false, current } };
+      }
+      const written = await this.writeChanges(current, changes, event, from);
+      return written === undefined ? 'retry' : { done: { ok: true, request: written } };
+    });
+  }
+
+  async addApproval(id: string, approval: Approval): Promise<ApprovalResult> {
+    return this.optimistic<ApprovalResult>('add approval', id, async () => {
+      const current = await this.getRequest(id);
+      // Past its expiry a pending request only waits for the sweep: approving it now would apply
+      // something nobody may approve any more.
+      if (current === undefined || current.status !== 'pending' || isAtOrBefore(current.expiresAt, this.now())) {
+        return { done: { outcome: 'not-pending', request: current } };
+      }
+      if (current.approvals.some((a) => a.by === approval.by)) return { done: { outcome: 'duplicate', request: current } };
+
+      const approvals = [...current.approvals, { by: approval.by, at: approval.at }];
+      const reachedQuorum = approvals.length >= current.quorum;
+      const changes: RequestChanges = reachedQuorum ? { approvals, status: 'approved', decidedBy: approval.by } : { approvals };
+      // Every approval is an event; the one completing the quorum is the `approved` decision.
+      const event: RequestEvent = {
+        requestId: id,
+        at: approval.at,
+        actor: approval.by,
+        type: reachedQuorum ? 'approved' : 'approval',
+        detail: `${approvals.length} of ${current.quorum} approvals: ${approvals.map((a) => a.by).join(', ')}`,
+      };
+      const written = await this.writeChanges(current, changes, event, ['pending']);
+      return written === undefined ? 'retry' : { done: { outcome: 'counted', request: written, reachedQuorum } };
+    });
+  }
+
+  async takeResponseUrlUse(id: string, maxUses: number): Promise<boolean> {
+    if (maxUses <= 0) return false;
+    try {
+      // An atomic counter, not a state change: it leaves `version` alone so it never makes an
+      // approval or transition retry.
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: requestPk(id), sk: REQUEST_SK },
+          UpdateExpression: 'ADD #uses :one',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_exists(#url) AND (attribute_not_exists(#uses) OR #uses < :max)',
+          ExpressionAttributeNames: { '#uses': 'responseUrlUses', '#url': 'responseUrl' },
+          ExpressionAttributeValues: { ':one': 1, ':max': maxUses },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw this.translate(error, 'take a response_url use', id);
+    }
+  }
+
+  // -- events -------------------------------------------------------------------------------
+
+  async appendEvent(event: RequestEvent): Promise<void> {
+    try {
+      await this.client.send(new PutCommand(this.eventPut(event)));
+    } catch (error) {
+      throw this.translate(error, 'append event', event.requestId);
+    }
+  }
+
+  async listEvents(requestId: string): Promise<RequestEvent[]> {
+    const items = await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': requestPk(requestId), ':prefix': EVENT_PREFIX },
+        ConsistentRead: true,
+      },
+      'list events',
+      requestId,
+    );
+    return items.map((item) => toDomain<RequestEvent>(item, 'event'));
+  }
+
+  // -- request listings ---------------------------------------------------------------------
+
+  async listByRequester(requester: string, limit = DEFAULT_REQUESTER_LIMIT): Promise<ChatRequest[]> {
+    if (!Number.isInteger(limit) || limit <= 0) return [];
+    const items = await this.queryAll(
+      {
+        IndexName: GSI2,
+        KeyConditionExpression: 'gsi2pk = :pk',
+        ExpressionAttributeValues: { ':pk': `REQUESTER#${requester}` },
+        ScanIndexForward: false,
+        Limit: limit,
+      },
+      'list requests',
+      requester,
+      limit,
+    );
+    return items.map((item) => toDomain<ChatRequest>(item, 'request'));
+  }
+
+  async listPending(): Promise<ChatRequest[]> {
+    const requests = await this.queryPending();
+    return requests.sort((a, b) => compareTimes(a.createdAt, b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async listExpiredPending(now: Date): Promise<ChatRequest[]> {
+    return this.queryPending(now);
+  }
+
+  // -- managed entries ----------------------------------------------------------------------
+
+  async putManagedEntry(entry: ManagedEntry): Promise<void> {
+    const item: Item = {
+      ...entry,
+      pk: clusterPk(entry.cluster),
+      sk: entrySk(entry.cidr),
+      entity: 'entry',
+      ...(entry.expiresAt !== undefined && { gsi1pk: EXPIRING_ENTRY_PK, gsi1sk: `${isoTime(entry.expiresAt, 'expiresAt')}#${entry.cluster}#${entry.cidr}` }),
+    };
+    await this.put(item, 'write managed entry', `${entry.cluster} ${entry.cidr}`);
+  }
+
+  async getManagedEntry(cluster: string, cidr: string): Promise<ManagedEntry | undefined> {
+    const item = await this.get({ pk: clusterPk(cluster), sk: entrySk(cidr) }, 'read managed entry', `${cluster} ${cidr}`);
+    return item === undefined ? undefined : toDomain<ManagedEntry>(item, 'entry');
+  }
+
+  async deleteManagedEntry(cluster: string, cidr: string): Promise<void> {
+    await this.delete({ pk: clusterPk(cluster), sk: entrySk(cidr) }, 'delete managed entry', `${cluster} ${cidr}`);
+  }
+
+  async listManagedEntries(cluster: string): Promise<ManagedEntry[]> {
+    const items = await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clusterPk(cluster), ':prefix': entrySk('') },
+        ConsistentRead: true,
+      },
+      'list managed entries',
+      cluster,
+    );
+    return items.map((item) => toDomain<ManagedEntry>(item, 'entry'));
+  }
+
+  async listExpiredEntries(now: Date): Promise<ManagedEntry[]> {
+    const items = await this.queryDue(EXPIRING_ENTRY_PK, now, 'list managed entries');
+    return items.map((item) => toDomain<ManagedEntry>(item, 'entry'));
+  }
+
+  // -- managed users ------------------------------------------------------------------------
+
+  async putManagedUser(user: ManagedUser): Promise<void> {
+    const item: Item = {
+      ...user,
+      pk: clusterPk(user.cluster),
+      sk: userSk(user.user),
+      entity: 'user',
+      ...(user.expiresAt !== undefined && { gsi1pk: EXPIRING_USER_PK, gsi1sk: `${isoTime(user.expiresAt, 'expiresAt')}#${user.cluster}#${user.user}` }),
+    };
+    await this.put(item, 'write managed user', `${user.cluster} ${user.user}`);
+  }
+
+  async getManagedUser(cluster: string, user: string): Promise<ManagedUser | undefined> {
+    const item = await this.get({ pk: clusterPk(cluster), sk: userSk(user) }, 'read managed user', `${cluster} ${user}`);
+    return item === undefined ? undefined : toDomain<ManagedUser>(item, 'user');
+  }
+
+  async deleteManagedUser(cluster: string, user: string): Promise<void> {
+    await this.delete({ pk: clusterPk(cluster), sk: userSk(user) }, 'delete managed user', `${cluster} ${user}`);
+  }
+
+  async listManagedUsers(cluster: string): Promise<ManagedUser[]> {
+    const items = await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clusterPk(cluster), ':prefix': userSk('') },
+        ConsistentRead: true,
+      },
+      'list managed users',
+      cluster,
+    );
+    return items.map((item) => toDomain<ManagedUser>(item, 'user'));
+  }
+
+  async listExpiredUsers(now: Date): Promise<ManagedUser[]> {
+    const items = await this.queryDue(EXPIRING_USER_PK, now, 'list managed users');
+    return items.map((item) => toDomain<ManagedUser>(item, 'user'));
+  }
+
+  // -- DM receipts --------------------------------------------------------------------------
+
+  async putDmReceipt(receipt: DmReceipt): Promise<void> {
+    const item: Item = {
+      ...receipt,
+      pk: dmPk(receipt.channel, receipt.ts),
+      sk: 'DM',
+      entity: 'dm',
+      gsi1pk: DM_DUE_PK,
+      gsi1sk: `${isoTime(receipt.deleteAfter, 'deleteAfter')}#${receipt.channel}#${receipt.ts}`,
+    };
+    await this.put(item, 'write DM receipt', `${receipt.channel} ${receipt.ts}`);
+  }
+
+  async listDueDmReceipts(now: Date): Promise<DmReceipt[]> {
+    const items = await this.queryDue(DM_DUE_PK, now, 'list DM receipts');
+    return items.map((item) => toDomain<DmReceipt>(item, 'dm'));
+  }
+
+  async deleteDmReceipt(channel: string, ts: string): Promise<void> {
+    await this.delete({ pk: dmPk(channel, ts), sk: 'DM' }, 'delete DM receipt', `${channel} ${ts}`);
+  }
+
+  // -- request writes -----------------------------------------------------------------------
+
+  private requestItem(request: ChatRequest): Item {
+    return {
+      ...request,
+      pk: requestPk(request.id),
+      sk: REQUEST_SK,
+      entity: 'request',
+      ...(request.status === 'pending' && { gsi1pk: PENDING_PK, gsi1sk: pendingSk(request.expiresAt, request.id) }),
+      gsi2pk: `REQUESTER#${request.requester}`,
+      gsi2sk: `${isoTime(request.createdAt, 'createdAt')}#${request.id}`,
+    };
+  }
+
+  /** An event's immutable Put: a fresh sort key, and a condition that never overwrites. */
+  private eventPut(event: RequestEvent): { TableName: string; Item: Item; ConditionExpression: string } {
+    // Events of the same millisecond keep the order this process wrote them in (a monotonic clock),
+    // and never collide across processes (random bits).
+    const suffix = `${process.hrtime.bigint().toString(36).padStart(13, '0')}${randomBytes(4).toString('hex')}`;
+    return {
+      TableName: this.tableName,
+      Item: { ...event, pk: requestPk(event.requestId), sk: `${EVENT_PREFIX}${isoTime(event.at, 'at')}#${suffix}`, entity: 'event' },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    };
+  }
+
+  /**
+   * Writes `changes` over `current` if the stored request is still at `current.version` (and in one
+   * of `from`), with the event in the same transaction. Returns the request as written, or
+   * undefined when the condition failed: someone else wrote first, re-read and decide again.
+   */
+  private async writeChanges(current: ChatRequest, changes: RequestChanges, event: RequestEvent | undefined, from: readonly RequestStatus[]): Promise<ChatRequest | undefined> {
+    const set = new Map<string, unknown>();
+    const remove: string[] = [];
+    for (const [field, value] of Object.entries(changes) as [keyof RequestChanges, unknown][]) {
+      if (!CHANGEABLE_FIELDS.has(field)) continue;
+      if (value !== undefined) set.set(field, value);
+      else if (!REQUIRED_FIELDS.has(field)) remove.push(field);
+    }
+    const nextFields: Record<string, unknown> = { ...current, ...Object.fromEntries(set), version: current.version + 1 };
+    for (const field of remove) delete nextFields[field];
+    // Only fields of RequestChanges were set, and only optional ones removed: still a ChatRequest.
+    const next = nextFields as unknown as ChatRequest;
+
+    const names: Record<string, string> = { '#status': 'status', '#version': 'version' };
+    const values: Record<string, unknown> = { ':version': current.version, ':nextVersion': next.version };
+    const setClauses = ['#version = :nextVersion'];
+    const removeClauses: string[] = [];
+    let n = 0;
+    for (const [field, value] of set) {
+      names[`#f${n}`] = field;
+      values[`:f${n}`] = value;
+      setClauses.push(`#f${n} = :f${n}`);
+      n++;
+    }
+    for (const field of remove) {
+      names[`#f${n}`] = field;
+      removeClauses.push(`#f${n}`);
+      n++;
+    }
+    // The pending index holds exactly the pending requests, keyed by their current expiry.
+    if (next.status === 'pending') {
+      setClauses.push('gsi1pk = :pendingPk', 'gsi1sk = :pendingSk');
+      values[':pendingPk'] = PENDING_PK;
+      values[':pendingSk'] = pendingSk(next.expiresAt, next.id);
+    } else {
+      removeClauses.push('gsi1pk', 'gsi1sk');
+    }
+    const statuses = from.map((status, i) => {
+      values[`:from${i}`] = status;
+      return `:from${i}`;
+    });
+
+    const update = {
+      TableName: this.tableName,
+      Key: { pk: requestPk(current.id), sk: REQUEST_SK },
+      UpdateExpression: `SET ${setClauses.join(', ')}${removeClauses.length > 0 ? ` REMOVE ${removeClauses.join(', ')}` : ''}`,
+      ConditionExpression: `#version = :version AND #status IN (${statuses.join(', ')})`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    };
+    const operation: Operation = 'change request';
+    try {
+      if (event === undefined) await this.client.send(new UpdateCommand(update));
+      else await this.client.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, { Put: this.eventPut(event) }] }));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || isRaceCancellation(error)) return undefined;
+      throw this.translate(error, operation, current.id);
+    }
+    return next;
+  }
+
+  /** Runs read-decide-write attempts until one is decided, with jittered exponential backoff. */
+  private async optimistic<T>(operation: Operation, id: string, attempt: () => Promise<Attempt<T>>): Promise<T> {
+    for (let tries = 0; tries < this.maxOptimisticAttempts; tries++) {
+      const result = await attempt();
+      if (result !== 'retry') return result.done;
+      // Full jitter spreads concurrent approvers apart, so each round has few losers.
+      const cap = Math.min(250, 10 * 2 ** tries);
+      this.logger.debug({ requestId: id, operation, attempt: tries + 1 }, 'lost an optimistic write race; retrying');
+      await sleep(Math.random() * cap);
+    }
+    throw this.logged(
+      new StateStoreContentionError(`Could not ${operation} ${id}: it changed concurrently ${this.maxOptimisticAttempts} times in a row; try again.`),
+      operation,
+      id,
+    );
+  }
+
+  // -- reads and plain writes ---------------------------------------------------------------
+
+  private async get(key: { pk: string; sk: string }, operation: Operation, subject: string): Promise<Item | undefined> {
+    try {
+      const output = await this.client.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+      const item: Item | undefined = output.Item;
+      return item;
+    } catch (error) {
+      throw this.translate(error, operation, subject);
+    }
+  }
+
+  private async put(item: Item, operation: Operation, subject: string): Promise<void> {
+    try {
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: item }));
+    } catch (error) {
+      throw this.translate(error, operation, subject);
+    }
+  }
+
+  private async delete(key: { pk: string; sk: string }, operation: Operation, subject: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteCommand({ TableName: this.tableName, Key: key }));
+    } catch (error) {
+      throw this.translate(error, operation, subject);
+    }
+  }
+
+  private async queryPending(now?: Date): Promise<ChatRequest[]> {
+    const items =
+      now === undefined
+        ? await this.queryAll(
+            { IndexName: GSI1, KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': PENDING_PK } },
+            'list requests',
+            'pending',
+          )
+        : await this.queryDue(PENDING_PK, now, 'list requests');
+    // The index is eventually consistent: an item can linger there briefly after it left `pending`.
+    return items.map((item) => toDomain<ChatRequest>(item, 'request')).filter((request) => request.status === 'pending');
+  }
+
+  /** Items of a gsi1 partition whose time key is at or before `now`, earliest first. */
+  private queryDue(partition: string, now: Date, operation: Operation): Promise<Item[]> {
+    return this.queryAll(
+      {
+        IndexName: GSI1,
+        KeyConditionExpression: 'gsi1pk = :pk AND gsi1sk < :bound',
+        ExpressionAttributeValues: { ':pk': partition, ':bound': `${now.toISOString()}$` },
+      },
+      operation,
+      partition,
+    );
+  }
+
+  /** Every page of a query (or the first `limit` items). */
+  private async queryAll(input: Omit<QueryCommandInput, 'TableName'>, operation: Operation, subject: string, limit?: number): Promise<Item[]> {
+    const items: Item[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    for (let page = 0; page < MAX_QUERY_PAGES; page++) {
+      try {
+        const output = await this.client.send(new QueryCommand({ ...input, TableName: this.tableName, ...(startKey !== undefined && { ExclusiveStartKey: startKey }) }));
+        const pageItems: Item[] = output.Items ?? [];
+        items.push(...pageItems);
+        startKey = output.LastEvaluatedKey;
+      } catch (error) {
+        throw this.translate(error, operation, subject);
+      }
+      if (limit !== undefined && items.length >= limit) return items.slice(0, limit);
+      if (startKey === undefined) return items;
+    }
+    throw this.logged(new StateStoreBackendError(`Could not ${operation} ${subject}: the query did not end after ${MAX_QUERY_PAGES} pages.`), operation, subject);
+  }
+
+  // -- errors -------------------------------------------------------------------------------
+
+  private translate(error: unknown, operation: Operation, subject: string): StateStoreError {
+    return this.logged(translateError(error, operation, subject, this.tableName), operation, subject, error);
+  }
+
+  private logged(error: StateStoreError, operation: Operation, subject: string, original: unknown = error.cause): StateStoreError {
+    // The SDK puts $metadata (status, request id, attempts) on service and transport errors alike.
+    const metadata = (original as { $metadata?: { httpStatusCode?: number; requestId?: string; attempts?: number } } | undefined)?.$metadata;
+    const level = error.code === 'already_exists' || error.code === 'invalid' ? 'info' : 'warn';
+    this.logger[level](
+      {
+        table: this.tableName,
+        operation,
+        subject,
+        code: error.code,
+        awsError: original instanceof Error ? original.name : undefined,
+        httpStatus: metadata?.httpStatusCode,
+        awsRequestId: metadata?.requestId,
+        attempts: metadata?.attempts,
+      },
+      error.message,
+    );
+    return error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ensureTable
+
+export interface EnsureTableOptions {
+  readonly client: DynamoDBDocumentClient;
+  readonly tableName: string;
+  /** How long to wait for the table to become ACTIVE. Default 60 s. */
+  readonly timeoutMs?: number;
+  readonly logger?: Logger;
+}
+
+/**
+ * Creates the state table from {@link tableDefinition} if it does not exist, waits until it is
+ * ACTIVE, and enables TTL where the service supports it (dynalite does not: there expired
+ * idempotency keys simply stay, and the store already treats them as unclaimed).
+ * For local mode and tests; in AWS the CDK stack owns the table.
+ */
+export async function ensureTable({ client, tableName, timeoutMs = 60_000, logger = silentLogger() }: EnsureTableOptions): Promise<{ created: boolean }> {
+  const { TimeToLiveSpecification, ...createInput } = tableDefinition(tableName);
+  let created = false;
+  try {
+    try {
+      await client.send(new DescribeTableCommand({ TableName: tableName }));
+    } catch (error) {
+      if (!(error instanceof ResourceNotFoundException)) throw error;
+      try {
+        await client.send(new CreateTableCommand(createInput satisfies CreateTableCommandInput));
+        created = true;
+        logger.info({ table: tableName }, 'state table created');
+      } catch (createError) {
+        // Someone else is creating it at the same moment: wait for theirs.
+        if (!(createError instanceof ResourceInUseException)) throw createError;
+      }
+    }
+    await waitUntilActive(client, tableName, timeoutMs);
+    await enableTimeToLive(client, tableName, TimeToLiveSpecification.AttributeName, logger);
+  } catch (error) {
+    if (error instanceof StateStoreError) throw error;
+    const translated = translateError(error, 'ensure table', tableName, tableName);
+    logger.warn({ table: tableName, code: translated.code, awsError: error instanceof Error ? error.name : undefined }, translated.message);
+    throw translated;
+  }
+  return { created };
+}
+
+async function waitUntilActive(client: DynamoDBDocumentClient, tableName: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
+    const output = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    const indexesActive = (output.Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === undefined || index.IndexStatus === 'ACTIVE');
+    if (output.Table?.TableStatus === 'ACTIVE' && indexesActive) return;
+    if (Date.now() + delay > deadline) throw new StateStoreUnavailableError(`State table ${tableName} did not become ACTIVE within ${Math.round(timeoutMs / 1000)} s.`);
+    await sleep(delay);
+  }
+}
+
+async function enableTimeToLive(client: DynamoDBDocumentClient, tableName: string, attributeName: string, logger: Logger): Promise<void> {
+  try {
+    const described = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    const status = described.TimeToLiveDescription?.TimeToLiveStatus;
+    if (status === 'ENABLED' || status === 'ENABLING') return;
+    await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true } }));
+    logger.info({ table: tableName, attribute: attributeName }, 'state table TTL enabled');
+  } catch (error) {
+    if (error instanceof Error && error.name === 'UnknownOperationException') {
+      logger.debug({ table: tableName }, 'the DynamoDB emulator has no TTL; expired idempotency keys stay until overwritten');
+      return;
+    }
+    throw error;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** A stored item as its domain object: the layout attributes stripped, the entity checked. */
+function toDomain<T>(item: Item, entity: Entity): T {
+  if (item.entity !== entity) {
+    throw new StateStoreBackendError(`Expected a ${entity} item at ${String(item.pk)} ${String(item.sk)}, found ${String(item.entity)}.`);
+  }
+  // The fields were written from a T by this store; only the layout attributes are extra.
+  return Object.fromEntries(Object.entries(item).filter(([name]) => !LAYOUT_ATTRIBUTES.has(name))) as T;
+}
+
+/** `text` as normalised ISO-8601 UTC (string order = time order), or an invalid-argument error. */
+function isoTime(text: string, field: string): string {
+  const time = new Date(text);
+  if (Number.isNaN(time.getTime())) throw new StateStoreInvalidError(`${field} is not a timestamp: "${text}".`);
+  return time.toISOString();
+}
+
+function pendingSk(expiresAt: string, id: string): string {
+  return `${isoTime(expiresAt, 'expiresAt')}#${id}`;
+}
+
+function isAtOrBefore(text: string, now: Date): boolean {
+  const time = new Date(text).getTime();
+  return !Number.isNaN(time) && time <= now.getTime();
+}
+
+function compareTimes(a: string, b: string): number {
+  return new Date(a).getTime() - new Date(b).getTime();
+}
+
+/** Whether a transaction failed on the condition of its action at `index`. */
+function conditionFailedAt(error: unknown, index: number): boolean {
+  return error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
+}
+
+/**
+ * A cancelled transaction that only lost a race (a condition another writer invalidated, or a
+ * conflict with a concurrent transaction on the same item): re-read and decide again.
+ */
+function isRaceCancellation(error: unknown): boolean {
+  if (!(error instanceof TransactionCanceledException)) return false;
+  const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
+  return codes.length > 0 && codes.every((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict');
+}
+
+/** Error names (AWS-wide) meaning "who you are may not do this". */
+const ACCESS_DENIED_NAMES = new Set([
+  'AccessDeniedException',
+  'UnrecognizedClientException',
+  'InvalidSignatureException',
+  'IncompleteSignatureException',
+  'MissingAuthenticationTokenException',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'CredentialsProviderError',
+]);
+const UNAVAILABLE_NAMES = new Set([
+  'ProvisionedThroughputExceededException',
+  'ThrottlingException',
+  'RequestLimitExceeded',
+  'InternalServerError',
+  'ServiceUnavailable',
+  'TransactionConflictException',
+  'TransactionInProgressException',
+  'RequestTimeout',
+  'TimeoutError',
+  'AbortError',
+]);
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** One SDK (or network) error to one family error; exported for tests of the mapping table. */
+export function translateError(error: unknown, operation: string, subject: string, tableName: string): StateStoreError {
+  if (error instanceof StateStoreError) return error;
+  const action = `${operation} ${subject}`;
+  const options = { cause: error };
+  const errorName = error instanceof Error ? error.name : '';
+  if (error instanceof ResourceNotFoundException) {
+    return new StateStoreTableNotFoundError(`Could not ${action}: state table ${tableName} does not exist (deploy the stack, or check the table name and region).`, options);
+  }
+  if (ACCESS_DENIED_NAMES.has(errorName)) {
+    return new StateStoreAccessDeniedError(`Access denied: not allowed to ${action} in table ${tableName}; check the function's IAM role and credentials.`, options);
+  }
+  if (isUnavailable(error)) {
+    return new StateStoreUnavailableError(`DynamoDB is unavailable: could not ${action}; try again shortly.`, options);
+  }
+  if (errorName === 'ValidationException') {
+    return new StateStoreInvalidError(`DynamoDB refused to ${action}: the request is invalid.`, options);
+  }
+  if (error instanceof TransactionCanceledException) {
+    const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
+    if (codes.some((code) => code === 'ThrottlingError' || code === 'TransactionConflict' || code === 'ProvisionedThroughputExceeded')) {
+      return new StateStoreUnavailableError(`DynamoDB is busy: could not ${action}; try again shortly.`, options);
+    }
+    return new StateStoreBackendError(`DynamoDB cancelled the transaction to ${action} (${codes.join(', ') || 'no reason given'}).`, options);
+  }
+  return new StateStoreBackendError(`DynamoDB could not ${action} (${errorName || 'unknown error'}).`, options);
+}
+
+function isUnavailable(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (UNAVAILABLE_NAMES.has(error.name)) return true;
+  if (error instanceof DynamoDBServiceException) {
+    return error.$fault === 'server' || (error.$metadata.httpStatusCode ?? 0) >= 500;
+  }
+  // No service answer at all: a socket error from the HTTP handler...
+  const { code, $metadata } = error as { code?: unknown; $metadata?: { attempts?: unknown; httpStatusCode?: unknown } };
+  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
+  // ...or one the SDK's retry loop wrapped: it made attempts and never got an HTTP status back.
+  return typeof $metadata?.attempts === 'number' && $metadata.httpStatusCode === undefined;
+}

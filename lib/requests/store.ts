@@ -1,0 +1,130 @@
+/**
+ * The state port: requests, their immutable events, idempotency keys, managed entries and users,
+ * and DM receipts. `DynamoRequestStore` implements it on one DynamoDB table.
+ *
+ * Every state change is conditional, so two approvers clicking at once, a Slack retry and an SQS
+ * redelivery each have exactly one effect.
+ *
+ * Outcomes the port defines (a refused transition, a duplicate approval, a claimed key) are values;
+ * failures of the store itself are thrown as `StateStoreError`s (`./errors`), whose `retryable`
+ * says whether trying again later may help.
+ */
+import {
+  type Approval,
+  type ChatRequest,
+  type DmReceipt,
+  type ManagedEntry,
+  type ManagedUser,
+  type RequestEvent,
+  type RequestStatus,
+} from './types';
+
+/**
+ * Fields a transition may set (never id, cluster, requester, params, createdAt). A field present with
+ * the value `undefined` is removed (`step`, `outcome`, `card`, ...); for the required fields
+ * (`status`, `approvals`, `quorum`, `expiresAt`) `undefined` means "unchanged".
+ */
+export type RequestChanges = Partial<
+  Pick<
+    ChatRequest,
+    | 'status'
+    | 'approvals'
+    | 'decidedBy'
+    | 'denyReason'
+    | 'card'
+    | 'step'
+    | 'outcome'
+    | 'appliedAt'
+    | 'responseUrlUses'
+    | 'quorum'
+    | 'expiresAt'
+  >
+>;
+
+export interface TransitionOptions {
+  /** The write happens only if the stored status is one of these. */
+  readonly from: readonly RequestStatus[];
+  readonly changes: RequestChanges;
+  /** Written atomically with the change (same transaction). */
+  readonly event?: RequestEvent;
+  /** Also require this version (optimistic lock); default: only the status condition. */
+  readonly expectedVersion?: number;
+}
+
+export type TransitionResult =
+  /** `request` is exactly what was written (version incremented). */
+  | { readonly ok: true; readonly request: ChatRequest }
+  /** The condition failed: `current` is what is stored now (undefined if the request is gone). */
+  | { readonly ok: false; readonly current: ChatRequest | undefined };
+
+export type ApprovalResult =
+  /** Counted; `request.status` is `approved` once the quorum is reached. */
+  | { readonly outcome: 'counted'; readonly request: ChatRequest; readonly reachedQuorum: boolean }
+  | { readonly outcome: 'duplicate'; readonly request: ChatRequest }
+  | { readonly outcome: 'not-pending'; readonly request: ChatRequest | undefined };
+
+export interface RequestStore {
+  /**
+   * Claims an idempotency key (a Slack `trigger_id`, an SQS message id) for `requestId`, for
+   * `ttlSeconds`. Returns the request id that already holds it when someone claimed it first (even
+   * if that is `requestId` itself). A key past its TTL counts as unclaimed, deleted or not.
+   */
+  claimIdempotencyKey(key: string, requestId: string, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; requestId: string }>;
+
+  /**
+   * Creates the request and its `created` event atomically.
+   * @throws RequestExistsError when a request with the same id exists (nothing is written).
+   */
+  createRequest(request: ChatRequest, event: RequestEvent): Promise<void>;
+  getRequest(id: string): Promise<ChatRequest | undefined>;
+  /**
+   * Conditional change: applies `changes` only if the stored status is in `from` (and the version
+   * is `expectedVersion`, when given); increments `version`; writes `event` in the same transaction.
+   * A refused transition writes nothing, its event included.
+   */
+  transition(id: string, options: TransitionOptions): Promise<TransitionResult>;
+  /**
+   * Adds an approval while the request is pending, once per approver, and moves it to `approved`
+   * (with `decidedBy` = the approver who completed the quorum, and an `approved` event in the same
+   * transaction) when `quorum` approvals are in. Safe under concurrent approvers (optimistic
+   * retries): exactly `quorum` approvals are ever counted. A pending request whose `expiresAt` has
+   * passed counts as not pending (the expiry sweep has not reached it yet).
+   */
+  addApproval(id: string, approval: Approval): Promise<ApprovalResult>;
+  /**
+   * Atomically takes one use of the request's `response_url` (Slack allows 5); false when none is
+   * left, or the request has no `responseUrl` or does not exist. A counter, not a state change: it
+   * does not increment `version`, so it never makes a concurrent approval retry.
+   */
+  takeResponseUrlUse(id: string, maxUses: number): Promise<boolean>;
+
+  /** Appends an immutable event (never overwrites one). */
+  appendEvent(event: RequestEvent): Promise<void>;
+  /** Oldest first. */
+  listEvents(requestId: string): Promise<RequestEvent[]>;
+  /** Newest first, at most `limit` (default 20). */
+  listByRequester(requester: string, limit?: number): Promise<ChatRequest[]>;
+  /** Every pending request, oldest first. */
+  listPending(): Promise<ChatRequest[]>;
+  /** Pending requests whose `expiresAt` is at or before `now`, earliest expiry first. */
+  listExpiredPending(now: Date): Promise<ChatRequest[]>;
+
+  putManagedEntry(entry: ManagedEntry): Promise<void>;
+  getManagedEntry(cluster: string, cidr: string): Promise<ManagedEntry | undefined>;
+  deleteManagedEntry(cluster: string, cidr: string): Promise<void>;
+  listManagedEntries(cluster: string): Promise<ManagedEntry[]>;
+  /** Temporary entries (any cluster) whose `expiresAt` is at or before `now`. */
+  listExpiredEntries(now: Date): Promise<ManagedEntry[]>;
+
+  putManagedUser(user: ManagedUser): Promise<void>;
+  getManagedUser(cluster: string, user: string): Promise<ManagedUser | undefined>;
+  deleteManagedUser(cluster: string, user: string): Promise<void>;
+  listManagedUsers(cluster: string): Promise<ManagedUser[]>;
+  /** Temporary users (any cluster) whose `expiresAt` is at or before `now`. */
+  listExpiredUsers(now: Date): Promise<ManagedUser[]>;
+
+  putDmReceipt(receipt: DmReceipt): Promise<void>;
+  /** Receipts whose `deleteAfter` is at or before `now`. */
+  listDueDmReceipts(now: Date): Promise<DmReceipt[]>;
+  deleteDmReceipt(channel: string, ts: string): Promise<void>;
+}

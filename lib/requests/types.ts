@@ -1,0 +1,151 @@
+/**
+ * Requests: what someone asked the bot to change, and where that stands.
+ *
+ * A request is created by the Slack handler (after parsing, authorising and validating), decided
+ * by policy or by approvers, applied by the worker, and reported to the requester. Every state
+ * change is a conditional write; every decision is also an immutable event (the audit trail).
+ */
+import { type Cidr } from '../cluster-admin/types';
+
+export type RequestKind = 'allow' | 'revoke' | 'user-create' | 'user-rotate' | 'user-delete';
+
+export interface AllowParams {
+  readonly cidr: Cidr;
+  readonly sql: boolean;
+  readonly ui: boolean;
+  /** Temporary entry: removed by the expiry sweep after this many milliseconds from application. */
+  readonly forMs?: number;
+  readonly label?: string;
+  /** The CIDR as typed, when it was normalised (host bits set). */
+  readonly normalisedFrom?: string;
+}
+
+export interface RevokeParams {
+  readonly cidr: Cidr;
+}
+
+export interface UserCreateParams {
+  readonly user: string;
+  readonly database: string;
+  /** Temporary user (VALID UNTIL where supported; dropped by the expiry sweep). */
+  readonly forMs?: number;
+}
+
+export interface UserParams {
+  readonly user: string;
+}
+
+export type RequestParams =
+  | { readonly kind: 'allow'; readonly allow: AllowParams }
+  | { readonly kind: 'revoke'; readonly revoke: RevokeParams }
+  | { readonly kind: 'user-create'; readonly userCreate: UserCreateParams }
+  | { readonly kind: 'user-rotate'; readonly user: UserParams }
+  | { readonly kind: 'user-delete'; readonly user: UserParams };
+
+/**
+ * pending → approved → applying → applied
+ *         ↘ denied | expired           ↘ failed (told, and rolled back where needed)
+ */
+export type RequestStatus = 'pending' | 'approved' | 'applying' | 'applied' | 'denied' | 'expired' | 'failed';
+
+export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['applied', 'denied', 'expired', 'failed']);
+
+export type Risk = 'low' | 'elevated' | 'high';
+
+/** Something about a request an approver should see. */
+export interface RiskFlag {
+  readonly code: 'open' | 'broad' | 'below-min-prefix' | 'private' | 'reserved' | 'long-duration' | 'user-create' | 'user-delete' | 'approve-all' | 'break-glass';
+  readonly text: string;
+}
+
+export interface Approval {
+  readonly by: string;
+  readonly at: string;
+}
+
+export interface ChatRequest {
+  readonly id: string;
+  readonly cluster: string;
+  readonly requester: string;
+  readonly params: RequestParams;
+  readonly reason?: string;
+  readonly status: RequestStatus;
+  readonly risk: Risk;
+  readonly flags: readonly RiskFlag[];
+  /** Approvals needed; 0 = applies without approval. */
+  readonly quorum: number;
+  readonly approvals: readonly Approval[];
+  readonly decidedBy?: string;
+  readonly denyReason?: string;
+  readonly breakGlass?: boolean;
+  readonly createdAt: string;
+  /** Pending requests expire at this time. */
+  readonly expiresAt: string;
+  /** Slack `response_url` of the command (valid 30 minutes, 5 uses). */
+  readonly responseUrl?: string;
+  readonly responseUrlUses?: number;
+  /** Where the command was typed. */
+  readonly channel?: string;
+  /** The approvers' card, once posted. */
+  readonly card?: { readonly channel: string; readonly ts: string };
+  /** Resumable progress of the apply step, e.g. `secret-written`. */
+  readonly step?: string;
+  /** One-line user-safe outcome (no secret). */
+  readonly outcome?: string;
+  readonly appliedAt?: string;
+  /** Optimistic-lock counter: every update increments it. */
+  readonly version: number;
+}
+
+/** An immutable audit-trail record. */
+export interface RequestEvent {
+  readonly requestId: string;
+  readonly at: string;
+  readonly actor: string;
+  readonly type:
+    | 'created'
+    | 'approval'
+    | 'approved'
+    | 'denied'
+    | 'expired'
+    | 'break-glass'
+    | 'applying'
+    | 'applied'
+    | 'failed'
+    | 'rolled-back'
+    | 'refused';
+  readonly detail?: string;
+}
+
+/** An allowlist entry the bot applied: who asked, when it expires. */
+export interface ManagedEntry {
+  readonly cluster: string;
+  readonly cidr: Cidr;
+  readonly requestId: string;
+  readonly requester: string;
+  readonly sql: boolean;
+  readonly ui: boolean;
+  readonly label?: string;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+}
+
+/** A SQL user the bot created: owner and where its password lives. */
+export interface ManagedUser {
+  readonly cluster: string;
+  readonly user: string;
+  readonly owner: string;
+  readonly secretName: string;
+  readonly database: string;
+  readonly requestId: string;
+  readonly createdAt: string;
+  readonly expiresAt?: string;
+}
+
+/** A DM that carries a password, to delete after the TTL. */
+export interface DmReceipt {
+  readonly channel: string;
+  readonly ts: string;
+  readonly user: string;
+  readonly deleteAfter: string;
+}
