@@ -40,6 +40,13 @@ export function parseDuration(text: string): number | undefined {
   return ms > 0 ? ms : undefined;
 }
 
+/** The inverse of `parseDuration`: 7d, 8h, 90m. */
+export function formatDuration(ms: number): string {
+  if (ms % UNIT_MS.d === 0) return `${ms / UNIT_MS.d}d`;
+  if (ms % UNIT_MS.h === 0) return `${ms / UNIT_MS.h}h`;
+  return `${Math.round(ms / UNIT_MS.m)}m`;
+}
+
 const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
   if (ms === undefined) {

@@ -47,6 +47,7 @@ export function toDatabaseSecret(input: unknown, name: string): DatabaseSecret {
     password: record.password as string,
     dbname: record.dbname as string,
     cluster: record.cluster as string,
+    ...(typeof record.requestId === 'string' && record.requestId !== '' ? { requestId: record.requestId } : {}),
   };
 }
 
@@ -63,8 +64,8 @@ export function parseDatabaseSecret(json: string, name: string): DatabaseSecret 
 
 /** The SecretString for a value: the known fields in a fixed order (so equal values compare equal as text). */
 export function serializeDatabaseSecret(value: DatabaseSecret): string {
-  const { engine, host, port, username, password, dbname, cluster } = value;
-  return JSON.stringify({ engine, host, port, username, password, dbname, cluster });
+  const { engine, host, port, username, password, dbname, cluster, requestId } = value;
+  return JSON.stringify({ engine, host, port, username, password, dbname, cluster, ...(requestId !== undefined ? { requestId } : {}) });
 }
 
 /** `{ force: true }` or the validated recovery window. @throws SecretInvalidError */

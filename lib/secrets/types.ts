@@ -20,6 +20,11 @@ export interface DatabaseSecret {
   readonly password: string;
   readonly dbname: string;
   readonly cluster: string;
+  /**
+   * The request that last wrote this value (create or rotate). A resumed job recognises its own
+   * write by it and reuses the password instead of generating another.
+   */
+  readonly requestId?: string;
 }
 
 /** Tag keys on every secret the bot creates; the audit matches secrets to users through them. */

@@ -23,8 +23,10 @@ function boundSocket(localAddress: string): () => Socket {
   return () => {
     const socket = new Socket();
     const connect = socket.connect.bind(socket) as (options: { port: number; host: string; localAddress: string }) => Socket;
-    // pg calls connect(port, host); add the source address.
-    (socket as unknown as { connect: (port: number, host: string) => Socket }).connect = (port, host) => connect({ port, host, localAddress });
+    // pg calls connect(port, host); add the source address. `localhost` may resolve to ::1 first,
+    // which an IPv4 source address cannot reach; TLS still checks the name pg was given.
+    (socket as unknown as { connect: (port: number, host: string) => Socket }).connect = (port, host) =>
+      connect({ port, host: host === 'localhost' ? '127.0.0.1' : host, localAddress });
     return socket;
   };
 }

@@ -1,0 +1,74 @@
+/**
+ * Lambda entry point for Slack (Function URL or HTTP API): verify, then hand to Bolt.
+ *
+ * The signature gate runs before Bolt parses anything. Everything is built once per instance
+ * (memoised) and reused while the instance is warm.
+ */
+import { type APIGatewayProxyEventV2, type APIGatewayProxyStructuredResultV2, type Context } from 'aws-lambda';
+import { ConfigError, loadConfig } from '../lib/config';
+import { createRuntime, type Runtime } from '../lib/runtime';
+import { createSlackApp } from '../lib/slack/app';
+import { CommandHandler } from '../lib/slack/commands';
+import { header, rawBodyOf, verifyRequest } from '../lib/slack/verify';
+
+type BoltHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+
+interface SlackFunction {
+  readonly runtime: Runtime;
+  readonly signingSecret: string;
+  readonly bolt: BoltHandler;
+}
+
+export async function buildSlackFunction(runtime: Runtime): Promise<SlackFunction> {
+  const { config } = runtime;
+  const { botId, botUserId } = config.slack;
+  if (botId === undefined || botUserId === undefined) {
+    throw new ConfigError('config: slack.botId and slack.botUserId are required on Lambda (they spare auth.test on every cold start).', 'slack.botId');
+  }
+  const [signingSecret, botToken, client] = await Promise.all([
+    runtime.resolver.resolve(config.slack.signingSecret, 'slack.signingSecret'),
+    runtime.resolver.resolve(config.slack.botToken, 'slack.botToken'),
+    runtime.slack(),
+  ]);
+  const commands = new CommandHandler({
+    commandName: config.slack.command,
+    clusters: config.clusters,
+    intake: runtime.intake,
+    store: runtime.store,
+    access: runtime.access,
+    logger: runtime.logger,
+  });
+  const { lambdaReceiver } = createSlackApp({ signingSecret, botToken, botId, botUserId, commandName: config.slack.command, commands, decisions: runtime.decisions, logger: runtime.logger, client });
+  if (lambdaReceiver === undefined) throw new Error('unreachable: the Lambda receiver is the default');
+  return { runtime, signingSecret, bolt: lambdaReceiver.toHandler() as BoltHandler };
+}
+
+/** Verifies Slack's signature before Bolt sees the request; refuses without parsing otherwise. */
+export function slackHandler(fn: () => Promise<SlackFunction>, now: () => number = Date.now): BoltHandler {
+  return async (event, context) => {
+    const built = await fn();
+    const verdict = verifyRequest({
+      signingSecret: built.signingSecret,
+      rawBody: rawBodyOf(event),
+      signature: header(event.headers, 'x-slack-signature'),
+      timestamp: header(event.headers, 'x-slack-request-timestamp'),
+      nowMs: now(),
+    });
+    if (!verdict.ok) {
+      built.runtime.logger.warn({ event: 'request.unverified', reason: verdict.reason, requestId: context.awsRequestId }, 'refused an unverified request');
+      return { statusCode: 401, body: '' };
+    }
+    return built.bolt(event, context);
+  };
+}
+
+let instance: Promise<SlackFunction> | undefined;
+
+function memoised(): Promise<SlackFunction> {
+  instance ??= buildSlackFunction(createRuntime(loadConfig(process.env), { env: process.env }));
+  // A failed cold start (a secret not readable yet) is retried by the next invocation.
+  instance.catch(() => (instance = undefined));
+  return instance;
+}
+
+export const handler = slackHandler(memoised);

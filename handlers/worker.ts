@@ -1,0 +1,23 @@
+/**
+ * Lambda entry point for the job queue (SQS FIFO, partial batch responses): each job runs through
+ * the request executor; failures are reported per message so only they are delivered again.
+ */
+import { type Context, type SQSBatchResponse, type SQSEvent } from 'aws-lambda';
+import { loadConfig } from '../lib/config';
+import { processJobBatch } from '../lib/requests/queue';
+import { createRuntime, type Runtime } from '../lib/runtime';
+
+/** Must match the queue's redrive policy (infra): the last delivery rolls back instead of retrying. */
+export const MAX_RECEIVE_COUNT = 5;
+
+export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECEIVE_COUNT) {
+  return async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
+    const rt = runtime();
+    const executor = await rt.executor();
+    return processJobBatch(event, executor, { maxReceiveCount, logger: rt.logger });
+  };
+}
+
+let runtime: Runtime | undefined;
+
+export const handler = workerHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env })));

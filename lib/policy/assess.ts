@@ -1,0 +1,110 @@
+/**
+ * What a request risks, and therefore whether it applies at once, waits for approvals (and how
+ * many), or is refused outright. Pure: the same request under the same policy always gets the
+ * same answer, which is what approvers and the audit trail rely on.
+ */
+import { parseCidr } from '../cluster-admin/network';
+import { type ClusterPolicy, formatDuration } from '../config';
+import { type RequestParams, type Risk, type RiskFlag } from '../requests/types';
+
+export type Assessment =
+  | {
+      readonly decision: 'apply' | 'approval';
+      readonly risk: Risk;
+      /** Approvals needed (0 when `apply`). */
+      readonly quorum: number;
+      readonly flags: readonly RiskFlag[];
+      /** `--for` after policy defaults, when the change is temporary. */
+      readonly forMs?: number;
+    }
+  | {
+      readonly decision: 'refused';
+      /** One line, user-safe. */
+      readonly reason: string;
+      /** Arguments of a command that would be accepted, without the command name. */
+      readonly example: string;
+    };
+
+export interface AssessOptions {
+  readonly cluster: string;
+  readonly policy: ClusterPolicy;
+  /** The requester is in the break-glass group and gave `--break-glass --reason`. */
+  readonly breakGlass?: boolean;
+}
+
+const RISK_ORDER: readonly Risk[] = ['low', 'elevated', 'high'];
+
+function atLeast(risk: Risk, floor: Risk): Risk {
+  return RISK_ORDER.indexOf(risk) >= RISK_ORDER.indexOf(floor) ? risk : floor;
+}
+
+
+export function assessRequest(params: RequestParams, { cluster, policy, breakGlass = false }: AssessOptions): Assessment {
+  const flags: RiskFlag[] = [];
+  let risk: Risk = 'low';
+  const requestedFor = params.kind === 'allow' ? params.allow.forMs : params.kind === 'user-create' ? params.userCreate.forMs : undefined;
+  // Only additions can be temporary; policy's default applies when --for is omitted.
+  const forMs = params.kind === 'allow' || params.kind === 'user-create' ? (requestedFor ?? policy.defaultFor) : undefined;
+  if (forMs !== undefined && forMs > policy.maxFor) {
+    const what = params.kind === 'allow' ? `allow ${params.allow.cidr}` : params.kind === 'user-create' ? `user create ${params.userCreate.user}` : '';
+    return { decision: 'refused', reason: `--for is at most ${formatDuration(policy.maxFor)} on ${cluster}.`, example: `${what} --for ${formatDuration(policy.maxFor)}` };
+  }
+
+  switch (params.kind) {
+    case 'allow': {
+      const network = parseCidr(params.allow.cidr);
+      if (network.flags.includes('open')) {
+        if (!policy.allowOpen) {
+          return {
+            decision: 'refused',
+            reason: `0.0.0.0/0 would open ${cluster} to the whole internet; this cluster's policy does not allow it.`,
+            example: 'allow 203.0.113.7 --for 8h',
+          };
+        }
+        risk = 'high';
+        flags.push({ code: 'open', text: 'Open to the whole internet (0.0.0.0/0).' });
+      } else if (network.prefixLength < policy.minPrefix) {
+        risk = 'high';
+        flags.push({
+          code: 'below-min-prefix',
+          text: `Broader than ${cluster}'s minimum /${policy.minPrefix}: admits ${network.size.toLocaleString('en-US')} addresses.`,
+        });
+      } else if (network.prefixLength < 32) {
+        risk = 'elevated';
+        flags.push({ code: 'broad', text: `Admits ${network.size.toLocaleString('en-US')} addresses (/${network.prefixLength}).` });
+      } else if (!policy.autoApproveSingleHost) {
+        risk = 'elevated';
+      }
+      if (network.flags.includes('private')) flags.push({ code: 'private', text: 'Private range: the cluster sees public addresses, so this entry may never match.' });
+      if (network.flags.includes('reserved')) flags.push({ code: 'reserved', text: 'Reserved or special-purpose range.' });
+      if (forMs === undefined) flags.push({ code: 'long-duration', text: 'Permanent: no --for given.' });
+      break;
+    }
+    case 'revoke':
+      // Removing access is never riskier than having it.
+      break;
+    case 'user-create': {
+      if (policy.userCreateNeedsApproval) {
+        risk = 'elevated';
+        flags.push({ code: 'user-create', text: 'Creates a SQL user with a password.' });
+      }
+      break;
+    }
+    case 'user-rotate':
+      break;
+    case 'user-delete':
+      flags.push({ code: 'user-delete', text: 'Drops a SQL user; objects it owns are reassigned to the admin user.' });
+      break;
+  }
+
+  if (policy.approveAll) {
+    risk = atLeast(risk, 'elevated');
+    flags.push({ code: 'approve-all', text: `Every change on ${cluster} needs approval.` });
+  }
+  const quorum = risk === 'low' ? 0 : risk === 'elevated' ? policy.quorum.elevated : policy.quorum.high;
+  if (breakGlass && quorum > 0) {
+    flags.push({ code: 'break-glass', text: 'Break-glass: applied without approval.' });
+    return { decision: 'apply', risk, quorum: 0, flags, ...(forMs !== undefined ? { forMs } : {}) };
+  }
+  return { decision: quorum === 0 ? 'apply' : 'approval', risk, quorum, flags, ...(forMs !== undefined ? { forMs } : {}) };
+}

@@ -1,0 +1,118 @@
+/**
+ * Approve and Deny clicks. A click counts only from an approver of the request's cluster who is
+ * not its requester, and only while the request is pending and unexpired; the store's conditional
+ * writes make double clicks and concurrent approvers count once. Every refusal is logged and, for
+ * a real request, written to its audit trail.
+ */
+import { type Logger } from '../log';
+import { type AccessControl } from '../policy/access';
+import { type RequestIntake } from './intake';
+import { type RequestStore } from './store';
+import { type ChatRequest, type RequestEvent } from './types';
+
+export interface DecisionsOptions {
+  readonly store: RequestStore;
+  readonly access: AccessControl;
+  readonly intake: Pick<RequestIntake, 'enqueue'>;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+}
+
+export interface DecisionInput {
+  readonly requestId: string;
+  readonly actor: string;
+  readonly action: 'approve' | 'deny';
+  readonly reason?: string;
+}
+
+/** `ok: false` = refused, nothing changed. `message` is for the clicker, ephemeral. */
+export interface DecisionResult {
+  readonly ok: boolean;
+  readonly message: string;
+  readonly request?: ChatRequest;
+}
+
+/** Nothing changed; `message` says why, for the clicker. */
+export interface Refusal {
+  readonly ok: false;
+  readonly message: string;
+  readonly request?: ChatRequest;
+}
+
+const REQUEST_ID = /^[0-9A-Za-z_-]{10,40}$/;
+
+export class Decisions {
+  private readonly o: DecisionsOptions;
+  private readonly now: () => Date;
+
+  constructor(options: DecisionsOptions) {
+    this.o = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /**
+   * Whether `actor` may decide on `requestId` now. Used before opening the deny-reason modal, and
+   * by `decide`. A refusal is logged and written to the request's audit trail.
+   */
+  async check(requestId: string, actor: string, action: DecisionInput['action']): Promise<{ ok: true; request: ChatRequest } | Refusal> {
+    const request = REQUEST_ID.test(requestId) ? await this.o.store.getRequest(requestId) : undefined;
+    if (request === undefined) return this.refuse(actor, undefined, action, 'That request does not exist.');
+    if (!(await this.o.access.isApprover(actor, request.cluster))) {
+      return this.refuse(actor, request, action, `Only approvers of \`${request.cluster}\` can decide on this request.`);
+    }
+    if (actor === request.requester) return this.refuse(actor, request, action, 'You cannot approve or deny your own request.');
+    if (request.status !== 'pending') return this.refuse(actor, request, action, `This request is already ${request.status}.`);
+    if (Date.parse(request.expiresAt) <= this.now().getTime()) {
+      const expired = await this.o.store.transition(request.id, { from: ['pending'], changes: { status: 'expired' }, event: this.event(request.id, 'bot', 'expired') });
+      if (expired.ok) await this.o.intake.enqueue({ type: 'decided', requestId: request.id }, `decided-${request.id}-expired`);
+      return this.refuse(actor, request, action, 'This request has expired; ask the requester to make it again.');
+    }
+    return { ok: true, request };
+  }
+
+  async decide({ requestId, actor, action, reason }: DecisionInput): Promise<DecisionResult> {
+    const checked = await this.check(requestId, actor, action);
+    if (!checked.ok) return checked;
+    const { request } = checked;
+
+    if (action === 'deny') {
+      const denied = await this.o.store.transition(request.id, {
+        from: ['pending'],
+        changes: { status: 'denied', decidedBy: actor, ...(reason ? { denyReason: reason } : {}) },
+        event: this.event(request.id, actor, 'denied', reason),
+      });
+      if (!denied.ok) return this.refuse(actor, request, action, `This request is already ${denied.current?.status ?? 'gone'}.`);
+      await this.o.intake.enqueue({ type: 'decided', requestId: request.id }, `decided-${request.id}-denied`);
+      this.o.logger.info({ event: 'request.denied', requestId: request.id, actor }, 'request denied');
+      return { ok: true, message: 'Denied. The requester has been told.', request: denied.request };
+    }
+
+    const result = await this.o.store.addApproval(request.id, { by: actor, at: this.now().toISOString() });
+    switch (result.outcome) {
+      case 'duplicate':
+        return { ok: false, message: 'You have already approved this request.', request: result.request };
+      case 'not-pending':
+        return this.refuse(actor, request, action, `This request is already ${result.request?.status ?? 'gone'}.`);
+      case 'counted': {
+        const count = result.request.approvals.length;
+        await this.o.intake.enqueue({ type: 'decided', requestId: request.id }, `decided-${request.id}-${count}`);
+        this.o.logger.info({ event: 'request.approval', requestId: request.id, actor, count, quorum: result.request.quorum }, 'approval counted');
+        return {
+          ok: true,
+          message: result.reachedQuorum ? 'Approved. Applying it now.' : `Approval counted (${count} of ${result.request.quorum}).`,
+          request: result.request,
+        };
+      }
+    }
+  }
+
+  private async refuse(actor: string, request: ChatRequest | undefined, action: string, message: string): Promise<Refusal> {
+    this.o.logger.warn({ event: 'decision.refused', actor, requestId: request?.id, action, reason: message }, 'decision refused');
+    if (request) await this.o.store.appendEvent(this.event(request.id, actor, 'refused', `${action}: ${message}`));
+    return { ok: false as const, message, ...(request ? { request } : {}) };
+  }
+
+  private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {
+    return { requestId, actor, type, at: this.now().toISOString(), ...(detail ? { detail } : {}) };
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The ack path of a change request: authorise, assess, write, enqueue. Fast by construction: it
+ * reads only the state table and config (no cluster, no Secrets Manager), so the Slack handler
+ * answers well inside 3 seconds. A refusal changes nothing.
+ */
+import { type ClusterConfig, formatDuration } from '../config';
+import { type Logger } from '../log';
+import { type AccessControl } from '../policy/access';
+import { assessRequest } from '../policy/assess';
+import { newRequestId } from './ids';
+import { type Job, type JobQueue, jobGroup } from './jobs';
+import { type RequestStore } from './store';
+import { type ChatRequest, type RequestEvent, type RequestParams } from './types';
+
+export interface IntakeOptions {
+  readonly store: RequestStore;
+  readonly queue: JobQueue;
+  readonly access: AccessControl;
+  readonly clusters: { config(alias: string): ClusterConfig | undefined; readonly aliases: readonly string[] };
+  readonly pendingTtlMs: number;
+  readonly logger: Logger;
+  readonly now?: () => Date;
+  readonly newId?: () => string;
+}
+
+export interface SubmitInput {
+  readonly requester: string;
+  readonly cluster: string;
+  readonly params: RequestParams;
+  readonly reason?: string;
+  readonly breakGlass?: boolean;
+  readonly responseUrl?: string;
+  readonly channel?: string;
+  /** Slack's `trigger_id`: a retried delivery of the same command carries the same one. */
+  readonly idempotencyKey?: string;
+}
+
+export type SubmitResult =
+  /** Nothing was written. `example`: arguments of a command that would be accepted. */
+  | { readonly outcome: 'refused'; readonly reason: string; readonly example?: string }
+  /** Slack delivered this command before; this is the request it created. */
+  | { readonly outcome: 'duplicate'; readonly request: ChatRequest }
+  | { readonly outcome: 'accepted'; readonly request: ChatRequest };
+
+const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+
+export class RequestIntake {
+  private readonly o: IntakeOptions;
+  private readonly now: () => Date;
+  private readonly newId: () => string;
+
+  constructor(options: IntakeOptions) {
+    this.o = options;
+    this.now = options.now ?? (() => new Date());
+    this.newId = options.newId ?? (() => newRequestId());
+  }
+
+  async submit(input: SubmitInput): Promise<SubmitResult> {
+    const cluster = this.o.clusters.config(input.cluster);
+    const refusal = cluster === undefined ? this.unknownCluster(input.cluster) : await this.authorise(input);
+    if (refusal || cluster === undefined) {
+      this.o.logger.info({ event: 'request.refused', requester: input.requester, cluster: input.cluster, kind: input.params.kind, reason: refusal?.reason }, 'request refused');
+      return refusal ?? this.unknownCluster(input.cluster);
+    }
+    const assessment = assessRequest(input.params, { cluster: cluster.alias, policy: cluster.policy, breakGlass: input.breakGlass === true });
+    if (assessment.decision === 'refused') return { outcome: 'refused', reason: assessment.reason, example: assessment.example };
+
+    const now = this.now();
+    const id = this.newId();
+    const request: ChatRequest = {
+      id,
+      cluster: cluster.alias,
+      requester: input.requester,
+      params: withDuration(input.params, assessment.forMs),
+      status: assessment.decision === 'apply' ? 'approved' : 'pending',
+      risk: assessment.risk,
+      flags: assessment.flags,
+      quorum: assessment.quorum,
+      approvals: [],
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.o.pendingTtlMs).toISOString(),
+      version: 0,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+      ...(input.breakGlass && assessment.flags.some((f) => f.code === 'break-glass') ? { breakGlass: true } : {}),
+      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl, responseUrlUses: 0 } : {}),
+      ...(input.channel !== undefined ? { channel: input.channel } : {}),
+    };
+
+    if (input.idempotencyKey !== undefined) {
+      const claim = await this.o.store.claimIdempotencyKey(`slash:${input.idempotencyKey}`, id, IDEMPOTENCY_TTL_SECONDS);
+      if (!claim.claimed) {
+        const earlier = await this.o.store.getRequest(claim.requestId);
+        if (earlier) return { outcome: 'duplicate', request: earlier };
+        // Claimed by a delivery that has not written its request yet (or crashed before): that one answers.
+        return { outcome: 'refused', reason: 'This command is already being processed.' };
+      }
+    }
+
+    await this.o.store.createRequest(request, this.event(id, input.requester, 'created', describe(request)));
+    if (request.breakGlass) await this.o.store.appendEvent(this.event(id, input.requester, 'break-glass', input.reason));
+    await this.enqueue({ type: 'submit', requestId: id }, `submit-${id}`);
+    this.o.logger.info({ event: 'request.created', requestId: id, requester: input.requester, cluster: cluster.alias, kind: input.params.kind, status: request.status, risk: request.risk }, 'request created');
+    return { outcome: 'accepted', request };
+  }
+
+  /** Enqueues a job; the deduplication id makes a repeated enqueue of the same step harmless. */
+  async enqueue(job: Job, deduplicationId: string): Promise<void> {
+    await this.o.queue.enqueue(job, { deduplicationId, groupId: jobGroup(job) });
+  }
+
+  private async authorise(input: SubmitInput): Promise<Extract<SubmitResult, { outcome: 'refused' }> | undefined> {
+    const { access, store } = this.o;
+    if (!(await access.canRequest(input.requester))) {
+      return { outcome: 'refused', reason: 'You are not on the list of people who may make requests; ask a crdb-chatops admin.' };
+    }
+    if (input.breakGlass) {
+      if (!(await access.isBreakGlass(input.requester))) {
+        return { outcome: 'refused', reason: '--break-glass is only for members of the break-glass group; leave it out to ask for approval.' };
+      }
+      if (input.reason === undefined || input.reason.trim() === '') return { outcome: 'refused', reason: '--break-glass needs --reason "…".' };
+    }
+    const { params } = input;
+    switch (params.kind) {
+      case 'revoke': {
+        const entry = await store.getManagedEntry(input.cluster, params.revoke.cidr);
+        if (entry?.requester === input.requester || (await access.isAdmin(input.requester))) return undefined;
+        return {
+          outcome: 'refused',
+          reason: entry
+            ? `Only <@${entry.requester}>, who asked for \`${params.revoke.cidr}\`, or an admin may revoke it.`
+            : `\`${params.revoke.cidr}\` was not added by the bot on \`${input.cluster}\`; only an admin may revoke it.`,
+        };
+      }
+      case 'user-create': {
+        const managed = await store.getManagedUser(input.cluster, params.userCreate.user);
+        if (managed === undefined) return undefined;
+        return {
+          outcome: 'refused',
+          reason: `\`${params.userCreate.user}\` already exists on \`${input.cluster}\` (owner <@${managed.owner}>).`,
+          example: `user rotate ${params.userCreate.user} --cluster ${input.cluster}`,
+        };
+      }
+      case 'user-rotate':
+      case 'user-delete': {
+        const managed = await store.getManagedUser(input.cluster, params.user.user);
+        if (managed === undefined) {
+          return { outcome: 'refused', reason: `\`${params.user.user}\` is not a user the bot manages on \`${input.cluster}\`.`, example: `users --cluster ${input.cluster}` };
+        }
+        if (managed.owner === input.requester || (await access.isAdmin(input.requester))) return undefined;
+        return { outcome: 'refused', reason: `Only <@${managed.owner}>, who owns \`${params.user.user}\`, or an admin may do that.` };
+      }
+      case 'allow':
+        return undefined;
+    }
+  }
+
+  private unknownCluster(alias: string): Extract<SubmitResult, { outcome: 'refused' }> {
+    const aliases = this.o.clusters.aliases;
+    return { outcome: 'refused', reason: `There is no cluster \`${alias}\`; configured: ${aliases.join(', ')}.`, example: `clusters` };
+  }
+
+  private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {
+    return { requestId, actor, type, at: this.now().toISOString(), ...(detail !== undefined ? { detail } : {}) };
+  }
+}
+
+/** One line for the audit trail. */
+export function describe(request: Pick<ChatRequest, 'params' | 'cluster'>): string {
+  const p = request.params;
+  switch (p.kind) {
+    case 'allow':
+      return `allow ${p.allow.cidr} (${[p.allow.sql && 'sql', p.allow.ui && 'ui'].filter(Boolean).join('+')})${p.allow.forMs ? ` for ${formatDuration(p.allow.forMs)}` : ''} on ${request.cluster}`;
+    case 'revoke':
+      return `revoke ${p.revoke.cidr} on ${request.cluster}`;
+    case 'user-create':
+      return `create user ${p.userCreate.user} (database ${p.userCreate.database}) on ${request.cluster}`;
+    case 'user-rotate':
+      return `rotate the password of ${p.user.user} on ${request.cluster}`;
+    case 'user-delete':
+      return `delete user ${p.user.user} on ${request.cluster}`;
+  }
+}
+
+function withDuration(params: RequestParams, forMs: number | undefined): RequestParams {
+  if (forMs === undefined) return params;
+  if (params.kind === 'allow') return { kind: 'allow', allow: { ...params.allow, forMs } };
+  if (params.kind === 'user-create') return { kind: 'user-create', userCreate: { ...params.userCreate, forMs } };
+  return params;
+}

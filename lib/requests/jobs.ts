@@ -1,0 +1,60 @@
+/**
+ * Work the Slack handler hands to the worker (through SQS on Lambda, in process locally).
+ * A job carries ids and parameters only: never a secret.
+ */
+
+export type ReadCommand = 'allowlist' | 'check' | 'users';
+
+export type Job =
+  /** A request was just created: post its approval card, or apply it when no approval is needed. */
+  | { readonly type: 'submit'; readonly requestId: string }
+  /** An approver decided: refresh the card, tell the requester, apply when approved. */
+  | { readonly type: 'decided'; readonly requestId: string }
+  /** DM the connection details of an existing user again. */
+  | {
+      readonly type: 'connect';
+      readonly requester: string;
+      readonly cluster: string;
+      readonly user: string;
+      readonly database?: string;
+      readonly region?: string;
+      readonly format?: string;
+      readonly responseUrl?: string;
+    }
+  /** Answer a read-only command that needs the cluster (slow: Cloud API or SQL). */
+  | {
+      readonly type: 'read';
+      readonly command: ReadCommand;
+      readonly cluster: string;
+      readonly requester: string;
+      readonly ip?: string;
+      readonly responseUrl?: string;
+    }
+  /** Run the audit now (the scheduled audit enqueues nothing: it runs in its own function). */
+  | { readonly type: 'audit'; readonly requester: string; readonly cluster?: string; readonly responseUrl?: string };
+
+export interface EnqueueOptions {
+  /** Duplicate enqueues with the same id within five minutes are dropped (SQS FIFO deduplication). */
+  readonly deduplicationId: string;
+  /** Jobs in one group run one at a time, in order. */
+  readonly groupId: string;
+}
+
+/** The queue port: `SqsJobQueue` on AWS, `InProcessJobQueue` locally and in tests. */
+export interface JobQueue {
+  enqueue(job: Job, options: EnqueueOptions): Promise<void>;
+}
+
+/** Jobs about one request share a group, so two deliveries never run it concurrently. */
+export function jobGroup(job: Job): string {
+  switch (job.type) {
+    case 'submit':
+    case 'decided':
+      return `request-${job.requestId}`;
+    case 'connect':
+      return `connect-${job.cluster}-${job.user}`;
+    case 'read':
+    case 'audit':
+      return `${job.type}-${job.requester}`;
+  }
+}

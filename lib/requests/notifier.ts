@@ -1,0 +1,65 @@
+/**
+ * How the request layer talks to people, without knowing it is Slack. `SlackNotifier`
+ * (lib/slack) renders these views as Block Kit and chooses response_url or DM.
+ */
+import { type ConnectionDetails } from '../cluster-admin/types';
+import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from './types';
+
+export type Tone = 'info' | 'success' | 'warning' | 'error';
+
+/** What happened to a request, for its requester. */
+export type RequesterUpdate =
+  | { readonly kind: 'progress'; readonly text: string }
+  | { readonly kind: 'applied'; readonly text: string; readonly notes?: readonly string[] }
+  | { readonly kind: 'failed'; readonly text: string }
+  | { readonly kind: 'approved'; readonly by: string }
+  | { readonly kind: 'denied'; readonly by: string; readonly reason?: string }
+  | { readonly kind: 'expired' };
+
+export interface AllowlistRow {
+  readonly cidr: string;
+  readonly sql: boolean;
+  readonly ui: boolean;
+  readonly name?: string;
+  /** Present when the bot applied it. */
+  readonly managed?: ManagedEntry;
+}
+
+/** A reply to a command that needed the cluster. */
+export type View =
+  | { readonly kind: 'text'; readonly text: string; readonly tone?: Tone }
+  | { readonly kind: 'allowlist'; readonly cluster: string; readonly rows: readonly AllowlistRow[]; readonly propagating: boolean; readonly cap: number }
+  | { readonly kind: 'check'; readonly cluster: string; readonly ip: string; readonly covering: readonly AllowlistRow[] }
+  | { readonly kind: 'users'; readonly cluster: string; readonly users: readonly { readonly name: string; readonly managed?: ManagedUser }[] };
+
+export interface ReplyTarget {
+  readonly user: string;
+  /** Slack's response_url, when the reply answers a command typed within the last 30 minutes. */
+  readonly responseUrl?: string;
+}
+
+export interface ConnectionDelivery {
+  /** Slack user id of the recipient (the user's owner). */
+  readonly recipient: string;
+  readonly cluster: string;
+  readonly details: ConnectionDetails;
+  readonly secretName: string;
+  /** Only in `dm` delivery mode; absent in `secret-reference` mode. */
+  readonly password?: string;
+  readonly why: 'created' | 'rotated' | 'requested';
+  readonly notes: readonly string[];
+  /** Put this format first. */
+  readonly format?: string;
+}
+
+export interface Notifier {
+  tellRequester(request: ChatRequest, update: RequesterUpdate): Promise<void>;
+  /** Posts the approvers' card, or updates it in place when `request.card` is set. */
+  showApprovalCard(request: ChatRequest): Promise<{ readonly channel: string; readonly ts: string } | undefined>;
+  /** A line to the approvers' channel (e.g. a break-glass change). */
+  notifyApprovers(request: ChatRequest, text: string): Promise<void>;
+  /** DMs connection details; a receipt when the DM carries a password (deleted after the TTL). */
+  deliverConnection(delivery: ConnectionDelivery): Promise<DmReceipt | undefined>;
+  reply(target: ReplyTarget, view: View): Promise<void>;
+  deleteMessage(channel: string, ts: string): Promise<void>;
+}

@@ -1,0 +1,184 @@
+/**
+ * Job queue adapters and the worker's batch loop.
+ *
+ * - `SqsJobQueue`: an SQS FIFO queue (deduplication id + message group), as deployed.
+ * - `InProcessJobQueue`: local mode and tests. It builds real SQS event records and hands them to
+ *   the same `processJobBatch` the Lambda worker runs, with SQS's semantics: one message at a time
+ *   per group, deduplication for five minutes, redelivery of failed messages with an increasing
+ *   receive count, and a dead-letter list after `maxReceiveCount`.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { type SQSBatchResponse, type SQSEvent, type SQSRecord } from 'aws-lambda';
+import { type Logger } from '../log';
+import { type EnqueueOptions, type Job, type JobQueue } from './jobs';
+
+/** SQS FIFO: deduplication ids are at most 128 characters of this alphabet. */
+function fifoId(text: string): string {
+  return text.replace(/[^A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '_').slice(0, 128);
+}
+
+export interface SqsJobQueueOptions {
+  readonly client: SQSClient;
+  readonly queueUrl: string;
+}
+
+export class SqsJobQueue implements JobQueue {
+  constructor(private readonly options: SqsJobQueueOptions) {}
+
+  async enqueue(job: Job, { deduplicationId, groupId }: EnqueueOptions): Promise<void> {
+    await this.options.client.send(
+      new SendMessageCommand({
+        QueueUrl: this.options.queueUrl,
+        MessageBody: JSON.stringify(job),
+        MessageGroupId: fifoId(groupId),
+        MessageDeduplicationId: fifoId(deduplicationId),
+      }),
+    );
+  }
+}
+
+const JOB_TYPES = new Set(['submit', 'decided', 'connect', 'read', 'audit']);
+
+/** Parses a message body; anything else is a poison message (logged, dropped). */
+export function parseJob(body: string): Job | undefined {
+  try {
+    const value = JSON.parse(body) as unknown;
+    if (typeof value === 'object' && value !== null && 'type' in value && JOB_TYPES.has(String(value.type))) return value as Job;
+  } catch {
+    // fall through
+  }
+  return undefined;
+}
+
+export interface JobRunner {
+  run(job: Job, options: { finalAttempt: boolean }): Promise<void>;
+}
+
+/**
+ * The worker's loop over one SQS batch. Failures are reported per message (partial batch
+ * response); after the first failure the rest of the batch is reported too, because FIFO order
+ * within a group must hold and the batch may mix groups.
+ */
+export async function processJobBatch(event: SQSEvent, runner: JobRunner, { maxReceiveCount, logger }: { maxReceiveCount: number; logger: Logger }): Promise<SQSBatchResponse> {
+  const failures: SQSBatchResponse['batchItemFailures'] = [];
+  for (const record of event.Records) {
+    if (failures.length > 0) {
+      failures.push({ itemIdentifier: record.messageId });
+      continue;
+    }
+    const job = parseJob(record.body);
+    if (job === undefined) {
+      logger.error({ event: 'job.poison', messageId: record.messageId }, 'unreadable job dropped');
+      continue;
+    }
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+    try {
+      await runner.run(job, { finalAttempt: receiveCount >= maxReceiveCount });
+    } catch (error) {
+      logger.warn({ event: 'job.failed', messageId: record.messageId, type: job.type, receiveCount, err: error }, 'job failed; it will be delivered again');
+      failures.push({ itemIdentifier: record.messageId });
+    }
+  }
+  return { batchItemFailures: failures };
+}
+
+export interface InProcessJobQueueOptions {
+  /** The worker: a Lambda-shaped SQS handler. */
+  readonly deliver: (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+  readonly logger: Logger;
+  readonly maxReceiveCount?: number;
+  /** Delay before redelivering a failed message (SQS: the visibility timeout). */
+  readonly redeliveryDelayMs?: (receiveCount: number) => number;
+  readonly deduplicationWindowMs?: number;
+}
+
+interface Message {
+  readonly id: string;
+  readonly body: string;
+  readonly groupId: string;
+  readonly deduplicationId: string;
+  receiveCount: number;
+}
+
+export class InProcessJobQueue implements JobQueue {
+  /** Messages that exhausted their receives, as a DLQ would keep them. */
+  readonly deadLetters: Job[] = [];
+  private readonly groups = new Map<string, Promise<void>>();
+  private readonly seen = new Map<string, number>();
+  private readonly pending = new Set<Promise<void>>();
+  private readonly o: InProcessJobQueueOptions;
+
+  constructor(options: InProcessJobQueueOptions) {
+    this.o = options;
+  }
+
+  enqueue(job: Job, { deduplicationId, groupId }: EnqueueOptions): Promise<void> {
+    const now = Date.now();
+    const window = this.o.deduplicationWindowMs ?? 5 * 60_000;
+    for (const [id, at] of this.seen) if (now - at > window) this.seen.delete(id);
+    if (this.seen.has(deduplicationId)) return Promise.resolve();
+    this.seen.set(deduplicationId, now);
+    const message: Message = { id: randomUUID(), body: JSON.stringify(job), groupId, deduplicationId, receiveCount: 0 };
+    const previous = this.groups.get(groupId) ?? Promise.resolve();
+    const run = previous.then(() => this.deliverUntilDone(message));
+    const tracked = run.finally(() => {
+      this.pending.delete(tracked);
+      if (this.groups.get(groupId) === run) this.groups.delete(groupId);
+    });
+    this.groups.set(groupId, run);
+    this.pending.add(tracked);
+    return Promise.resolve();
+  }
+
+  /** Resolves when every job enqueued so far, and every job they enqueued, has finished. */
+  async drain(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private async deliverUntilDone(message: Message): Promise<void> {
+    const max = this.o.maxReceiveCount ?? 5;
+    for (;;) {
+      message.receiveCount += 1;
+      let failed: boolean;
+      try {
+        const response = await this.o.deliver({ Records: [this.record(message)] });
+        failed = (response?.batchItemFailures ?? []).some((f) => f.itemIdentifier === message.id);
+      } catch (error) {
+        this.o.logger.error({ event: 'queue.handler-threw', err: error }, 'worker threw');
+        failed = true;
+      }
+      if (!failed) return;
+      if (message.receiveCount >= max) {
+        const job = parseJob(message.body);
+        if (job) this.deadLetters.push(job);
+        this.o.logger.error({ event: 'queue.dead-letter', groupId: message.groupId }, 'job moved to the dead-letter list');
+        return;
+      }
+      await sleep(this.o.redeliveryDelayMs?.(message.receiveCount) ?? 50 * 2 ** message.receiveCount);
+    }
+  }
+
+  private record(message: Message): SQSRecord {
+    const now = String(Date.now());
+    return {
+      messageId: message.id,
+      receiptHandle: `local-${message.id}-${message.receiveCount}`,
+      body: message.body,
+      attributes: {
+        ApproximateReceiveCount: String(message.receiveCount),
+        SentTimestamp: now,
+        SenderId: 'local',
+        ApproximateFirstReceiveTimestamp: now,
+        MessageGroupId: message.groupId,
+        MessageDeduplicationId: message.deduplicationId,
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: 'arn:aws:sqs:local:000000000000:crdb-chatops-jobs.fifo',
+      awsRegion: 'local',
+    };
+  }
+}

@@ -1,0 +1,290 @@
+/**
+ * Block Kit views. Pure functions from domain objects to `{ text, blocks }`; `text` is the
+ * notification/fallback line. Anything a person typed (reasons, labels) is escaped, so nobody can
+ * smuggle `<!channel>` or a fake link into a card.
+ */
+import { type KnownBlock } from '@slack/types';
+import { allConnectionFormats, CONNECTION_FORMAT_IDS, connectionFormat, connectionParamsFor, type ConnectionFormat, type ConnectionFormatId } from '../cluster-admin/connection-formats';
+import { formatDuration } from '../config';
+import { describe as describeRequest } from '../requests/intake';
+import { type AllowlistRow, type ConnectionDelivery, type RequesterUpdate, type View } from '../requests/notifier';
+import { type ChatRequest } from '../requests/types';
+
+export interface Message {
+  readonly text: string;
+  readonly blocks: KnownBlock[];
+}
+
+export const ACTION_APPROVE = 'crdb_approve';
+export const ACTION_DENY = 'crdb_deny';
+export const VIEW_DENY = 'crdb_deny_reason';
+
+/** Slack's three control characters; everything a user typed goes through this. */
+export function escapeText(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+const SECTION_LIMIT = 2900;
+
+function section(text: string): KnownBlock {
+  return { type: 'section', text: { type: 'mrkdwn', text: text.length > SECTION_LIMIT ? `${text.slice(0, SECTION_LIMIT)}…` : text } };
+}
+
+function context(text: string): KnownBlock {
+  return { type: 'context', elements: [{ type: 'mrkdwn', text }] };
+}
+
+/** Splits lines into sections under Slack's 3,000-character limit. */
+function sections(lines: readonly string[]): KnownBlock[] {
+  const out: KnownBlock[] = [];
+  let current = '';
+  for (const line of lines) {
+    if (current.length + line.length + 1 > SECTION_LIMIT && current !== '') {
+      out.push(section(current));
+      current = '';
+    }
+    current = current === '' ? line : `${current}\n${line}`;
+  }
+  if (current !== '') out.push(section(current));
+  return out;
+}
+
+/** A long mrkdwn text as sections under Slack's per-block limit. */
+export function markdownMessage(text: string): Message {
+  return { text: text.split('\n')[0]?.slice(0, 200) ?? '', blocks: sections(text.split('\n')) };
+}
+
+export function textMessage(text: string, tone: 'info' | 'success' | 'warning' | 'error' = 'info'): Message {
+  const icon = { info: ':information_source:', success: ':white_check_mark:', warning: ':warning:', error: ':no_entry:' }[tone];
+  return { text, blocks: [section(`${icon} ${text}`)] };
+}
+
+/** A refusal: one line of reason and a corrected example. */
+export function refusalMessage(reason: string, example?: string): Message {
+  const text = example ? `${reason}\nTry: \`${example}\`` : reason;
+  return { text, blocks: [section(`:no_entry: ${reason}`), ...(example ? [context(`Try: \`${escapeText(example)}\``)] : [])] };
+}
+
+function when(iso: string): string {
+  const seconds = Math.floor(Date.parse(iso) / 1000);
+  return `<!date^${seconds}^{date_short_pretty} {time}|${iso.slice(0, 16).replace('T', ' ')} UTC>`;
+}
+
+
+/** What a request does, for people: "allow `203.0.113.7/32` (SQL) for 8h". */
+export function summary(request: Pick<ChatRequest, 'params' | 'cluster'>): string {
+  const p = request.params;
+  switch (p.kind) {
+    case 'allow': {
+      const access = p.allow.sql && p.allow.ui ? 'SQL + DB Console' : p.allow.ui ? 'DB Console' : 'SQL';
+      return `allow \`${p.allow.cidr}\` (${access})${p.allow.forMs ? ` for ${formatDuration(p.allow.forMs)}` : ''}${p.allow.label ? ` “${escapeText(p.allow.label)}”` : ''}`;
+    }
+    case 'revoke':
+      return `revoke \`${p.revoke.cidr}\``;
+    case 'user-create':
+      return `create SQL user \`${p.userCreate.user}\` (database \`${p.userCreate.database}\`)${p.userCreate.forMs ? ` for ${formatDuration(p.userCreate.forMs)}` : ''}`;
+    case 'user-rotate':
+      return `rotate the password of \`${p.user.user}\``;
+    case 'user-delete':
+      return `delete SQL user \`${p.user.user}\``;
+  }
+}
+
+/** The ephemeral answer to a command that created a request. */
+export function acceptedMessage(request: ChatRequest, notes: readonly string[], approversChannel?: string): Message {
+  const what = `${summary(request)} on \`${request.cluster}\``;
+  const noteLines = notes.map((n) => `• ${n}`);
+  if (request.status === 'pending') {
+    const where = approversChannel ? ` in <#${approversChannel}>` : '';
+    const text = `This needs ${request.quorum} approval${request.quorum === 1 ? '' : 's'}${where}: ${what}. I'll tell you when it is decided.`;
+    return { text, blocks: [section(`:raised_hand: ${text}`), ...(noteLines.length ? [context(noteLines.join('\n'))] : []), context(`Request \`${request.id}\``)] };
+  }
+  const text = `Working on it: ${what}. I'll report back here.`;
+  return { text, blocks: [section(`:hourglass_flowing_sand: ${text}`), ...(noteLines.length ? [context(noteLines.join('\n'))] : []), context(`Request \`${request.id}\`${request.breakGlass ? ' · break-glass' : ''}`)] };
+}
+
+export function duplicateMessage(request: ChatRequest): Message {
+  return textMessage(`Already received: request \`${request.id}\` (${summary(request)} on \`${request.cluster}\`) is ${request.status}.`);
+}
+
+const STATUS_LINE: Record<ChatRequest['status'], string> = {
+  pending: ':hourglass: Waiting for approval',
+  approved: ':white_check_mark: Approved, applying',
+  applying: ':gear: Applying',
+  applied: ':white_check_mark: Applied',
+  denied: ':x: Denied',
+  expired: ':alarm_clock: Expired without a decision',
+  failed: ':boom: Failed',
+};
+
+/** The approvers' card: posted once, then updated in place as the request moves. */
+export function approvalCard(request: ChatRequest, mentions: readonly string[] = []): Message {
+  const what = summary(request);
+  const title = `Approval needed: ${what} on ${request.cluster}`;
+  const fields = [
+    `*Requester*\n<@${request.requester}>`,
+    `*Cluster*\n\`${request.cluster}\``,
+    `*What*\n${what}`,
+    `*Risk*\n${request.risk}${request.quorum > 1 ? ` (needs ${request.quorum} approvals)` : ''}`,
+  ];
+  const blocks: KnownBlock[] = [
+    { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${request.params.kind} on ${request.cluster}`.slice(0, 150) } },
+    { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) },
+    section(`*Reason*\n${request.reason ? escapeText(request.reason) : '_none given_'}`),
+  ];
+  if (request.flags.length > 0) blocks.push(section(request.flags.map((f) => `:warning: ${escapeText(f.text)}`).join('\n')));
+  const approvals = request.approvals.map((a) => `<@${a.by}>`).join(', ');
+  let status = `${STATUS_LINE[request.status]}`;
+  if (request.status === 'pending') status += ` · ${request.approvals.length} of ${request.quorum} approvals${approvals ? ` (${approvals})` : ''} · expires ${when(request.expiresAt)}`;
+  if (request.status === 'denied') status += ` by <@${request.decidedBy ?? '?'}>${request.denyReason ? `: ${escapeText(request.denyReason)}` : ''}`;
+  if (['approved', 'applying', 'applied', 'failed'].includes(request.status) && approvals) status += ` · approved by ${approvals}`;
+  if (request.outcome && (request.status === 'applied' || request.status === 'failed')) status += `\n${request.outcome}`;
+  blocks.push(section(status));
+  if (request.status === 'pending') {
+    blocks.push({
+      type: 'actions',
+      block_id: `decide-${request.id}`,
+      elements: [
+        { type: 'button', action_id: ACTION_APPROVE, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: request.id },
+        { type: 'button', action_id: ACTION_DENY, style: 'danger', text: { type: 'plain_text', text: 'Deny' }, value: request.id },
+      ],
+    });
+    if (mentions.length) blocks.push(context(`Approvers: ${mentions.join(' ')}`));
+  }
+  blocks.push(context(`Request \`${request.id}\` · ${escapeText(describeRequest(request))}`));
+  return { text: title, blocks };
+}
+
+/** The modal asking a denier for an optional reason. */
+export function denyReasonModal(request: ChatRequest): { type: 'modal'; callback_id: string; private_metadata: string; title: { type: 'plain_text'; text: string }; submit: { type: 'plain_text'; text: string }; close: { type: 'plain_text'; text: string }; blocks: KnownBlock[] } {
+  return {
+    type: 'modal',
+    callback_id: VIEW_DENY,
+    private_metadata: request.id,
+    title: { type: 'plain_text', text: 'Deny request' },
+    submit: { type: 'plain_text', text: 'Deny' },
+    close: { type: 'plain_text', text: 'Cancel' },
+    blocks: [
+      section(`Deny <@${request.requester}>'s request to ${summary(request)} on \`${request.cluster}\`?`),
+      {
+        type: 'input',
+        block_id: 'reason',
+        optional: true,
+        label: { type: 'plain_text', text: 'Reason (shown to the requester)' },
+        element: { type: 'plain_text_input', action_id: 'reason', max_length: 300 },
+      },
+    ],
+  };
+}
+
+export function requesterUpdateMessage(request: ChatRequest, update: RequesterUpdate): Message {
+  const what = `${summary(request)} on \`${request.cluster}\``;
+  switch (update.kind) {
+    case 'progress':
+      return textMessage(update.text);
+    case 'approved':
+      return textMessage(`<@${update.by}> approved your request to ${what}. Applying it now.`, 'success');
+    case 'denied':
+      return textMessage(`<@${update.by}> denied your request to ${what}${update.reason ? `: ${escapeText(update.reason)}` : '.'}`, 'warning');
+    case 'expired':
+      return textMessage(`Your request to ${what} expired without a decision. Ask again if you still need it.`, 'warning');
+    case 'failed':
+      return textMessage(`Your request to ${what} failed: ${update.text}`, 'error');
+    case 'applied': {
+      const message = textMessage(update.text, 'success');
+      return update.notes?.length ? { text: message.text, blocks: [...message.blocks, context(update.notes.map((n) => `• ${escapeText(n)}`).join('\n'))] } : message;
+    }
+  }
+}
+
+// Slack code blocks have no syntax highlighting, so the language is not named.
+function formatBlock(format: ConnectionFormat): KnownBlock[] {
+  return [section(`*${format.label}*\n\`\`\`${format.text}\`\`\``), ...(format.hint ? [context(escapeText(format.hint))] : [])];
+}
+
+/** The placeholder in `secret-reference` mode, where the DM never holds the password. */
+export const PASSWORD_PLACEHOLDER = 'PASSWORD';
+
+/**
+ * The DM with everything needed to connect. In `dm` mode it holds the password and says it will
+ * be deleted after `dmTtlMs`; in `secret-reference` mode it names the secret instead.
+ */
+export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, command }: { dmTtlMs: number; command: string }): Message {
+  const { details, password } = delivery;
+  const params = connectionParamsFor(details, password ?? PASSWORD_PLACEHOLDER);
+  const first = delivery.format !== undefined && (CONNECTION_FORMAT_IDS as readonly string[]).includes(delivery.format) ? (delivery.format as ConnectionFormatId) : undefined;
+  const formats = first ? [connectionFormat(first, params)] : allConnectionFormats(params);
+  const intro = { created: 'Your new SQL user is ready.', rotated: 'Your password was rotated; the old one no longer works.', requested: 'Here are your connection details.' }[delivery.why];
+  const regions = details.regions.length > 1 ? details.regions.map((r) => `\`${r.region}\`: \`${r.host}\`${r.primary ? ' (primary)' : ''}`).join(', ') : undefined;
+  const facts = [
+    `*Cluster*\n\`${delivery.cluster}\``,
+    `*Host*\n\`${details.host}\`${details.region ? ` (${details.region})` : ''}`,
+    `*Port*\n\`${details.port}\``,
+    `*Database*\n\`${details.database}\``,
+    `*User*\n\`${details.user}\``,
+    password !== undefined ? `*Password*\n\`${password}\`` : `*Password*\nin Secrets Manager: \`${delivery.secretName}\``,
+  ];
+  const blocks: KnownBlock[] = [
+    section(`:key: ${intro}`),
+    { type: 'section', fields: facts.map((text) => ({ type: 'mrkdwn', text })) },
+  ];
+  if (regions) blocks.push(context(`Regions: ${regions}`));
+  if (password === undefined) {
+    blocks.push(
+      section(
+        `Fetch the password with the AWS CLI, then put it where the snippets below say \`${PASSWORD_PLACEHOLDER}\`:\n\`\`\`aws secretsmanager get-secret-value --secret-id ${delivery.secretName} --query SecretString --output text | jq -r .password\`\`\``,
+      ),
+    );
+  }
+  const ca = details.ca;
+  if (ca.kind === 'system') {
+    blocks.push(context('TLS: `sslmode=verify-full` against your system\'s trusted roots; no certificate to download.'));
+  } else if (ca.downloadUrl) {
+    blocks.push(section(`*CA certificate* (\`sslmode=verify-full\` checks the server against it):\n\`\`\`curl --create-dirs -o "${ca.sslrootcert}" '${ca.downloadUrl}'\`\`\``));
+  } else if (ca.pem) {
+    blocks.push(section(`*CA certificate*: save it as \`${ca.sslrootcert}\`${ca.pem.length < 2500 ? `:\n\`\`\`${ca.pem.trim()}\`\`\`` : '.'}`));
+  } else {
+    blocks.push(context(`TLS: \`sslmode=verify-full\` with the cluster CA at \`${ca.sslrootcert}\`.`));
+  }
+  for (const format of formats) blocks.push(...formatBlock(format));
+  if (delivery.notes.length) blocks.push(context(delivery.notes.map((n) => `• ${escapeText(n)}`).join('\n')));
+  if (password !== undefined) {
+    blocks.push(context(`:wastebasket: This message is deleted in ${formatDuration(dmTtlMs)} because it holds a password. \`${command} connect ${details.user} --cluster ${delivery.cluster}\` sends it again.`));
+  }
+  // The notification line never carries the password.
+  return { text: `${intro} Connection details for ${details.user} on ${delivery.cluster}.`, blocks: blocks.slice(0, 50) };
+}
+
+function rowLine(row: AllowlistRow): string {
+  const access = [row.sql && 'SQL', row.ui && 'UI'].filter(Boolean).join('+') || 'none';
+  const who = row.managed ? ` · <@${row.managed.requester}>` : ' · _not added by the bot_';
+  const until = row.managed?.expiresAt ? ` · until ${when(row.managed.expiresAt)}` : '';
+  const label = row.managed?.label ?? (row.managed ? undefined : row.name);
+  return `\`${row.cidr}\` ${access}${label ? ` “${escapeText(label)}”` : ''}${who}${until}`;
+}
+
+export function viewMessage(view: View): Message {
+  switch (view.kind) {
+    case 'text':
+      return textMessage(view.text, view.tone);
+    case 'allowlist': {
+      const head = `*Allowlist of \`${view.cluster}\`*: ${view.rows.length} of ${view.cap} entries${view.propagating ? ' · :hourglass: a change is propagating' : ''}`;
+      const lines = view.rows.length === 0 ? ['_No entries: nobody can connect yet._'] : view.rows.map(rowLine);
+      return { text: `Allowlist of ${view.cluster}: ${view.rows.length} entries`, blocks: [section(head), ...sections(lines)].slice(0, 50) };
+    }
+    case 'check': {
+      if (view.covering.length === 0) {
+        return textMessage(`\`${view.ip}\` is *not* allowed on \`${view.cluster}\`: no allowlist entry covers it.`, 'warning');
+      }
+      const lines = view.covering.map(rowLine);
+      return {
+        text: `${view.ip} is allowed on ${view.cluster}`,
+        blocks: [section(`:white_check_mark: \`${view.ip}\` is allowed on \`${view.cluster}\` by ${view.covering.length === 1 ? 'this entry' : 'these entries'}:`), ...sections(lines)],
+      };
+    }
+    case 'users': {
+      const lines = view.users.length === 0 ? ['_No SQL users._'] : view.users.map((u) => (u.managed ? `\`${u.name}\` · owner <@${u.managed.owner}> · database \`${u.managed.database}\`${u.managed.expiresAt ? ` · until ${when(u.managed.expiresAt)}` : ''}` : `\`${u.name}\` · _not managed by the bot_`));
+      return { text: `SQL users on ${view.cluster}`, blocks: [section(`*SQL users on \`${view.cluster}\`*`), ...sections(lines)].slice(0, 50) };
+    }
+  }
+}

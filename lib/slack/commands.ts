@@ -1,0 +1,247 @@
+/**
+ * What `/crdb …` does in the 3-second ack window: parse, authorise, validate, write a request or
+ * enqueue a job, and produce the ephemeral reply. Nothing here calls a cluster, Secrets Manager
+ * or Slack: only config, the state table and the queue.
+ */
+import { type ClusterConfig, formatDuration } from '../config';
+import { type Logger } from '../log';
+import { type AccessControl } from '../policy/access';
+import { type Job } from '../requests/jobs';
+import { type RequestIntake, type SubmitResult } from '../requests/intake';
+import { type RequestStore } from '../requests/store';
+import { type ChatRequest, type RequestParams } from '../requests/types';
+import { acceptedMessage, duplicateMessage, escapeText, markdownMessage, type Message, refusalMessage, summary, textMessage } from './blocks';
+import { type ParsedCommand, parseCommand } from './grammar';
+import { helpText } from './help';
+
+export interface SlashCommandInput {
+  readonly user: string;
+  readonly text: string;
+  readonly channel?: string;
+  readonly responseUrl?: string;
+  /** Unique per command; a Slack retry carries the same one. */
+  readonly triggerId?: string;
+}
+
+export interface CommandHandlerOptions {
+  readonly commandName: string;
+  readonly clusters: readonly ClusterConfig[];
+  readonly intake: RequestIntake;
+  readonly store: RequestStore;
+  readonly access: AccessControl;
+  readonly logger: Logger;
+}
+
+type Refusal = { readonly refused: Message };
+
+export class CommandHandler {
+  private readonly o: CommandHandlerOptions;
+  private readonly byAlias: ReadonlyMap<string, ClusterConfig>;
+
+  constructor(options: CommandHandlerOptions) {
+    this.o = options;
+    this.byAlias = new Map(options.clusters.map((c) => [c.alias, c]));
+  }
+
+  async handle(input: SlashCommandInput): Promise<Message> {
+    const parsed = parseCommand(input.text, { commandName: this.o.commandName });
+    if (!parsed.ok) {
+      this.o.logger.info({ event: 'command.invalid', user: input.user, reason: parsed.reason }, 'command refused: invalid input');
+      // The parser echoes what was typed: escape it so nobody can inject `<!channel>`.
+      return refusalMessage(escapeText(parsed.reason), parsed.example);
+    }
+    const command = parsed.command;
+    if (command.name === 'help') return markdownMessage(helpText(this.o.commandName, command.topic));
+    if (!(await this.o.access.canRequest(input.user))) {
+      this.o.logger.info({ event: 'command.unauthorised', user: input.user, command: command.name }, 'command refused: not a requester');
+      return refusalMessage('You are not on the list of people who may use this bot; ask a crdb-chatops admin.');
+    }
+    switch (command.name) {
+      case 'clusters':
+        return this.clustersMessage();
+      case 'requests':
+        return this.requests(input.user);
+      case 'allow':
+      case 'revoke':
+      case 'user create':
+      case 'user rotate':
+      case 'user delete':
+        return this.submit(input, command, parsed.notes.map(escapeText));
+      case 'allowlist':
+      case 'check':
+      case 'users':
+        return this.read(input, command);
+      case 'connect':
+        return this.connect(input, command);
+      case 'audit':
+        return this.audit(input, command.cluster);
+    }
+  }
+
+  private cluster(alias: string | undefined, rest: string): ClusterConfig | Refusal {
+    if (alias !== undefined) {
+      const found = this.byAlias.get(alias);
+      if (found) return found;
+      return { refused: refusalMessage(`There is no cluster \`${alias}\`; configured: ${this.aliases()}.`, `${this.o.commandName} clusters`) };
+    }
+    const [only, ...others] = this.o.clusters;
+    if (only !== undefined && others.length === 0) return only;
+    return {
+      refused: refusalMessage(`Several clusters are configured (${this.aliases()}); say which with --cluster.`, `${this.o.commandName} ${rest} --cluster ${only?.alias ?? 'prod'}`.replace(/\s+/g, ' ')),
+    };
+  }
+
+  private aliases(): string {
+    return this.o.clusters.map((c) => c.alias).join(', ');
+  }
+
+  private async submit(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>, notes: readonly string[]): Promise<Message> {
+    const cluster = this.cluster(command.cluster, rebuild(input.text));
+    if ('refused' in cluster) return cluster.refused;
+    const params = toParams(command, cluster);
+    const breakGlass = 'breakGlass' in command && command.breakGlass;
+    const reason = 'reason' in command ? command.reason : undefined;
+    const result: SubmitResult = await this.o.intake.submit({
+      requester: input.user,
+      cluster: cluster.alias,
+      params,
+      breakGlass,
+      ...(reason !== undefined ? { reason } : {}),
+      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
+      ...(input.channel !== undefined ? { channel: input.channel } : {}),
+      ...(input.triggerId !== undefined ? { idempotencyKey: input.triggerId } : {}),
+    });
+    switch (result.outcome) {
+      case 'refused':
+        return refusalMessage(result.reason, result.example === undefined ? undefined : `${this.o.commandName} ${result.example}`);
+      case 'duplicate':
+        return duplicateMessage(result.request);
+      case 'accepted':
+        return acceptedMessage(result.request, notes, cluster.approversChannel);
+    }
+  }
+
+  private async read(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'allowlist' | 'check' | 'users' }>): Promise<Message> {
+    const cluster = this.cluster(command.cluster, rebuild(input.text));
+    if ('refused' in cluster) return cluster.refused;
+    const job: Job = {
+      type: 'read',
+      command: command.name,
+      cluster: cluster.alias,
+      requester: input.user,
+      ...(command.name === 'check' ? { ip: command.ip } : {}),
+      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
+    };
+    await this.o.intake.enqueue(job, `read-${input.triggerId ?? `${input.user}-${Date.now()}`}`);
+    const what = command.name === 'check' ? `whether \`${command.ip}\` is allowed` : command.name === 'users' ? 'the SQL users' : 'the allowlist';
+    return textMessage(`Looking up ${what} on \`${cluster.alias}\`…`);
+  }
+
+  private async connect(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'connect' }>): Promise<Message> {
+    const cluster = this.cluster(command.cluster, rebuild(input.text));
+    if ('refused' in cluster) return cluster.refused;
+    let user = command.user;
+    if (user === undefined) {
+      const mine = (await this.o.store.listManagedUsers(cluster.alias)).filter((u) => u.owner === input.user);
+      const [first, ...more] = mine;
+      if (first === undefined) {
+        return refusalMessage(`You have no SQL user on \`${cluster.alias}\` yet.`, `${this.o.commandName} user create ${suggestName(input.user)} --cluster ${cluster.alias}`);
+      }
+      if (more.length > 0) {
+        return refusalMessage(`You own several users on \`${cluster.alias}\` (${mine.map((u) => u.user).join(', ')}); name one.`, `${this.o.commandName} connect ${first.user} --cluster ${cluster.alias}`);
+      }
+      user = first.user;
+    }
+    const managed = await this.o.store.getManagedUser(cluster.alias, user);
+    if (managed === undefined) {
+      return refusalMessage(`\`${user}\` is not a user the bot manages on \`${cluster.alias}\`.`, `${this.o.commandName} users --cluster ${cluster.alias}`);
+    }
+    if (managed.owner !== input.user && !(await this.o.access.isAdmin(input.user))) {
+      this.o.logger.warn({ event: 'connect.refused', user: input.user, cluster: cluster.alias, sqlUser: user, owner: managed.owner }, 'connect refused: not the owner');
+      return refusalMessage(`Only <@${managed.owner}>, who owns \`${user}\`, or an admin can get its connection details.`);
+    }
+    const job: Job = {
+      type: 'connect',
+      requester: input.user,
+      cluster: cluster.alias,
+      user,
+      ...(command.database !== undefined ? { database: command.database } : {}),
+      ...(command.region !== undefined ? { region: command.region } : {}),
+      ...(command.format !== undefined ? { format: command.format } : {}),
+      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
+    };
+    await this.o.intake.enqueue(job, `connect-${input.triggerId ?? `${input.user}-${Date.now()}`}`);
+    return textMessage(`Sending the connection details of \`${user}\` on \`${cluster.alias}\` to your DMs…`);
+  }
+
+  private async audit(input: SlashCommandInput, alias: string | undefined): Promise<Message> {
+    if (!(await this.o.access.isAdmin(input.user))) return refusalMessage('Only crdb-chatops admins can run the audit.');
+    if (alias !== undefined && !this.byAlias.has(alias)) return refusalMessage(`There is no cluster \`${alias}\`; configured: ${this.aliases()}.`, `${this.o.commandName} audit`);
+    await this.o.intake.enqueue(
+      { type: 'audit', requester: input.user, ...(alias !== undefined ? { cluster: alias } : {}), ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}) },
+      `audit-${input.triggerId ?? `${input.user}-${Date.now()}`}`,
+    );
+    return textMessage(`Running the audit${alias ? ` of \`${alias}\`` : ''}; the report follows here.`);
+  }
+
+  private async requests(user: string): Promise<Message> {
+    const [mine, approverOf, pending] = await Promise.all([this.o.store.listByRequester(user, 10), this.o.access.approverClusters(user), this.o.store.listPending()]);
+    const toDecide = pending.filter((r) => approverOf.includes(r.cluster) && r.requester !== user && !r.approvals.some((a) => a.by === user));
+    const line = (r: ChatRequest) => `• \`${r.id}\` ${summary(r)} on \`${r.cluster}\` — *${r.status}*${r.status === 'pending' ? ` (${r.approvals.length}/${r.quorum})` : ''}`;
+    const parts = [
+      `*Waiting for your decision* (${toDecide.length})`,
+      ...(toDecide.length ? toDecide.map((r) => `${line(r)} from <@${r.requester}>`) : ['_nothing_']),
+      `*Your recent requests*`,
+      ...(mine.length ? mine.map(line) : ['_none yet_']),
+    ];
+    return markdownMessage(parts.join('\n'));
+  }
+
+  private clustersMessage(): Message {
+    const lines = this.o.clusters.map((c) => {
+      const p = c.policy;
+      const approval = p.approveAll ? 'every change needs approval' : `${p.autoApproveSingleHost ? 'single hosts apply at once' : 'every entry needs approval'}${p.userCreateNeedsApproval ? ', new users need approval' : ''}`;
+      return [
+        `*\`${c.alias}\`* — ${c.backend === 'cloud' ? 'CockroachDB Cloud' : c.dialect === 'postgres' ? 'self-hosted PostgreSQL' : 'self-hosted CockroachDB'}${c.description ? `: ${escapeText(c.description)}` : ''}`,
+        `   ${approval}; broader than /${p.minPrefix} needs ${p.quorum.high} approvals; 0.0.0.0/0 ${p.allowOpen ? `allowed with ${p.quorum.high} approvals` : 'never allowed'}; --for at most ${formatDuration(p.maxFor)}${p.defaultFor ? `, default ${formatDuration(p.defaultFor)}` : ''}${c.approversChannel ? `; approvals in <#${c.approversChannel}>` : ''}`,
+      ].join('\n');
+    });
+    return markdownMessage(lines.join('\n'));
+  }
+}
+
+
+function toParams(command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>, cluster: ClusterConfig): RequestParams {
+  switch (command.name) {
+    case 'allow':
+      return {
+        kind: 'allow',
+        allow: {
+          cidr: command.network.cidr,
+          sql: command.access.sql,
+          ui: command.access.ui,
+          ...(command.forMs !== undefined ? { forMs: command.forMs } : {}),
+          ...(command.label !== undefined ? { label: command.label } : {}),
+          ...(command.network.normalisedFrom !== undefined ? { normalisedFrom: command.network.normalisedFrom } : {}),
+        },
+      };
+    case 'revoke':
+      return { kind: 'revoke', revoke: { cidr: command.cidr } };
+    case 'user create':
+      return { kind: 'user-create', userCreate: { user: command.user, database: command.database ?? cluster.defaultDatabase, ...(command.forMs !== undefined ? { forMs: command.forMs } : {}) } };
+    case 'user rotate':
+      return { kind: 'user-rotate', user: { user: command.user } };
+    case 'user delete':
+      return { kind: 'user-delete', user: { user: command.user } };
+  }
+}
+
+/** The typed text, whitespace-normalised, for examples that append a flag. */
+function rebuild(text: string): string {
+  return text.trim().replace(/\s+/g, ' ');
+}
+
+function suggestName(slackUser: string): string {
+  return `u_${slackUser.toLowerCase()}`;
+}
+

@@ -1,0 +1,136 @@
+/**
+ * `Notifier` on Slack: the request layer's messages as Block Kit, through the Web API and
+ * `response_url`.
+ *
+ * A command's `response_url` works 5 times within 30 minutes; uses are counted atomically in the
+ * state table, so replies go there while it is valid and to a DM afterwards. Passwords travel only
+ * in DMs, and only in `dm` delivery mode.
+ */
+import { type WebClient } from '@slack/web-api';
+import { type ClusterConfig } from '../config';
+import { type Logger } from '../log';
+import { type ConnectionDelivery, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
+import { type RequestStore } from '../requests/store';
+import { type ChatRequest, type DmReceipt } from '../requests/types';
+import { approvalCard, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
+
+/** Slack: a response_url is valid for 30 minutes and 5 uses. We stop a minute early. */
+const RESPONSE_URL_TTL_MS = 29 * 60_000;
+const RESPONSE_URL_MAX_USES = 5;
+
+export interface SlackNotifierOptions {
+  readonly client: WebClient;
+  readonly store: RequestStore;
+  readonly clusters: { config(alias: string): ClusterConfig | undefined };
+  readonly approverMentions: (cluster: string) => string[];
+  readonly commandName: string;
+  readonly dmTtlMs: number;
+  readonly logger: Logger;
+  readonly fetch?: typeof fetch;
+  readonly now?: () => Date;
+}
+
+export class SlackNotifier implements Notifier {
+  private readonly o: SlackNotifierOptions;
+  private readonly fetch: typeof fetch;
+  private readonly now: () => Date;
+
+  constructor(options: SlackNotifierOptions) {
+    this.o = options;
+    this.fetch = options.fetch ?? fetch;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async tellRequester(request: ChatRequest, update: RequesterUpdate): Promise<void> {
+    const message = requesterUpdateMessage(request, update);
+    if (await this.viaResponseUrl(request, message)) return;
+    // Progress is only worth a line where the requester is already looking.
+    if (update.kind === 'progress') return;
+    await this.dm(request.requester, message);
+  }
+
+  async showApprovalCard(request: ChatRequest): Promise<{ channel: string; ts: string } | undefined> {
+    const card = approvalCard(request, this.o.approverMentions(request.cluster));
+    if (request.card) {
+      await this.o.client.chat.update({ channel: request.card.channel, ts: request.card.ts, text: card.text, blocks: card.blocks });
+      return request.card;
+    }
+    const channel = this.o.clusters.config(request.cluster)?.approversChannel;
+    if (channel === undefined) {
+      this.o.logger.error({ event: 'card.no-channel', cluster: request.cluster, requestId: request.id }, 'no approvers channel configured');
+      return undefined;
+    }
+    const posted = await this.o.client.chat.postMessage({ channel, text: card.text, blocks: card.blocks, unfurl_links: false });
+    if (!posted.ts || !posted.channel) return undefined;
+    return { channel: posted.channel, ts: posted.ts };
+  }
+
+  async notifyApprovers(request: ChatRequest, text: string): Promise<void> {
+    const channel = request.card?.channel ?? this.o.clusters.config(request.cluster)?.approversChannel;
+    if (channel === undefined) return;
+    const message = textMessage(text, 'warning');
+    await this.o.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, ...(request.card ? { thread_ts: request.card.ts } : {}) });
+  }
+
+  async deliverConnection(delivery: ConnectionDelivery): Promise<DmReceipt | undefined> {
+    const message = connectionMessage(delivery, { dmTtlMs: this.o.dmTtlMs, command: this.o.commandName });
+    const posted = await this.dm(delivery.recipient, message);
+    if (delivery.password === undefined || posted === undefined) return undefined;
+    return { channel: posted.channel, ts: posted.ts, user: delivery.recipient, deleteAfter: new Date(this.now().getTime() + this.o.dmTtlMs).toISOString() };
+  }
+
+  async reply(target: ReplyTarget, view: View): Promise<void> {
+    const message = viewMessage(view);
+    if (target.responseUrl !== undefined && (await this.postToResponseUrl(target.responseUrl, message))) return;
+    await this.dm(target.user, message);
+  }
+
+  async deleteMessage(channel: string, ts: string): Promise<void> {
+    try {
+      await this.o.client.chat.delete({ channel, ts });
+    } catch (error) {
+      // Already deleted (by the user, or an earlier sweep) is the outcome we wanted.
+      if (slackError(error) !== 'message_not_found') throw error;
+    }
+  }
+
+  private async viaResponseUrl(request: ChatRequest, message: Message): Promise<boolean> {
+    if (request.responseUrl === undefined) return false;
+    if (this.now().getTime() - Date.parse(request.createdAt) > RESPONSE_URL_TTL_MS) return false;
+    if (!(await this.o.store.takeResponseUrlUse(request.id, RESPONSE_URL_MAX_USES))) return false;
+    return this.postToResponseUrl(request.responseUrl, message);
+  }
+
+  private async postToResponseUrl(url: string, message: Message): Promise<boolean> {
+    try {
+      const response = await this.fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks }),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (response.ok) return true;
+      this.o.logger.warn({ event: 'response-url.refused', status: response.status }, 'response_url refused the message; falling back to a DM');
+    } catch (error) {
+      this.o.logger.warn({ event: 'response-url.failed', err: error }, 'response_url failed; falling back to a DM');
+    }
+    return false;
+  }
+
+  private async dm(user: string, message: Message): Promise<{ channel: string; ts: string } | undefined> {
+    const opened = await this.o.client.conversations.open({ users: user });
+    const channel = opened.channel?.id;
+    if (channel === undefined) return undefined;
+    const posted = await this.o.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+    return posted.ts ? { channel, ts: posted.ts } : undefined;
+  }
+}
+
+/** The `error` code of a Slack platform error (`channel_not_found`, ...), if it is one. */
+export function slackError(error: unknown): string | undefined {
+  if (typeof error === 'object' && error !== null && 'data' in error) {
+    const data = (error as { data?: { error?: unknown } }).data;
+    if (typeof data?.error === 'string') return data.error;
+  }
+  return undefined;
+}
