@@ -297,7 +297,7 @@ const CLUSTER_FLAG = {
   key: 'cluster',
   kind: 'cluster',
   metavar: 'c',
-  summary: 'Cluster alias (see `clusters`); default: the first configured cluster.',
+  summary: 'Cluster alias (see `clusters`); required when several clusters are configured.',
   aliases: ['env', 'environment', 'cl'],
 } as const satisfies ValueFlagSpec;
 
