@@ -1,0 +1,137 @@
+/**
+ * Nothing is lost when a step fails: the worker resumes a retryable failure from its last step and
+ * rolls back a permanent one. Faults are injected at the stand-ins (the real SDK and Cloud client
+ * see real error responses) and the whole app runs through the harness.
+ */
+import { type SQSEvent } from 'aws-lambda';
+import { createLogger } from '../../lib/log';
+import { processJobBatch } from '../../lib/requests/queue';
+import { type Harness, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
+
+const { alice } = USERS;
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    config: (doc) => {
+      const clusters = doc.clusters as Array<Record<string, unknown>>;
+      const prod = clusters.find((c) => c.alias === 'prod');
+      if (prod) prod.policy = { ...(prod.policy as object), userCreateNeedsApproval: false };
+    },
+  });
+});
+
+afterAll(() => h.stop());
+
+afterEach(() => {
+  h.cloud.clearFaults();
+  h.secretsManager.clearFaults();
+  expect(h.cloud.takeViolations()).toEqual([]);
+});
+
+const cloudUsers = () => h.cloud.state(PROD_CLUSTER_ID).users;
+
+async function lastRequest() {
+  const [latest] = await h.runtime.store.listByRequester(alice, 1);
+  if (latest === undefined) throw new Error('no request');
+  return latest;
+}
+
+describe('user create', () => {
+  it('resumes after the secret was written but the response was lost: one secret, one user, same password', async () => {
+    // Every attempt of the SDK (3) creates-then-fails: the worker sees an error after the write.
+    h.secretsManager.failNext(3, { type: 'InternalServiceError', operation: 'CreateSecret', afterApply: true });
+    const result = await h.command(alice, 'user create resume_e2e --cluster prod');
+    await h.settle();
+    const request = await lastRequest();
+    expect(request.status).toBe('applied');
+    const secret = await h.runtime.secretStore.get('crdb-chatops/prod/resume_e2e');
+    expect(secret?.requestId).toBe(request.id);
+    expect(cloudUsers().get('resume_e2e')?.password).toBe(secret?.password);
+    expect(h.secretsManager.callCount('CreateSecret')).toBeGreaterThanOrEqual(3);
+    expect(h.responses(result).at(-1)).toMatch(/is ready on `prod`/);
+  });
+
+  it('rolls back the secret when the cluster refuses the user for good, and tells the requester', async () => {
+    h.cloud.failNext(1, { status: 400, match: { operationId: 'CockroachCloud_CreateSQLUser' }, body: { code: 3, message: 'password does not meet the requirements' } });
+    const result = await h.command(alice, 'user create refused_e2e --cluster prod');
+    await h.settle();
+    const request = await lastRequest();
+    expect(request.status).toBe('failed');
+    expect(request.outcome).toMatch(/password does not meet the requirements/);
+    expect(cloudUsers().has('refused_e2e')).toBe(false);
+    expect(await h.runtime.secretStore.get('crdb-chatops/prod/refused_e2e')).toBeUndefined();
+    const [listed] = await h.runtime.secretStore.list('crdb-chatops/prod/refused_e2e');
+    expect(listed?.deletedAt).toBeInstanceOf(Date);
+    expect((await h.runtime.store.listEvents(request.id)).map((e) => e.type)).toEqual(expect.arrayContaining(['failed', 'rolled-back']));
+    expect(h.responses(result).at(-1)).toMatch(/failed: .*password does not meet the requirements/);
+  });
+
+  it('refuses to take over a user that exists on the cluster but was not created by the bot', async () => {
+    cloudUsers().set('preexisting_e2e', { name: 'preexisting_e2e', password: 'not-ours-123', admin: true });
+    await h.command(alice, 'user create preexisting_e2e --cluster prod');
+    await h.settle();
+    const request = await lastRequest();
+    expect(request.status).toBe('failed');
+    expect(request.outcome).toMatch(/was not created by the bot; it will not take it over/);
+    expect(cloudUsers().get('preexisting_e2e')?.password).toBe('not-ours-123');
+    expect(await h.runtime.secretStore.get('crdb-chatops/prod/preexisting_e2e')).toBeUndefined();
+  });
+});
+
+describe('user rotate', () => {
+  it('puts the previous password back when the cluster refuses the new one', async () => {
+    await h.command(alice, 'user create rotate_fault_e2e --cluster prod');
+    await h.settle();
+    const before = await h.runtime.secretStore.get('crdb-chatops/prod/rotate_fault_e2e');
+    h.cloud.failNext(1, { status: 400, match: { operationId: 'CockroachCloud_UpdateSQLUserPassword' } });
+    await h.command(alice, 'user rotate rotate_fault_e2e --cluster prod');
+    await h.settle();
+    expect((await lastRequest()).status).toBe('failed');
+    const after = await h.runtime.secretStore.get('crdb-chatops/prod/rotate_fault_e2e');
+    expect(after?.password).toBe(before?.password);
+    expect(cloudUsers().get('rotate_fault_e2e')?.password).toBe(before?.password);
+  });
+});
+
+describe('retries run out', () => {
+  it('ends a request as failed on its last delivery and tells the requester, with nothing half-applied', async () => {
+    // The Cloud API is down for longer than every delivery's retries.
+    h.cloud.failNext(1_000, { status: 503, match: { operationId: 'CockroachCloud_ListAllowlistEntries' } });
+    const result = await h.command(alice, 'allow 203.0.113.77 --cluster prod');
+    await h.settle();
+    const request = await lastRequest();
+    expect(request.status).toBe('failed');
+    expect(h.responses(result).at(-1)).toMatch(/failed: .*try again/i);
+    expect([...h.cloud.state(PROD_CLUSTER_ID).allowlist.keys()]).not.toContain('203.0.113.77/32');
+    expect(h.queue.deadLetters).toEqual([]);
+  });
+});
+
+describe('the worker batch loop', () => {
+  const record = (messageId: string, body: string) =>
+    ({ messageId, body, attributes: { ApproximateReceiveCount: '1' }, receiptHandle: messageId, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' }) as unknown as SQSEvent['Records'][number];
+
+  it('drops poison messages and reports a failure plus everything after it (FIFO order)', async () => {
+    const ran: string[] = [];
+    const runner = {
+      run: async (job: { type: string; requestId?: string }) => {
+        ran.push(job.requestId ?? job.type);
+        if (job.requestId === 'fails') throw new Error('boom');
+        return Promise.resolve();
+      },
+    };
+    const event: SQSEvent = {
+      Records: [
+        record('m1', '{"type":"submit","requestId":"ok"}'),
+        record('m2', 'not json'),
+        record('m3', '{"type":"submit","requestId":"fails"}'),
+        record('m4', '{"type":"submit","requestId":"after"}'),
+      ],
+    };
+    const response = await processJobBatch(event, runner, { maxReceiveCount: 5, logger: createLogger({ level: 'silent' }) });
+    expect(ran).toEqual(['ok', 'fails']);
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm3' }, { itemIdentifier: 'm4' }]);
+  });
+});
