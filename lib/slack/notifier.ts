@@ -17,6 +17,7 @@ import { approvalCard, connectionMessage, type Message, requesterUpdateMessage, 
 /** Slack: a response_url is valid for 30 minutes and 5 uses. We stop a minute early. */
 const RESPONSE_URL_TTL_MS = 29 * 60_000;
 const RESPONSE_URL_MAX_USES = 5;
+const DECISIONS: ReadonlySet<RequesterUpdate['kind']> = new Set(['approved', 'denied', 'expired']);
 
 export interface SlackNotifierOptions {
   readonly client: WebClient;
@@ -43,6 +44,11 @@ export class SlackNotifier implements Notifier {
 
   async tellRequester(request: ChatRequest, update: RequesterUpdate): Promise<void> {
     const message = requesterUpdateMessage(request, update);
+    // A decision may come hours later: it goes to a DM, where it cannot be missed.
+    if (DECISIONS.has(update.kind)) {
+      await this.dm(request.requester, message);
+      return;
+    }
     if (await this.viaResponseUrl(request, message)) return;
     // Progress is only worth a line where the requester is already looking.
     if (update.kind === 'progress') return;

@@ -68,7 +68,7 @@ describe('allow', () => {
     expect(messageText(updated)).toMatch(/Applied/);
     expect(messageText(updated)).toMatch(/approved by <@U0BOB>/);
     expect(updated.edited).toBeDefined();
-    expect(h.responses(result).some((t) => /<@U0BOB> approved your request/.test(t))).toBe(true);
+    expect(h.dms(alice).map(messageText).some((t) => /<@U0BOB> approved your request/.test(t))).toBe(true);
     expect(h.responses(result).at(-1)).toMatch(/198\.51\.100\.0\/24.*on the allowlist of `prod` for SQL until/);
     const entry = [...h.cloud.state('7a1c1f0e-0000-4000-8000-00000000c0de').allowlist.values()].find((e) => e.cidr_ip === '198.51.100.0');
     expect(entry).toMatchObject({ cidr_mask: 24, sql: true, ui: false });
@@ -201,7 +201,7 @@ describe('approvals', () => {
     await h.settle();
     expect((await h.runtime.store.getRequest(id))?.status).toBe('denied');
     expect(messageText(h.card(id))).toMatch(/Denied by <@U0BOB>: use the VPN/);
-    expect(h.responses(result).at(-1)).toMatch(/<@U0BOB> denied your request .*: use the VPN/);
+    expect(h.dms(alice).map(messageText).some((t) => /<@U0BOB> denied your request .*: use the VPN/.test(t))).toBe(true);
   });
 
   it('break-glass applies at once for the on-call group, notifies approvers and marks the trail', async () => {
