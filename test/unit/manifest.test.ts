@@ -38,7 +38,7 @@ describe('Slack app manifest', () => {
   it('declares the default slash command with the Function URL placeholder, unescaped', () => {
     const [command] = manifest.features.slash_commands;
     expect(command?.command).toBe(parseConfigDocument({ clusters: [{ alias: 'x', backend: 'cloud', clusterId: 'c', apiKey: { env: 'K' } }] }).slack.command);
-    expect(command?.url).toContain('REPLACE_WITH_FUNCTION_URL');
+    expect(command?.url).toBe('https://replace-with-slack-request-url.invalid/slack/events');
     // The grammar decodes Slack's HTML escaping itself and needs raw user ids untouched.
     expect(command?.should_escape).toBe(false);
     expect(manifest.settings.interactivity).toEqual({ is_enabled: true, request_url: command?.url });

@@ -1,0 +1,207 @@
+/**
+ * The whole bot on AWS: three functions, the queue between them, the table, the schedules, the
+ * alarms, and for each function exactly the permissions its code uses (infra/permissions.ts).
+ *
+ *   Slack ──> Function URL ──> slack ──> SQS FIFO (+ DLQ, alarm) ──> worker
+ *                                 │                                    │
+ *   EventBridge Scheduler ──> audit          one DynamoDB table <──────┘ (all three)
+ *
+ * The stack is environment-agnostic (no account or region at synth time, no lookups), so
+ * `cdk synth` needs no credentials and no network; `cdk deploy` picks the account and region of
+ * the credentials it runs with.
+ */
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import { type Construct } from 'constructs';
+import path from 'node:path';
+import { MAX_RECEIVE_COUNT } from '../handlers/worker';
+import { AuditSchedules } from './audit-schedules';
+import { ChatopsFunction } from './chatops-function';
+import { type DeployConfig, type FunctionRole, WORKER_MARGIN_MS } from './deploy-config';
+import { JobQueue } from './job-queue';
+import {
+  configSecretStatement,
+  KMS_ACTIONS,
+  kmsKeyStatement,
+  LISTS_SECRETS,
+  SENDS_JOBS,
+  type SecretScope,
+  TABLE_ITEM_ACTIONS,
+  TABLE_QUERY_ACTIONS,
+  USER_SECRET_ACTIONS,
+  userSecretResource,
+} from './permissions';
+import { StateTable } from './state-table';
+
+/** The repository root: handlers, package-lock.json and tsconfig.json live there. */
+export const PROJECT_ROOT = path.resolve(__dirname, '..');
+
+/** Handler modules, relative to the project root. */
+export const DEFAULT_ENTRIES: Readonly<Record<FunctionRole, string>> = {
+  slack: 'handlers/slack.ts',
+  worker: 'handlers/worker.ts',
+  audit: 'handlers/audit.ts',
+};
+
+/** Per-function sizing. Memory buys CPU on Lambda: the slack function must answer within 3 s cold. */
+export const SLACK_TIMEOUT = Duration.seconds(10);
+export const SLACK_MEMORY_MB = 1024;
+export const WORKER_MEMORY_MB = 512;
+export const AUDIT_TIMEOUT = Duration.minutes(10);
+export const AUDIT_MEMORY_MB = 1024;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export interface ChatopsStackProps extends StackProps {
+  /** The validated config file (`loadDeployConfig`). */
+  readonly config: DeployConfig;
+  /** pino level for every function. Default `info`. */
+  readonly logLevel?: string;
+  /** Subscribes this address to the alarm topic (one confirmation email). */
+  readonly alarmEmail?: string;
+  /** Or notify an existing SNS topic. */
+  readonly alarmTopicArn?: string;
+  /** Default one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /** Handler modules (default `DEFAULT_ENTRIES`). */
+  readonly entries?: Partial<Record<FunctionRole, string>>;
+}
+
+export class ChatopsStack extends Stack {
+  readonly slack: ChatopsFunction;
+  readonly worker: ChatopsFunction;
+  readonly audit: ChatopsFunction;
+  readonly functionUrl: lambda.FunctionUrl;
+  readonly jobs: JobQueue;
+  readonly state: StateTable;
+  readonly schedules: AuditSchedules;
+  readonly auditAlarm: cloudwatch.Alarm;
+
+  constructor(scope: Construct, id: string, props: ChatopsStackProps) {
+    super(scope, id, { description: 'crdb-chatops: self-serve CockroachDB access from Slack', ...props });
+    const { config, logLevel = 'info', logRetention } = props;
+    const { file } = config;
+    if (!LOG_LEVELS.includes(logLevel)) throw new Error(`LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
+    if (props.alarmEmail !== undefined && props.alarmTopicArn !== undefined) throw new Error('Give alarmEmail or alarmTopicArn, not both.');
+    const entries = { ...DEFAULT_ENTRIES, ...props.entries };
+
+    const alarmAction = this.alarmAction(props);
+    const workerTimeout = Duration.millis(Math.ceil((file.requests.propagationTimeout + WORKER_MARGIN_MS) / 60_000) * 60_000);
+
+    this.state = new StateTable(this, 'State');
+    this.jobs = new JobQueue(this, 'Jobs', { maxReceiveCount: MAX_RECEIVE_COUNT, consumerTimeout: workerTimeout, ...(alarmAction && { alarmAction }) });
+
+    // Deployment facts override the file, as lib/config.ts `applyEnv` reads them.
+    const environment = {
+      CHATOPS_CONFIG_JSON: config.json,
+      TABLE_NAME: this.state.table.tableName,
+      QUEUE_URL: this.jobs.queue.queueUrl,
+      LOG_LEVEL: logLevel,
+    };
+    const common = { environment, projectRoot: PROJECT_ROOT, bundledFiles: config.bundledFiles, ...(logRetention !== undefined && { logRetention }) };
+
+    this.slack = new ChatopsFunction(this, 'Slack', {
+      ...common,
+      entry: entries.slack,
+      description: 'Slack commands and clicks: verify, validate, record, enqueue, ack',
+      timeout: SLACK_TIMEOUT,
+      memorySize: SLACK_MEMORY_MB,
+    });
+    this.worker = new ChatopsFunction(this, 'Worker', {
+      ...common,
+      entry: entries.worker,
+      description: 'Jobs from the queue: apply requests, create users, DM connections',
+      timeout: workerTimeout,
+      memorySize: WORKER_MEMORY_MB,
+    });
+    this.audit = new ChatopsFunction(this, 'Audit', {
+      ...common,
+      entry: entries.audit,
+      description: 'Scheduled audit: expiry sweep every 15 minutes, daily report',
+      timeout: AUDIT_TIMEOUT,
+      memorySize: AUDIT_MEMORY_MB,
+    });
+
+    // Slack signs every request; the function verifies before anything else (DESIGN, "Security model").
+    this.functionUrl = this.slack.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE, invokeMode: lambda.InvokeMode.BUFFERED });
+
+    // One job per invocation: a job may wait minutes for allowlist propagation, and must not hold
+    // up other requests' jobs batched with it. Partial batch responses stay on, as the handler
+    // reports them.
+    this.worker.function.addEventSource(new SqsEventSource(this.jobs.queue, { batchSize: 1, reportBatchItemFailures: true }));
+
+    // A failed report must not be posted twice by Lambda's asynchronous retries.
+    this.audit.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
+    this.schedules = new AuditSchedules(this, 'AuditSchedules', { target: this.audit.function, reportAt: file.audit.reportAt, timeZone: file.audit.timeZone });
+    this.auditAlarm = new cloudwatch.Alarm(this, 'AuditFailedAlarm', {
+      alarmDescription: 'crdb-chatops: the scheduled audit or sweep failed. Read the audit function logs; the next sweep runs within 15 minutes.',
+      metric: this.audit.function.metricErrors({ period: Duration.minutes(15), statistic: cloudwatch.Stats.SUM }),
+      threshold: 1,
+      comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    if (alarmAction) this.auditAlarm.addAlarmAction(alarmAction);
+
+    for (const [role, fn] of [['slack', this.slack], ['worker', this.worker], ['audit', this.audit]] as const) this.grantRole(role, fn, config);
+
+    new CfnOutput(this, 'SlackFunctionUrl', { value: this.functionUrl.url, description: 'The slack function URL' });
+    new CfnOutput(this, 'SlackRequestUrl', {
+      value: `${this.functionUrl.url}slack/events`,
+      description: 'Paste into manifest.yml: slash_commands[].url and settings.interactivity.request_url',
+    });
+    new CfnOutput(this, 'JobQueueUrl', { value: this.jobs.queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.jobs.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
+    new CfnOutput(this, 'DeadLetterAlarmName', { value: this.jobs.deadLetterAlarm.alarmName });
+    new CfnOutput(this, 'AuditFailedAlarmName', { value: this.auditAlarm.alarmName });
+  }
+
+  /** Exactly what `role`'s code calls, on exactly its resources (infra/permissions.ts). */
+  private grantRole(role: FunctionRole, fn: ChatopsFunction, config: DeployConfig): void {
+    const { file } = config;
+    const secretsRegion = file.secrets.store === 'aws' ? file.secrets.region : undefined;
+    const scope: SecretScope = { stack: this, ...(secretsRegion !== undefined && { region: secretsRegion }) };
+
+    this.state.grant(fn.role, { itemActions: TABLE_ITEM_ACTIONS[role], queryActions: TABLE_QUERY_ACTIONS });
+
+    if (SENDS_JOBS[role]) {
+      fn.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendJobs', actions: ['sqs:SendMessage'], resources: [this.jobs.queue.queueArn] }));
+    }
+
+    const configSecrets = configSecretStatement(scope, config.secrets, role);
+    if (configSecrets) fn.role.addToPolicy(configSecrets);
+
+    if (USER_SECRET_ACTIONS[role].length > 0) {
+      fn.role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'UserSecrets',
+          actions: [...USER_SECRET_ACTIONS[role]],
+          resources: file.clusters.map((c) => userSecretResource(scope, c.alias)),
+        }),
+      );
+    }
+    if (LISTS_SECRETS[role]) {
+      // ListSecrets supports no resource-level permissions: `*` is the only resource IAM accepts.
+      fn.role.addToPolicy(new iam.PolicyStatement({ sid: 'ListSecrets', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));
+    }
+    if (file.secrets.store === 'aws' && file.secrets.kmsKeyId !== undefined) {
+      fn.role.addToPolicy(kmsKeyStatement(this, file.secrets.kmsKeyId, secretsRegion, KMS_ACTIONS[role]));
+    }
+  }
+
+  private alarmAction(props: ChatopsStackProps): cloudwatch.IAlarmAction | undefined {
+    if (props.alarmTopicArn !== undefined) return new actions.SnsAction(sns.Topic.fromTopicArn(this, 'AlarmTopic', props.alarmTopicArn));
+    if (props.alarmEmail === undefined) return undefined;
+    const topic = new sns.Topic(this, 'AlarmTopic', { displayName: 'crdb-chatops alarms', enforceSSL: true });
+    topic.addSubscription(new subscriptions.EmailSubscription(props.alarmEmail));
+    return new actions.SnsAction(topic);
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Least privilege, written down once: which AWS actions each function calls, on which resources.
+ *
+ * Every action here is traced to the call that needs it (lib/requests/dynamo-store.ts,
+ * lib/secrets/aws-secrets-manager.ts, lib/secrets/references.ts, lib/requests/queue.ts). When
+ * a function starts calling something new, add it here; test/infra/stack.test.ts pins the result.
+ */
+import { Arn, ArnFormat, type Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { SECRET_NAME_PREFIX } from '../lib/secrets/types';
+import { type ConfigSecret, type FunctionRole, secretNameOf } from './deploy-config';
+
+/**
+ * State table item actions, by function. DynamoDB has no `TransactWriteItems` IAM action: a
+ * transaction is authorised per item, by `PutItem`/`UpdateItem` (and `ConditionCheckItem`, which
+ * the store never uses).
+ *
+ * - slack: claim an idempotency key (PutItem, GetItem), create a request with its event
+ *   (transaction of two Puts), approve/deny (GetItem, then Update + Put in a transaction), append
+ *   an event (PutItem), Keep an audit finding (PutItem), read requests, entries and users
+ *   (GetItem, Query). It never deletes.
+ * - worker: all of that, plus managed entries/users and DM receipts removed (DeleteItem), and the
+ *   audit's `/crdb audit` and Remove fixes, which it runs.
+ * - audit: the sweep expires requests (GetItem, Update + Put), deletes due DM receipts, expired
+ *   entries and users, stale acknowledgements (DeleteItem), appends trail events (PutItem), and
+ *   reads the indexes (Query).
+ */
+export const TABLE_ITEM_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
+  slack: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  audit: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+};
+
+/** Every function queries the table and both indexes (pending requests, due items, by requester). */
+export const TABLE_QUERY_ACTIONS: readonly string[] = ['dynamodb:Query'];
+
+/**
+ * Secrets Manager actions on SQL users' secrets (`crdb-chatops/<cluster>/*`), by function.
+ * - worker: create (with tags: TagResource), rotate (PutSecretValue), read for `connect` and
+ *   resumed jobs, delete and restore, and DescribeSecret to tell "scheduled for deletion".
+ * - audit: deletes the secrets of expired temporary users and secrets without a user
+ *   (DescribeSecret: the delete's "already scheduled" check). It never reads a password.
+ * - slack: none; it never touches a user's password.
+ */
+export const USER_SECRET_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
+  slack: [],
+  worker: [
+    'secretsmanager:CreateSecret',
+    'secretsmanager:TagResource',
+    'secretsmanager:PutSecretValue',
+    'secretsmanager:GetSecretValue',
+    'secretsmanager:DescribeSecret',
+    'secretsmanager:DeleteSecret',
+    'secretsmanager:RestoreSecret',
+  ],
+  audit: ['secretsmanager:DescribeSecret', 'secretsmanager:DeleteSecret'],
+};
+
+/**
+ * `ListSecrets` has no resource-level permissions (IAM requires `*`); it is read-only and returns
+ * metadata, never values. The worker (`/crdb audit`) and the scheduled audit list the prefix.
+ */
+export const LISTS_SECRETS: Readonly<Record<FunctionRole, boolean>> = { slack: false, worker: true, audit: true };
+
+/**
+ * Who enqueues jobs: the slack function only (commands, approvals, audit Remove clicks). The worker
+ * runs jobs and the scheduled audit works in its own function; neither enqueues.
+ */
+export const SENDS_JOBS: Readonly<Record<FunctionRole, boolean>> = { slack: true, worker: false, audit: false };
+
+/**
+ * KMS, when `secrets.kmsKeyId` is set: Secrets Manager encrypts with a data key it asks KMS for
+ * on the caller's behalf (GenerateDataKey on create/put) and decrypts on read (Decrypt).
+ */
+export const KMS_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
+  slack: ['kms:Decrypt'],
+  worker: ['kms:Decrypt', 'kms:GenerateDataKey'],
+  audit: ['kms:Decrypt'],
+};
+
+// ---------------------------------------------------------------------------------------------
+// Resources
+
+/** Where the secrets live: `secrets.region` when set, else the stack's region. */
+export interface SecretScope {
+  readonly stack: Stack;
+  readonly region?: string;
+}
+
+function secretArn({ stack, region }: SecretScope, resourceName: string): string {
+  return stack.formatArn({ service: 'secretsmanager', resource: 'secret', resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME, ...(region ? { region } : {}) });
+}
+
+/**
+ * The IAM resources that match a config secret. Secrets Manager appends `-` and six random
+ * characters to every secret's ARN, so a name matches `name-??????` (exactly one secret, unlike
+ * `name*`). An ARN may be complete (with the suffix) or partial (without): both forms are granted,
+ * and each still matches exactly one secret.
+ */
+export function configSecretResources(scope: SecretScope, secretId: string): string[] {
+  if (secretId.startsWith('arn:')) return [secretId, `${secretId}-??????`];
+  return [secretArn(scope, `${secretNameOf(secretId)}-??????`)];
+}
+
+/** SQL users' secrets of one cluster: `crdb-chatops/<alias>/<user>`. */
+export function userSecretResource(scope: SecretScope, clusterAlias: string): string {
+  return secretArn(scope, `${SECRET_NAME_PREFIX}${clusterAlias}/*`);
+}
+
+/** The policy statement reading the config secrets a function resolves, if any. */
+export function configSecretStatement(scope: SecretScope, secrets: readonly ConfigSecret[], role: FunctionRole): iam.PolicyStatement | undefined {
+  const resources = [...new Set(secrets.filter((s) => s.readBy.includes(role)).flatMap((s) => configSecretResources(scope, s.secretId)))];
+  if (resources.length === 0) return undefined;
+  return new iam.PolicyStatement({ sid: 'ReadConfigSecrets', actions: ['secretsmanager:GetSecretValue'], resources });
+}
+
+/**
+ * KMS key resources for `secrets.kmsKeyId`: a key id or key ARN names the key; an alias (name or
+ * ARN) cannot be resolved offline, so any key of the account qualifies *if* it carries that alias.
+ */
+export function kmsKeyStatement(stack: Stack, kmsKeyId: string, region: string | undefined, actions: readonly string[]): iam.PolicyStatement {
+  const viaService = { 'kms:ViaService': `secretsmanager.${region ?? stack.region}.amazonaws.com` };
+  const keyArn = (resourceName: string): string => stack.formatArn({ service: 'kms', resource: 'key', resourceName, ...(region ? { region } : {}) });
+  if (kmsKeyId.startsWith('arn:') && kmsKeyId.includes(':key/')) {
+    return new iam.PolicyStatement({ sid: 'SecretsKmsKey', actions: [...actions], resources: [kmsKeyId], conditions: { StringEquals: viaService } });
+  }
+  const alias = kmsKeyId.startsWith('arn:') ? Arn.split(kmsKeyId, ArnFormat.SLASH_RESOURCE_NAME).resourceName : kmsKeyId.startsWith('alias/') ? kmsKeyId.slice('alias/'.length) : undefined;
+  if (alias === undefined) {
+    return new iam.PolicyStatement({ sid: 'SecretsKmsKey', actions: [...actions], resources: [keyArn(kmsKeyId)], conditions: { StringEquals: viaService } });
+  }
+  return new iam.PolicyStatement({
+    sid: 'SecretsKmsKey',
+    actions: [...actions],
+    resources: [keyArn('*')],
+    conditions: { StringEquals: viaService, 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': `alias/${alias}` } },
+  });
+}

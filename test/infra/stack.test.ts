@@ -1,0 +1,380 @@
+/**
+ * The synthesized stack, from the example config, with the real bundling (esbuild, locally):
+ * resources, schedules, queue + DLQ + alarm, the table, IAM per function, and no secret anywhere.
+ */
+import { type Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { type CloudAssembly } from 'aws-cdk-lib/cx-api';
+import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { MAX_RECEIVE_COUNT } from '../../handlers/worker';
+import { loadConfig } from '../../lib/config';
+import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store';
+import { REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
+import { ChatopsStack } from '../../infra/chatops-stack';
+import { loadDeployConfig } from '../../infra/deploy-config';
+import { allStatements, EXAMPLE_CONFIG, logicalId, projectApp, resourceOf, resourcesOfType, roleStatements, type Statement, templateJson } from './support';
+
+// Values a careless stack could pick up from the environment; none may reach the assembly.
+const SENTINELS = {
+  SLACK_SIGNING_SECRET: 'sentinel-signing-secret-5c1e0b7d9a',
+  SLACK_BOT_TOKEN: 'xoxb-000000000000-sentinel-bot-token',
+  CLOUD_API_KEY: 'CCDB1_sentinel-cloud-api-key-7f3a',
+  ADMIN_SQL_PASSWORD: 'sentinel-admin-sql-password-91d2',
+};
+
+let stack: ChatopsStack;
+let template: Template;
+let assembly: CloudAssembly;
+const ids: Record<string, string> = {};
+
+beforeAll(() => {
+  const saved = { ...process.env };
+  Object.assign(process.env, SENTINELS);
+  try {
+    const app = projectApp();
+    stack = new ChatopsStack(app, 'CrdbChatops', { config: loadDeployConfig(EXAMPLE_CONFIG), alarmEmail: 'oncall@example.com' });
+    template = Template.fromStack(stack);
+    assembly = app.synth();
+  } finally {
+    process.env = saved;
+  }
+  const id = (s: Stack, construct: { node: { defaultChild?: unknown } }): string => logicalId(s, construct.node.defaultChild);
+  Object.assign(ids, {
+    table: id(stack, stack.state.table),
+    queue: id(stack, stack.jobs.queue),
+    dlq: id(stack, stack.jobs.deadLetterQueue),
+    slack: id(stack, stack.slack.function),
+    worker: id(stack, stack.worker.function),
+    audit: id(stack, stack.audit.function),
+    slackRole: id(stack, stack.slack.role),
+    workerRole: id(stack, stack.worker.role),
+    auditRole: id(stack, stack.audit.role),
+    slackLogs: id(stack, stack.slack.logGroup),
+    workerLogs: id(stack, stack.worker.logGroup),
+    auditLogs: id(stack, stack.audit.logGroup),
+  });
+});
+
+// The assembly holds three bundles (about 20 MB): not left behind in the temp dir.
+afterAll(() => rmSync(assembly.directory, { recursive: true, force: true }));
+
+function functionProps(name: string): Record<string, unknown> & { Environment: { Variables: Record<string, unknown> } } {
+  return resourceOf(template, ids[name]).Properties as Record<string, unknown> & { Environment: { Variables: Record<string, unknown> } };
+}
+
+function propsOf(name: string): Record<string, unknown> {
+  return resourceOf(template, ids[name]).Properties;
+}
+
+// Template assertions throw on a mismatch; these names tell the linter they are assertions.
+function expectResourceProperties(type: string, props: unknown): void {
+  template.hasResourceProperties(type, props);
+}
+function expectResource(type: string, props: unknown): void {
+  template.hasResource(type, props);
+}
+function expectResourceCount(type: string, count: number): void {
+  template.resourceCountIs(type, count);
+}
+
+describe('functions', () => {
+  it.each([
+    ['slack', 10, 1024],
+    ['worker', 13 * 60, 512],
+    ['audit', 10 * 60, 1024],
+  ])('%s runs Node.js 22 on arm64 with its timeout, memory, source maps and own log group', (name, timeout, memory) => {
+    const props = functionProps(name);
+    expect(props).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: timeout, MemorySize: memory, Handler: 'index.handler' });
+    expect(props.Environment.Variables.NODE_OPTIONS).toBe('--enable-source-maps');
+    expect(props.LoggingConfig).toEqual({ LogGroup: { Ref: ids[`${name}Logs`] } });
+    expect(resourceOf(template, ids[`${name}Logs`])).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Retain' });
+  });
+
+  it('uses no deprecated log-retention custom resource and no managed policies', () => {
+    expectResourceCount('Custom::LogRetention', 0);
+    for (const role of Object.values(resourcesOfType(template, 'AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('passes every function the same config document, the table, the queue and the log level', () => {
+    for (const name of ['slack', 'worker', 'audit']) {
+      const variables = functionProps(name).Environment.Variables;
+      expect(Object.keys(variables).sort()).toEqual(['CHATOPS_CONFIG_JSON', 'LOG_LEVEL', 'NODE_OPTIONS', 'QUEUE_URL', 'TABLE_NAME']);
+      expect(variables.TABLE_NAME).toEqual({ Ref: ids.table });
+      expect(variables.QUEUE_URL).toEqual({ Ref: ids.queue });
+      expect(variables.LOG_LEVEL).toBe('info');
+    }
+  });
+
+  it('transports the config so the functions parse exactly what local mode parses from the file', () => {
+    const json = functionProps('worker').Environment.Variables.CHATOPS_CONFIG_JSON as string;
+    const onLambda = loadConfig({ CHATOPS_CONFIG_JSON: json, TABLE_NAME: 'table-from-stack', QUEUE_URL: 'https://sqs.example/queue.fifo' });
+    const local = loadConfig({ CHATOPS_CONFIG: EXAMPLE_CONFIG });
+    const withoutPlaces = ({ baseDir: _b, state: _s, queue: _q, clusters, ...rest }: typeof local) => ({
+      ...rest,
+      clusters: clusters.map((c) => (c.backend === 'sql' ? { ...c, caFile: 'ca', connection: { ...c.connection, caFile: 'ca' } } : c)),
+    });
+    expect(withoutPlaces(onLambda)).toEqual(withoutPlaces(local));
+    expect(onLambda.state.tableName).toBe('table-from-stack');
+    expect(onLambda.queue).toEqual({ kind: 'sqs', url: 'https://sqs.example/queue.fifo' });
+  });
+
+  it('bundles the CA files the config names, at the path the transported config gives', () => {
+    const json = functionProps('worker').Environment.Variables.CHATOPS_CONFIG_JSON as string;
+    const onprem = loadConfig({ CHATOPS_CONFIG_JSON: json }).clusters.find((c) => c.alias === 'onprem');
+    const caFile = onprem?.backend === 'sql' ? onprem.caFile : undefined;
+    expect(caFile).toMatch(/^certs\/[0-9a-f]{16}\.pem$/);
+    const pem = readFileSync(path.join(path.dirname(EXAMPLE_CONFIG), 'example-ca.pem'), 'utf8');
+    for (const name of ['slack', 'worker', 'audit']) {
+      const assetDir = assetDirOf(ids[name] ?? '');
+      expect(readFileSync(path.join(assetDir, caFile ?? ''), 'utf8')).toBe(pem);
+      expect(readdirSync(assetDir).sort()).toEqual(['certs', 'index.js', 'index.js.map']);
+    }
+  });
+});
+
+describe('the slack function URL', () => {
+  it('is public (Slack signs every request) and buffered', () => {
+    expectResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'BUFFERED', TargetFunctionArn: { 'Fn::GetAtt': [ids.slack, 'Arn'] } });
+    expectResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunctionUrl', FunctionUrlAuthType: 'NONE', Principal: '*', FunctionName: { 'Fn::GetAtt': [ids.slack, 'Arn'] } });
+    expectResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', InvokedViaFunctionUrl: true, Principal: '*', FunctionName: { 'Fn::GetAtt': [ids.slack, 'Arn'] } });
+  });
+
+  it('is an output, with the request URL to paste into manifest.yml', () => {
+    const outputs = templateJson(template).Outputs;
+    expect(Object.keys(outputs).sort()).toEqual(['AuditFailedAlarmName', 'DeadLetterAlarmName', 'DeadLetterQueueUrl', 'JobQueueUrl', 'SlackFunctionUrl', 'SlackRequestUrl', 'StateTableName']);
+    const url = { 'Fn::GetAtt': [logicalId(stack, stack.functionUrl.node.defaultChild), 'FunctionUrl'] };
+    expect(outputs.SlackFunctionUrl?.Value).toEqual(url);
+    expect(outputs.SlackRequestUrl?.Value).toEqual({ 'Fn::Join': ['', [url, 'slack/events']] });
+    expect(outputs.DeadLetterAlarmName?.Value).toEqual({ Ref: logicalId(stack, stack.jobs.deadLetterAlarm.node.defaultChild) });
+  });
+});
+
+describe('job queue', () => {
+  it('is FIFO, deduplicated by our ids (not content), redriving to a FIFO DLQ after MAX_RECEIVE_COUNT', () => {
+    expect(propsOf('queue')).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      DeduplicationScope: 'queue',
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [ids.dlq, 'Arn'] }, maxReceiveCount: MAX_RECEIVE_COUNT },
+    });
+    expect(propsOf('dlq')).toMatchObject({ FifoQueue: true, MessageRetentionPeriod: 14 * 86_400 });
+  });
+
+  it('hides a job longer than the worker may run', () => {
+    expect(propsOf('queue').VisibilityTimeout).toBeGreaterThan(functionProps('worker').Timeout as number);
+  });
+
+  it('refuses plain HTTP', () => {
+    expectResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: ids.queue }],
+      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]) },
+    });
+  });
+
+  it('feeds the worker one job at a time, with partial batch responses', () => {
+    expectResourceCount('AWS::Lambda::EventSourceMapping', 1);
+    expectResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [ids.queue, 'Arn'] },
+      FunctionName: { Ref: ids.worker },
+      BatchSize: 1,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('alarms on the first dead letter, to the alarm topic', () => {
+    const topic = logicalId(stack, stack.node.findChild('AlarmTopic').node.defaultChild);
+    expectResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids.dlq, 'QueueName'] } }],
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [{ Ref: topic }],
+    });
+    expectResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com', TopicArn: { Ref: topic } });
+  });
+});
+
+describe('audit schedules', () => {
+  const schedules = (): Array<Record<string, unknown>> => Object.values(resourcesOfType(template, 'AWS::Scheduler::Schedule')).map((r) => r.Properties);
+
+  it('sweeps every 15 minutes with the sweep payload', () => {
+    expectResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(15 minutes)',
+      FlexibleTimeWindow: { Mode: 'OFF' },
+      Target: { Arn: { 'Fn::GetAtt': [ids.audit, 'Arn'] }, Input: JSON.stringify(SWEEP_INPUT) },
+    });
+  });
+
+  it('reports daily at audit.reportAt in audit.timeZone with the report payload', () => {
+    expectResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'cron(30 8 * * ? *)',
+      ScheduleExpressionTimezone: 'Europe/Paris',
+      Target: { Arn: { 'Fn::GetAtt': [ids.audit, 'Arn'] }, Input: JSON.stringify(REPORT_INPUT) },
+    });
+    expect(schedules()).toHaveLength(2);
+  });
+
+  it('lets the scheduler invoke the audit function and nothing else', () => {
+    const schedulerRoles = Object.entries(resourcesOfType(template, 'AWS::IAM::Role')).filter(([, r]) =>
+      JSON.stringify(r.Properties.AssumeRolePolicyDocument).includes('scheduler.amazonaws.com'),
+    );
+    expect(schedulerRoles).toHaveLength(1);
+    expect(roleStatements(template, schedulerRoles[0]?.[0] ?? '')).toEqual([
+      { effect: 'Allow', actions: ['lambda:InvokeFunction'], resources: [`\${${ids.audit}.Arn}`, `\${${ids.audit}.Arn}:*`] },
+    ]);
+  });
+
+  it('never retries a failed run asynchronously (a report must not be posted twice) and alarms instead', () => {
+    expectResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: ids.audit }, MaximumRetryAttempts: 0 });
+    expectResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.audit } }], Threshold: 1 });
+  });
+});
+
+describe('state table', () => {
+  it('is built from tableDefinition(): keys, indexes, TTL attribute', () => {
+    const definition = tableDefinition('ignored');
+    const props = propsOf('table');
+    expect(props.KeySchema).toEqual(definition.KeySchema);
+    expect(props.AttributeDefinitions).toEqual(expect.arrayContaining(definition.AttributeDefinitions));
+    expect(props.AttributeDefinitions).toHaveLength(definition.AttributeDefinitions.length);
+    expect(props.GlobalSecondaryIndexes).toEqual(definition.GlobalSecondaryIndexes);
+    expect(props.TimeToLiveSpecification).toEqual({ AttributeName: TTL_ATTRIBUTE, Enabled: true });
+  });
+
+  it('is on-demand, with point-in-time recovery, retained on stack deletion and protected from deletion', () => {
+    expectResource('AWS::DynamoDB::Table', {
+      Properties: { BillingMode: 'PAY_PER_REQUEST', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    expectResourceCount('AWS::DynamoDB::Table', 1);
+  });
+});
+
+describe('IAM: each function gets exactly what its code calls', () => {
+  const secret = (name: string): string => `arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${name}`;
+  const table = (): string => `\${${ids.table}.Arn}`;
+  const tableQueries = (): Statement => ({
+    sid: 'StateTableQueries',
+    effect: 'Allow',
+    actions: ['dynamodb:Query'],
+    resources: [table(), `${table()}/index/gsi1`, `${table()}/index/gsi2`],
+  });
+  const logs = (role: string): Statement => ({ sid: 'WriteOwnLogs', effect: 'Allow', actions: ['logs:CreateLogStream', 'logs:PutLogEvents'], resources: [`\${${ids[`${role}Logs`]}.Arn}`] });
+  const clusterSecrets = ['crdb-chatops/cloud-api-key-??????', 'crdb-chatops/onprem-admin-??????', 'crdb-chatops/prod-eu-admin-sql-??????', 'crdb-chatops/slack-bot-token-??????'].map(secret);
+  const userSecrets = [secret('crdb-chatops/onprem/*'), secret('crdb-chatops/prod-eu/*')];
+  const listSecrets: Statement = { sid: 'ListSecrets', effect: 'Allow', actions: ['secretsmanager:ListSecrets'], resources: ['*'] };
+  const bySid = (a: Statement, b: Statement): number => (a.sid ?? '').localeCompare(b.sid ?? '') || a.actions.join().localeCompare(b.actions.join());
+
+  it('slack: its table items, queries, sending jobs, the signing secret and bot token', () => {
+    expect(roleStatements(template, ids.slackRole ?? '').sort(bySid)).toEqual(
+      [
+        logs('slack'),
+        { sid: 'StateTableItems', effect: 'Allow', actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table()] },
+        tableQueries(),
+        { sid: 'SendJobs', effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`\${${ids.queue}.Arn}`] },
+        { sid: 'ReadConfigSecrets', effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: [secret('crdb-chatops/slack-bot-token-??????'), secret('crdb-chatops/slack-signing-secret-??????')] },
+      ].sort(bySid),
+    );
+  });
+
+  it("worker: consumes the queue, writes users' secrets per cluster, reads the cluster credentials", () => {
+    expect(roleStatements(template, ids.workerRole ?? '').sort(bySid)).toEqual(
+      [
+        logs('worker'),
+        {
+          effect: 'Allow',
+          actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage'],
+          resources: [`\${${ids.queue}.Arn}`],
+        },
+        { sid: 'StateTableItems', effect: 'Allow', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table()] },
+        tableQueries(),
+        { sid: 'ReadConfigSecrets', effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: clusterSecrets },
+        {
+          sid: 'UserSecrets',
+          effect: 'Allow',
+          actions: [
+            'secretsmanager:CreateSecret',
+            'secretsmanager:DeleteSecret',
+            'secretsmanager:DescribeSecret',
+            'secretsmanager:GetSecretValue',
+            'secretsmanager:PutSecretValue',
+            'secretsmanager:RestoreSecret',
+            'secretsmanager:TagResource',
+          ],
+          resources: userSecrets,
+        },
+        listSecrets,
+      ].sort(bySid),
+    );
+  });
+
+  it("audit: its table items, queries, listing and deleting users' secrets, the cluster credentials; no queue", () => {
+    expect(roleStatements(template, ids.auditRole ?? '').sort(bySid)).toEqual(
+      [
+        logs('audit'),
+        { sid: 'StateTableItems', effect: 'Allow', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table()] },
+        tableQueries(),
+        { sid: 'ReadConfigSecrets', effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: clusterSecrets },
+        { sid: 'UserSecrets', effect: 'Allow', actions: ['secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret'], resources: userSecrets },
+        listSecrets,
+      ].sort(bySid),
+    );
+  });
+
+  it('has no write action on a wildcard resource, in any policy of the template', () => {
+    const readOnly = /^[a-z0-9-]+:(Get|List|Describe|Query|Scan|BatchGet)[A-Za-z]*$/;
+    const offenders = allStatements(template).filter(
+      ({ statement }) => statement.effect === 'Allow' && statement.resources.some((r) => r === '*' || r.endsWith(':*:*')) && statement.actions.some((a) => a.includes('*') || !readOnly.test(a)),
+    );
+    expect(offenders).toEqual([]);
+    // The one `*` the stack needs: ListSecrets, which IAM supports on no narrower resource.
+    expect(allStatements(template).filter(({ statement }) => statement.resources.includes('*')).flatMap(({ statement }) => statement.actions)).toEqual([
+      'secretsmanager:ListSecrets',
+      'secretsmanager:ListSecrets',
+    ]);
+  });
+
+  it('grants no action with a wildcard, and no Secrets Manager write outside the users\' prefixes', () => {
+    const statements = allStatements(template).map(({ statement }) => statement);
+    expect(statements.flatMap((s) => s.actions.filter((a) => a.includes('*')))).toEqual([]);
+    const secretWrites = statements.filter((s) => s.actions.some((a) => a.startsWith('secretsmanager:') && !/^secretsmanager:(Get|List|Describe)/.test(a)));
+    expect(secretWrites.length).toBeGreaterThan(0);
+    expect(secretWrites.flatMap((s) => s.resources).filter((r) => !/:secret:crdb-chatops\/[a-z0-9-]+\/\*$/.test(r))).toEqual([]);
+  });
+});
+
+describe('secrets', () => {
+  it('appear nowhere in the assembly: no value from the environment, no token, no signing secret', () => {
+    const everything = [JSON.stringify(template.toJSON()), ...assetFiles(assembly.directory).map((f) => readFileSync(f, 'utf8'))];
+    for (const text of everything) {
+      for (const value of Object.values(SENTINELS)) expect(text).not.toContain(value);
+      expect(text).not.toMatch(/xox[abp]-[0-9]/);
+    }
+    // What the template does carry: references by name.
+    expect(JSON.stringify(template.toJSON())).toContain('crdb-chatops/slack-signing-secret');
+  });
+
+  it('are not created by the stack (they are the operator\'s, referenced by name)', () => {
+    expectResourceCount('AWS::SecretsManager::Secret', 0);
+  });
+});
+
+/** The asset directory of a function's code in the synthesized assembly. */
+function assetDirOf(functionLogicalId: string): string {
+  const key = (resourceOf(template, functionLogicalId).Properties.Code as { S3Key: string }).S3Key;
+  return path.join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
+}
+
+function assetFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) return assetFiles(full);
+    return /\.(json|js|map|pem)$/.test(name) ? [full] : [];
+  });
+}
