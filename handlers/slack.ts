@@ -38,7 +38,7 @@ export async function buildSlackFunction(runtime: Runtime): Promise<SlackFunctio
     access: runtime.access,
     logger: runtime.logger,
   });
-  const { lambdaReceiver } = createSlackApp({ signingSecret, botToken, botId, botUserId, commandName: config.slack.command, commands, decisions: runtime.decisions, logger: runtime.logger, client });
+  const { lambdaReceiver } = createSlackApp({ signingSecret, botToken, botId, botUserId, commandName: config.slack.command, commands, decisions: runtime.decisions, findings: runtime.findings, logger: runtime.logger, client });
   if (lambdaReceiver === undefined) throw new Error('unreachable: the Lambda receiver is the default');
   return { runtime, signingSecret, bolt: lambdaReceiver.toHandler() as BoltHandler };
 }

@@ -110,8 +110,11 @@ const policy = z
     /** Applied when `--for` is omitted; absent = permanent entries. */
     defaultFor: duration.optional(),
     maxFor: duration.default(30 * UNIT_MS.d),
-    /** Plan cap on allowlist entries (CockroachDB Cloud: 50 Basic/Standard, 20 Advanced on AWS, 200 on GCP/Azure). */
-    allowlistCap: z.number().int().min(1).default(50),
+    /**
+     * Cap on allowlist entries the audit warns about. Default: the plan's documented cap (CockroachDB
+     * Cloud: 50 Basic/Standard, 20 Advanced on AWS, 200 Advanced on GCP/Azure); none for sql clusters.
+     */
+    allowlistCap: z.number().int().min(1).optional(),
     /** Users without a secret, admins the policy did not expect, etc. are reported; these admins are expected. */
     expectedAdmins: z.array(z.string()).default([]),
   })

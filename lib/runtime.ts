@@ -9,6 +9,8 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type WebClient } from '@slack/web-api';
+import { Auditor } from './audit/auditor';
+import { FindingDecisions } from './audit/decisions';
 import { ClusterAdmins } from './cluster-admin/factory';
 import { type Config } from './config';
 import { createLogger, type Logger, SecretRedactor } from './log';
@@ -26,6 +28,7 @@ import { AwsSecretStore, createSecretsManagerClient } from './secrets/aws-secret
 import { FileSecretStore } from './secrets/file-store';
 import { SecretResolver } from './secrets/references';
 import { type SecretStore } from './secrets/types';
+import { SlackAuditReporter } from './slack/audit-reporter';
 import { SlackMembership } from './slack/membership';
 import { SlackNotifier } from './slack/notifier';
 import { createSlackClient } from './slack/web-client';
@@ -54,11 +57,15 @@ export interface Runtime {
   readonly access: AccessControl;
   readonly intake: RequestIntake;
   readonly decisions: Decisions;
+  /** Remove / Keep clicks on audit reports (the Slack function's ack path). */
+  readonly findings: FindingDecisions;
   /** The Slack Web API client (bot token resolved on first call). */
   slack(): Promise<WebClient>;
   notifier(): Promise<Notifier>;
   executor(): Promise<RequestExecutor>;
   maintenance(): Promise<Maintenance>;
+  /** The audit: expiry sweep, reports, Remove fixes (the audit function and the worker). */
+  audit(): Promise<Auditor>;
   close(): Promise<void>;
 }
 
@@ -114,6 +121,7 @@ export function createRuntime(config: Config, { env = {}, overrides = {}, redact
   const now = overrides.now;
   const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, logger, ...(now ? { now } : {}) });
   const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}) });
+  const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 
   const notifier = memo(async (): Promise<Notifier> =>
     overrides.notifier ??
@@ -139,10 +147,28 @@ export function createRuntime(config: Config, { env = {}, overrides = {}, redact
       recoveryWindowDays: config.secrets.recoveryWindowDays,
       logger,
       redactor,
+      // A thunk: the auditor needs this executor (to expire requests), so it is built on first use.
+      audit: () => audit(),
       ...(now ? { now } : {}),
     }),
   );
   const maintenance = memo(async () => new Maintenance({ store, notifier: await notifier(), executor: await executor(), logger, ...(now ? { now } : {}) }));
+  const audit: () => Promise<Auditor> = memo(async () =>
+    new Auditor({
+      clusters,
+      store,
+      secrets: secretStore,
+      reporter: new SlackAuditReporter({ client: await slack() }),
+      notifier: await notifier(),
+      maintenance: await maintenance(),
+      executor: await executor(),
+      removeUnprovenExpired: config.audit.removeUnprovenExpired,
+      recoveryWindowDays: config.secrets.recoveryWindowDays,
+      commandName: config.slack.command,
+      logger,
+      ...(now ? { now } : {}),
+    }),
+  );
 
   return {
     config,
@@ -156,10 +182,12 @@ export function createRuntime(config: Config, { env = {}, overrides = {}, redact
     access,
     intake,
     decisions,
+    findings,
     slack,
     notifier,
     executor,
     maintenance,
+    audit,
     close: () => clusters.closeAll(),
   };
 }

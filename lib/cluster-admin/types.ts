@@ -117,6 +117,16 @@ export interface ConnectionRequest {
 
 export type BackendKind = 'cloud' | 'sql';
 
+/** Facts about a cluster that policy and the audit depend on. */
+export interface ClusterDescription {
+  /** CockroachDB Cloud plan; absent for self-hosted clusters. */
+  readonly plan?: 'BASIC' | 'STANDARD' | 'ADVANCED';
+  /** Where a Cloud cluster runs; absent for self-hosted clusters. */
+  readonly cloudProvider?: 'AWS' | 'GCP' | 'AZURE';
+  /** The documented cap on allowlist entries for the plan; absent when the backend has none. */
+  readonly allowlistCap?: number;
+}
+
 export interface ClusterAdmin {
   /** The configured alias, e.g. `prod-eu`. */
   readonly cluster: string;
@@ -144,6 +154,9 @@ export interface ClusterAdmin {
   listAdmins?(): Promise<string[]>;
 
   connectionDetails(request: ConnectionRequest): Promise<ConnectionDetails>;
+
+  /** Plan, provider and plan limits (cloud: `GET /clusters/{id}`, cached; sql: nothing to ask). */
+  describe(): Promise<ClusterDescription>;
 
   /** Release pools and timers. */
   close(): Promise<void>;

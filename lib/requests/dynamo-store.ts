@@ -11,6 +11,7 @@
  * | managed entry | `CLUSTER#<cluster>`      | `ENTRY#<cidr>`              | `EXPIRING#ENTRY` / `<expiresAt>#<cluster>#<cidr>`, if temporary |                        |
  * | managed user  | `CLUSTER#<cluster>`      | `USER#<user>`               | `EXPIRING#USER` / `<expiresAt>#<cluster>#<user>`, if temporary  |                        |
  * | DM receipt    | `DM#<channel>#<ts>`      | `DM`                        | `DM#DUE` / `<deleteAfter>#<channel>#<ts>`         |                                      |
+ * | audit ack     | `CLUSTER#<cluster>`      | `ACK#<fingerprint>`         |                                                   |                                      |
  *
  * Every item also has `entity` (the first column), and the domain object's fields as top-level
  * attributes (so conditions can name them: `status`, `version`, `responseUrlUses`). Timestamps in
@@ -23,7 +24,7 @@
  * - temporary entries/users and DM receipts due at `now`: `gsi1pk = <kind>, gsi1sk < "<now>$"`
  *   (`$` sorts right after the `#` separator, so every key at or before `now` is included);
  * - a requester's requests, newest first: `gsi2`, descending;
- * - entries and users of a cluster: `pk = CLUSTER#<cluster>, begins_with(sk, ENTRY#|USER#)`.
+ * - entries, users and audit acknowledgements of a cluster: `pk = CLUSTER#<cluster>, begins_with(sk, ENTRY#|USER#|ACK#)`.
  *
  * The `PENDING`, `EXPIRING#*` and `DM#DUE` index partitions are single hot keys by design: they hold
  * only what is pending or temporary (tens to hundreds of items), far below a partition's limits.
@@ -94,6 +95,7 @@ import {
 } from './store';
 import {
   type Approval,
+  type AuditAck,
   type ChatRequest,
   type DmReceipt,
   type ManagedEntry,
@@ -188,7 +190,7 @@ export function createDocumentClient({
 // ---------------------------------------------------------------------------------------------
 // Item shapes
 
-type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm';
+type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm' | 'ack';
 type Item = Record<string, unknown>;
 
 /** Attributes of the table layout, never part of a domain object. */
@@ -205,6 +207,7 @@ const requestPk = (id: string): string => `REQ#${id}`;
 const clusterPk = (cluster: string): string => `CLUSTER#${cluster}`;
 const entrySk = (cidr: string): string => `ENTRY#${cidr}`;
 const userSk = (user: string): string => `USER#${user}`;
+const ackSk = (fingerprint: string): string => `ACK#${fingerprint}`;
 const dmPk = (channel: string, ts: string): string => `DM#${channel}#${ts}`;
 const idempotencyPk = (key: string): string => `IDEMPOTENCY#${key}`;
 
@@ -260,6 +263,9 @@ type Operation =
   | 'write DM receipt'
   | 'list DM receipts'
   | 'delete DM receipt'
+  | 'write audit acknowledgement'
+  | 'list audit acknowledgements'
+  | 'delete audit acknowledgement'
   | 'ensure table';
 
 /** Pages of one query; the cap only stops a server that keeps answering with a LastEvaluatedKey. */
@@ -565,6 +571,30 @@ export class DynamoRequestStore implements RequestStore {
 
   async deleteDmReceipt(channel: string, ts: string): Promise<void> {
     await this.delete({ pk: dmPk(channel, ts), sk: 'DM' }, 'delete DM receipt', `${channel} ${ts}`);
+  }
+
+  // -- audit acknowledgements ---------------------------------------------------------------
+
+  async putAuditAck(ack: AuditAck): Promise<void> {
+    const item: Item = { ...ack, pk: clusterPk(ack.cluster), sk: ackSk(ack.fingerprint), entity: 'ack' };
+    await this.put(item, 'write audit acknowledgement', `${ack.cluster} ${ack.fingerprint}`);
+  }
+
+  async listAuditAcks(cluster: string): Promise<AuditAck[]> {
+    const items = await this.queryAll(
+      {
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clusterPk(cluster), ':prefix': ackSk('') },
+        ConsistentRead: true,
+      },
+      'list audit acknowledgements',
+      cluster,
+    );
+    return items.map((item) => toDomain<AuditAck>(item, 'ack'));
+  }
+
+  async deleteAuditAck(cluster: string, fingerprint: string): Promise<void> {
+    await this.delete({ pk: clusterPk(cluster), sk: ackSk(fingerprint) }, 'delete audit acknowledgement', `${cluster} ${fingerprint}`);
   }
 
   // -- request writes -----------------------------------------------------------------------

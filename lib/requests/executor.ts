@@ -24,6 +24,14 @@ import { StateStoreError } from './errors';
 import { type RequestStore } from './store';
 import { type ChatRequest, FINAL_STATUSES, type RequestEvent } from './types';
 
+/** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
+export interface AuditJobs {
+  /** `/crdb audit`: report, and answer the requester. */
+  runCommand(job: Extract<Job, { type: 'audit' }>): Promise<void>;
+  /** A Remove click on a finding. Rethrows retryable failures unless `finalAttempt`. */
+  fix(job: Extract<Job, { type: 'audit-fix' }>, options: { finalAttempt: boolean }): Promise<void>;
+}
+
 /** What the executor needs to know about clusters: build admins, read their config. */
 export interface ClusterDirectory {
   get(alias: string): Promise<ClusterAdmin>;
@@ -40,6 +48,8 @@ export interface RequestExecutorOptions {
   readonly recoveryWindowDays: number;
   readonly logger: Logger;
   readonly redactor?: SecretRedactor;
+  /** The audit, built on first use (it needs this executor: a thunk breaks the cycle). */
+  readonly audit?: () => Promise<AuditJobs>;
   readonly now?: () => Date;
 }
 
@@ -90,13 +100,18 @@ export class RequestExecutor {
         return this.answering(job, finalAttempt, () => this.connect(job));
       case 'read':
         return this.answering(job, finalAttempt, () => this.read(job));
-      case 'audit':
-        await this.o.notifier.reply({ user: job.requester, ...(job.responseUrl ? { responseUrl: job.responseUrl } : {}) }, {
-          kind: 'text',
-          text: 'The audit is not wired up yet in this deployment.',
-          tone: 'warning',
-        });
-        return;
+      case 'audit': {
+        const audit = this.o.audit;
+        if (audit === undefined) {
+          await this.o.notifier.reply(this.target(job), { kind: 'text', text: 'The audit is not wired up in this deployment.', tone: 'warning' });
+          return;
+        }
+        return this.answering(job, finalAttempt, async () => (await audit()).runCommand(job));
+      }
+      case 'audit-fix': {
+        if (this.o.audit === undefined) return this.o.logger.error({ event: 'audit-fix.unwired', cluster: job.cluster }, 'audit-fix job without an audit');
+        return (await this.o.audit()).fix(job, { finalAttempt });
+      }
     }
   }
 
@@ -412,11 +427,12 @@ export class RequestExecutor {
       ...(this.o.passwordDelivery === 'dm' ? { password } : {}),
       ...(format !== undefined ? { format } : {}),
     });
-    if (receipt) await this.o.store.putDmReceipt(receipt);
+    // The cluster lets the audit report a DM that outlived its TTL to that cluster's channel.
+    if (receipt) await this.o.store.putDmReceipt({ ...receipt, cluster });
   }
 
   /** Runs a job that answers a command; failures are answered too, retried while they may pass. */
-  private async answering(job: Extract<Job, { type: 'connect' | 'read' }>, finalAttempt: boolean, work: () => Promise<void>): Promise<void> {
+  private async answering(job: Extract<Job, { type: 'connect' | 'read' | 'audit' }>, finalAttempt: boolean, work: () => Promise<void>): Promise<void> {
     try {
       await work();
     } catch (error) {
@@ -462,7 +478,7 @@ export class RequestExecutor {
       });
       return;
     }
-    const [snapshot, managed] = await Promise.all([admin.listAllowlist(), this.o.store.listManagedEntries(job.cluster)]);
+    const [snapshot, managed, description] = await Promise.all([admin.listAllowlist(), this.o.store.listManagedEntries(job.cluster), admin.describe()]);
     const byCidr = new Map(managed.map((m) => [m.cidr, m]));
     const toRow = (e: AllowlistEntry): AllowlistRow => {
       const m = byCidr.get(e.cidr);
@@ -473,7 +489,8 @@ export class RequestExecutor {
       await this.o.notifier.reply(target, { kind: 'check', cluster: job.cluster, ip, covering: coveringEntries(snapshot.entries, ip).map(toRow) });
       return;
     }
-    const cap = this.o.clusters.config(job.cluster)?.policy.allowlistCap ?? 50;
+    // Configured, else the plan's documented cap; self-hosted clusters have none, 50 is only a yardstick there.
+    const cap = this.o.clusters.config(job.cluster)?.policy.allowlistCap ?? description.allowlistCap ?? 50;
     await this.o.notifier.reply(target, { kind: 'allowlist', cluster: job.cluster, rows: snapshot.entries.map(toRow), propagating: snapshot.propagating, cap });
   }
 

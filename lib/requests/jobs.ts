@@ -31,7 +31,18 @@ export type Job =
       readonly responseUrl?: string;
     }
   /** Run the audit now (the scheduled audit enqueues nothing: it runs in its own function). */
-  | { readonly type: 'audit'; readonly requester: string; readonly cluster?: string; readonly responseUrl?: string };
+  | { readonly type: 'audit'; readonly requester: string; readonly cluster?: string; readonly responseUrl?: string }
+  /**
+   * An approver clicked Remove on an audit finding: check that the finding still holds, then apply
+   * its fix. `report` is the report message, whose thread hears the outcome.
+   */
+  | {
+      readonly type: 'audit-fix';
+      readonly cluster: string;
+      readonly fingerprint: string;
+      readonly actor: string;
+      readonly report?: { readonly channel: string; readonly ts: string };
+    };
 
 export interface EnqueueOptions {
   /** Duplicate enqueues with the same id within five minutes are dropped (SQS FIFO deduplication). */
@@ -56,5 +67,8 @@ export function jobGroup(job: Job): string {
     case 'read':
     case 'audit':
       return `${job.type}-${job.requester}`;
+    case 'audit-fix':
+      // Fixes on one cluster run one at a time (each re-reads the cluster before it changes it).
+      return `audit-fix-${job.cluster}`;
   }
 }

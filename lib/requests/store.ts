@@ -11,6 +11,7 @@
  */
 import {
   type Approval,
+  type AuditAck,
   type ChatRequest,
   type DmReceipt,
   type ManagedEntry,
@@ -127,4 +128,9 @@ export interface RequestStore {
   /** Receipts whose `deleteAfter` is at or before `now`. */
   listDueDmReceipts(now: Date): Promise<DmReceipt[]>;
   deleteDmReceipt(channel: string, ts: string): Promise<void>;
+
+  /** Records a Keep; a second Keep of the same fingerprint overwrites the first. */
+  putAuditAck(ack: AuditAck): Promise<void>;
+  listAuditAcks(cluster: string): Promise<AuditAck[]>;
+  deleteAuditAck(cluster: string, fingerprint: string): Promise<void>;
 }

@@ -113,8 +113,20 @@ export interface RequestEvent {
     | 'applied'
     | 'failed'
     | 'rolled-back'
-    | 'refused';
+    | 'refused'
+    // The audit's, on the cluster's trail (`auditTrailId`) and on the trail of the request that made the subject, if any:
+    /** The expiry sweep removed an expired entry or dropped an expired user. */
+    | 'swept'
+    /** An approver's Remove applied the fix of a finding. */
+    | 'removed'
+    /** An approver's Keep acknowledged a finding. */
+    | 'kept';
   readonly detail?: string;
+}
+
+/** The audit trail of a cluster's audit actions (events not tied to one request). */
+export function auditTrailId(cluster: string): string {
+  return `audit:${cluster}`;
 }
 
 /** An allowlist entry the bot applied: who asked, when it expires. */
@@ -148,4 +160,20 @@ export interface DmReceipt {
   readonly ts: string;
   readonly user: string;
   readonly deleteAfter: string;
+  /** The cluster whose password it carries (receipts written before it was recorded have none). */
+  readonly cluster?: string;
+}
+
+/**
+ * An approver's Keep on an audit finding. The fingerprint covers the finding and the state it
+ * describes, so a kept finding comes back as soon as that state changes.
+ */
+export interface AuditAck {
+  readonly cluster: string;
+  readonly fingerprint: string;
+  /** The finding's rule and subject when it was kept, for people reading the table. */
+  readonly rule: string;
+  readonly subject: string;
+  readonly by: string;
+  readonly at: string;
 }

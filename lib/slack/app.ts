@@ -6,11 +6,13 @@
  * translated once: a domain refusal is a message, anything else is logged in full and answered
  * with a generic line (never the error itself, which could carry SDK metadata).
  */
-import { App, AwsLambdaReceiver, type BlockAction, type ButtonAction, type Receiver } from '@slack/bolt';
+import { App, AwsLambdaReceiver, type BlockAction, type ButtonAction, type Receiver, type RespondFn } from '@slack/bolt';
+import { type KnownBlock } from '@slack/types';
 import { type WebClient } from '@slack/web-api';
+import { type FindingClick, type FindingDecision, type FindingDecisions } from '../audit/decisions';
 import { type Logger } from '../log';
 import { type Decisions } from '../requests/decisions';
-import { ACTION_APPROVE, ACTION_DENY, denyReasonModal, textMessage, VIEW_DENY } from './blocks';
+import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_DENY, denyReasonModal, findingResolvedBlocks, textMessage, VIEW_DENY } from './blocks';
 import { type CommandHandler } from './commands';
 import { slackLogger } from './web-client';
 
@@ -23,6 +25,8 @@ export interface SlackAppOptions {
   readonly commandName: string;
   readonly commands: CommandHandler;
   readonly decisions: Decisions;
+  /** Remove / Keep on audit reports. */
+  readonly findings: FindingDecisions;
   readonly logger: Logger;
   /** The Web API client listeners use (same retry policy as the worker's). */
   readonly client: WebClient;
@@ -113,6 +117,43 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     }
   });
 
+  // Remove and Keep on an audit report: the use case decides; on success the finding's buttons
+  // give way to who did what (the report message is replaced through the click's response_url).
+  const auditAction = (decide: (click: FindingClick) => Promise<FindingDecision>, done: (actor: string) => string, event: string) =>
+    async ({ ack, body, action, respond }: { ack: () => Promise<void>; body: BlockAction<ButtonAction>; action: ButtonAction; respond: RespondFn }) => {
+      await ack();
+      try {
+        const message = body.message;
+        const channel = body.channel?.id;
+        // Findings past the first twenty sit in the report's thread: its outcome goes to the same thread.
+        const threadTs: unknown = message?.thread_ts;
+        const reportTs = typeof threadTs === 'string' ? threadTs : message?.ts;
+        const result = await decide({
+          value: action.value ?? '',
+          actor: body.user.id,
+          ...(channel !== undefined && reportTs !== undefined ? { report: { channel, ts: reportTs } } : {}),
+        });
+        const blocks = messageBlocks(message);
+        if (!result.ok || blocks === undefined) {
+          await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
+          return;
+        }
+        await respond({ replace_original: true, text: typeof message?.text === 'string' ? message.text : 'Audit report', blocks: findingResolvedBlocks(blocks, result.ref.fingerprint, done(body.user.id)) });
+      } catch (error) {
+        logger.error({ event, err: error, user: body.user.id }, 'audit click failed');
+        await respond({ response_type: 'ephemeral', replace_original: false, text: GENERIC_FAILURE });
+      }
+    };
+
+  app.action<BlockAction<ButtonAction>>(
+    ACTION_AUDIT_KEEP,
+    auditAction((click) => options.findings.keep(click), (actor) => `:white_check_mark: Kept by <@${actor}>: not reported again until it changes.`, 'audit-keep.error'),
+  );
+  app.action<BlockAction<ButtonAction>>(
+    ACTION_AUDIT_REMOVE,
+    auditAction((click) => options.findings.remove(click), (actor) => `:hourglass_flowing_sand: Removing, as <@${actor}> asked; the outcome follows in the thread.`, 'audit-remove.error'),
+  );
+
   app.error(async (error) => {
     // Reached only by errors outside the listeners' own handling (middleware, acks twice, ...).
     logger.error({ event: 'bolt.error', err: error }, 'unhandled Bolt error');
@@ -120,4 +161,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   return { app, ...(lambdaReceiver ? { lambdaReceiver } : {}) };
+}
+
+/** The blocks of the message a button was on, as Slack sent them (absent for ephemeral messages). */
+function messageBlocks(message: BlockAction['message']): KnownBlock[] | undefined {
+  const blocks: unknown = message?.blocks;
+  // Slack sends back the blocks the app posted, so they are KnownBlocks.
+  return Array.isArray(blocks) ? (blocks as KnownBlock[]) : undefined;
 }

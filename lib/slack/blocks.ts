@@ -4,6 +4,10 @@
  * smuggle `<!channel>` or a fake link into a card.
  */
 import { type KnownBlock } from '@slack/types';
+import { type ClusterReport } from '../audit/auditor';
+import { describeFix, encodeFindingRef, type Finding, RULE_TITLES, type Severity } from '../audit/findings';
+import { countBySeverity } from '../audit/rules';
+import { type SweepAction } from '../audit/sweep';
 import { allConnectionFormats, CONNECTION_FORMAT_IDS, connectionFormat, connectionParamsFor, type ConnectionFormat, type ConnectionFormatId } from '../cluster-admin/connection-formats';
 import { formatDuration } from '../config';
 import { describe as describeRequest } from '../requests/intake';
@@ -18,6 +22,8 @@ export interface Message {
 export const ACTION_APPROVE = 'crdb_approve';
 export const ACTION_DENY = 'crdb_deny';
 export const VIEW_DENY = 'crdb_deny_reason';
+export const ACTION_AUDIT_REMOVE = 'crdb_audit_remove';
+export const ACTION_AUDIT_KEEP = 'crdb_audit_keep';
 
 /** Slack's three control characters; everything a user typed goes through this. */
 export function escapeText(text: string): string {
@@ -287,4 +293,115 @@ export function viewMessage(view: View): Message {
       return { text: `SQL users on ${view.cluster}`, blocks: [section(`*SQL users on \`${view.cluster}\`*`), ...sections(lines)].slice(0, 50) };
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+
+/** Two blocks per finding: 20 findings, a summary and a context line stay under Slack's 50 blocks. */
+const FINDINGS_PER_MESSAGE = 20;
+/** The most severe findings a report shows with buttons; the logs hold every one. */
+export const MAX_FINDINGS_SHOWN = 100;
+const SEVERITY_ICON: Record<Severity, string> = { high: ':red_circle:', medium: ':large_orange_circle:', low: ':white_circle:' };
+
+function findingBlockId(fingerprint: string): string {
+  return `finding-${fingerprint}`;
+}
+
+function findingActionsId(fingerprint: string): string {
+  return `finding-actions-${fingerprint}`;
+}
+
+/** A finding: its line, then Remove (when it has a fix, with a confirmation) and Keep. */
+function findingBlocks(finding: Finding): KnownBlock[] {
+  const value = encodeFindingRef(finding);
+  const who = finding.person ? ` · <@${finding.person}>` : '';
+  const elements = [
+    ...(finding.fix
+      ? [
+          {
+            type: 'button' as const,
+            action_id: ACTION_AUDIT_REMOVE,
+            style: 'danger' as const,
+            text: { type: 'plain_text' as const, text: 'Remove' },
+            value,
+            confirm: {
+              title: { type: 'plain_text' as const, text: 'Remove?' },
+              text: { type: 'mrkdwn' as const, text: escapeText(describeFix(finding.fix, finding.cluster)) },
+              confirm: { type: 'plain_text' as const, text: 'Remove' },
+              deny: { type: 'plain_text' as const, text: 'Cancel' },
+              style: 'danger' as const,
+            },
+          },
+        ]
+      : []),
+    { type: 'button' as const, action_id: ACTION_AUDIT_KEEP, text: { type: 'plain_text' as const, text: 'Keep' }, value },
+  ];
+  return [
+    { type: 'section', block_id: findingBlockId(finding.fingerprint), text: { type: 'mrkdwn', text: `${SEVERITY_ICON[finding.severity]} *${RULE_TITLES[finding.rule]}* · ${escapeText(finding.text)}${who}`.slice(0, SECTION_LIMIT) } },
+    { type: 'actions', block_id: findingActionsId(finding.fingerprint), elements },
+  ];
+}
+
+/**
+ * One cluster's report: the first message carries the summary and the most severe findings, the
+ * rest follow in its thread, 20 findings a message, at most `MAX_FINDINGS_SHOWN` in all.
+ */
+export function auditReportMessages(report: ClusterReport): Message[] {
+  const { cluster, findings } = report;
+  const counts = countBySeverity(findings);
+  const kept = report.kept > 0 ? ` · ${report.kept} kept earlier, not shown` : '';
+  const headline =
+    findings.length === 0
+      ? `:white_check_mark: *Audit of \`${cluster}\`*: no findings${kept}.`
+      : `:mag: *Audit of \`${cluster}\`*: ${findings.length} finding${findings.length === 1 ? '' : 's'} · ${counts.high} high, ${counts.medium} medium, ${counts.low} low${kept}.`;
+  const facts = `${report.entries} allowlist entries${report.cap !== undefined ? ` (cap ${report.cap})` : ''} · ${report.users} SQL users · ${when(report.at)} · ${report.requestedBy ? `run by <@${report.requestedBy}>` : 'daily report'} · Keep: not reported again until it changes · approvers only`;
+  const shown = findings.slice(0, MAX_FINDINGS_SHOWN);
+  const messages: Message[] = [];
+  for (let start = 0; start === 0 || start < shown.length; start += FINDINGS_PER_MESSAGE) {
+    const chunk = shown.slice(start, start + FINDINGS_PER_MESSAGE);
+    const head: KnownBlock[] = start === 0 ? [section(headline), context(facts)] : [context(`Audit of \`${cluster}\`: findings ${start + 1}–${start + chunk.length} of ${findings.length}`)];
+    const text = start === 0 ? `Audit of ${cluster}: ${findings.length} finding${findings.length === 1 ? '' : 's'} (${counts.high} high)` : `Audit of ${cluster}: findings ${start + 1}–${start + chunk.length}`;
+    messages.push({ text, blocks: [...head, ...chunk.flatMap(findingBlocks)] });
+  }
+  const rest = findings.length - shown.length;
+  const last = messages[messages.length - 1];
+  if (rest > 0 && last !== undefined) {
+    last.blocks.push(context(`…and ${rest.toLocaleString('en-US')} more, less severe: every finding is in the logs as \`audit.finding\`, and the next report shows them once these are removed or kept.`));
+  }
+  return messages;
+}
+
+/**
+ * The report message after a click: the finding's buttons give way to what happened. `blocks` are
+ * the message's blocks as Slack sent them with the click.
+ */
+export function findingResolvedBlocks(blocks: readonly KnownBlock[], fingerprint: string, text: string): KnownBlock[] {
+  const id = findingActionsId(fingerprint);
+  return blocks.map((block) => (block.block_id === id ? { type: 'context', block_id: id, elements: [{ type: 'mrkdwn', text }] } : block));
+}
+
+function sweepLine(action: SweepAction): string {
+  switch (action.kind) {
+    case 'entry-removed':
+      return `• Removed expired \`${action.cidr}\` (asked by <@${action.requester}>, expired ${when(action.expiresAt)})${action.proven ? '' : ' — not provably the bot\'s; removed because `audit.removeUnprovenExpired` is on'}`;
+    case 'entry-kept':
+      return `• :warning: Left expired \`${action.cidr}\` (asked by <@${action.requester}>): the bot cannot prove it created the entry on the allowlist — ${escapeText(action.reason)}. The daily report offers to remove it.`;
+    case 'record-dropped':
+      return `• Expired \`${action.cidr}\` was already gone; the bot's record was dropped`;
+    case 'user-dropped':
+      return `• ${action.existed ? 'Dropped' : 'Forgot'} expired SQL user \`${action.user}\` (owner <@${action.owner}>, expired ${when(action.expiresAt)}); its secret is scheduled for deletion`;
+    case 'request-expired':
+      return `• Expired pending request \`${action.requestId}\` (nobody decided in time)`;
+    case 'failed':
+      return `• :no_entry: Could not handle \`${escapeText(action.subject)}\`: ${escapeText(action.error)} The next sweep tries again.`;
+  }
+}
+
+/** What one expiry sweep did on a cluster. */
+export function auditSweepMessage(cluster: string, actions: readonly SweepAction[]): Message {
+  return {
+    text: `Expiry sweep on ${cluster}: ${actions.length} action${actions.length === 1 ? '' : 's'}`,
+    blocks: [section(`:broom: *Expiry sweep on \`${cluster}\`*`), ...sections(actions.map(sweepLine))].slice(0, 50),
+  };
 }

@@ -22,7 +22,9 @@ describe('configuration', () => {
     expect(config.delivery).toEqual({ passwordDelivery: 'dm', dmTtl: 3_600_000 });
     expect(config.requests.pendingTtl).toBe(86_400_000);
     const [cluster] = config.clusters;
-    expect(cluster?.policy).toMatchObject({ minPrefix: 24, allowOpen: false, quorum: { elevated: 1, high: 2 }, maxFor: 30 * 86_400_000, allowlistCap: 50 });
+    expect(cluster?.policy).toMatchObject({ minPrefix: 24, allowOpen: false, quorum: { elevated: 1, high: 2 }, maxFor: 30 * 86_400_000 });
+    // The cap defaults to the plan's (the audit asks the backend), so the file leaves it unset.
+    expect(cluster?.policy.allowlistCap).toBeUndefined();
     expect(cluster?.backend === 'cloud' && cluster.apiBaseUrl).toBe('https://cockroachlabs.cloud');
   });
 

@@ -17,6 +17,7 @@ import {
   type CertificateAuthority,
   type Cidr,
   type ClusterAdmin,
+  type ClusterDescription,
   type ConnectionDetails,
   type ConnectionRequest,
   type CreateUserOptions,
@@ -262,6 +263,11 @@ export class CloudClusterAdmin implements ClusterAdmin {
     };
   }
 
+  async describe(): Promise<ClusterDescription> {
+    const info = await this.getClusterInfo();
+    return { plan: info.plan, cloudProvider: info.cloud_provider, allowlistCap: cloudAllowlistCap(info.plan, info.cloud_provider) };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -347,6 +353,15 @@ export class CloudClusterAdmin implements ClusterAdmin {
     }
     return [{ cidr, sql: entry.sql, ui: entry.ui, ...(entry.name ? { name: entry.name } : {}) }];
   }
+}
+
+/**
+ * The allowlist cap CockroachDB Cloud documents per plan: 50 entries on Basic and Standard; on
+ * Advanced, 20 on AWS and 200 on GCP and Azure.
+ */
+export function cloudAllowlistCap(plan: CloudCluster['plan'], provider: CloudCluster['cloud_provider']): number {
+  if (plan !== 'ADVANCED') return 50;
+  return provider === 'AWS' ? 20 : 200;
 }
 
 function normaliseEntry(entry: AllowlistEntry): AllowlistEntry {

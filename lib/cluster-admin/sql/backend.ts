@@ -13,6 +13,7 @@ import {
   type CertificateAuthority,
   type Cidr,
   type ClusterAdmin,
+  type ClusterDescription,
   type ConnectionDetails,
   type ConnectionRequest,
   type CreateUserOptions,
@@ -166,6 +167,11 @@ export class SqlClusterAdmin implements ClusterAdmin {
       regions: endpoints.map((e, i) => ({ region: e.region, host: e.host, primary: i === 0 })),
       ca,
     });
+  }
+
+  /** A self-hosted cluster has no plan and no cap on HBA rules. */
+  describe(): Promise<ClusterDescription> {
+    return Promise.resolve({});
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,87 @@
+/**
+ * Remove and Keep clicks on an audit report. A click counts only from an approver of the finding's
+ * cluster. Both are fast enough for Slack's 3-second ack: Keep writes one acknowledgement, Remove
+ * enqueues a job (the worker re-audits the cluster and applies the fix only if the finding still
+ * holds). Every decision and every refusal is logged and written to the cluster's audit trail.
+ */
+import { type Logger } from '../log';
+import { type AccessControl } from '../policy/access';
+import { type RequestIntake } from '../requests/intake';
+import { type RequestStore } from '../requests/store';
+import { auditTrailId, type RequestEvent } from '../requests/types';
+import { decodeFindingRef, type FindingRef } from './findings';
+
+export interface FindingDecisionsOptions {
+  readonly store: RequestStore;
+  readonly access: Pick<AccessControl, 'isApprover'>;
+  readonly intake: Pick<RequestIntake, 'enqueue'>;
+  readonly clusters: { config(alias: string): unknown };
+  readonly logger: Logger;
+  readonly now?: () => Date;
+}
+
+export interface FindingClick {
+  /** The button's value (see `encodeFindingRef`). */
+  readonly value: string;
+  readonly actor: string;
+  /** The report message the button is on; a Remove's outcome goes to its thread. */
+  readonly report?: { readonly channel: string; readonly ts: string };
+}
+
+/** `message` is for the clicker. */
+export type FindingDecision = { readonly ok: true; readonly ref: FindingRef; readonly message: string } | { readonly ok: false; readonly message: string };
+
+export class FindingDecisions {
+  private readonly o: FindingDecisionsOptions;
+  private readonly now: () => Date;
+
+  constructor(options: FindingDecisionsOptions) {
+    this.o = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Records an acknowledgement: the finding is not reported again until its state changes. */
+  async keep(click: FindingClick): Promise<FindingDecision> {
+    const checked = await this.check(click, 'keep');
+    if (!checked.ok) return checked;
+    const { ref } = checked;
+    const at = this.now().toISOString();
+    await this.o.store.putAuditAck({ cluster: ref.cluster, fingerprint: ref.fingerprint, rule: ref.rule, subject: ref.subject, by: click.actor, at });
+    await this.event(ref.cluster, click.actor, 'kept', `${ref.rule} ${ref.subject} (${ref.fingerprint})`);
+    this.o.logger.info({ event: 'audit.kept', cluster: ref.cluster, rule: ref.rule, subject: ref.subject, fingerprint: ref.fingerprint, actor: click.actor }, 'audit finding kept');
+    return { ok: true, ref, message: 'Kept: this finding is not reported again until it changes.' };
+  }
+
+  /** Enqueues the fix; the worker re-checks the finding before it changes anything. */
+  async remove(click: FindingClick): Promise<FindingDecision> {
+    const checked = await this.check(click, 'remove');
+    if (!checked.ok) return checked;
+    const { ref } = checked;
+    await this.o.intake.enqueue(
+      { type: 'audit-fix', cluster: ref.cluster, fingerprint: ref.fingerprint, actor: click.actor, ...(click.report !== undefined ? { report: click.report } : {}) },
+      // Two approvers (or one double click) removing the same finding: one job.
+      `audit-fix-${ref.cluster}-${ref.fingerprint}`,
+    );
+    this.o.logger.info({ event: 'audit.remove-requested', cluster: ref.cluster, rule: ref.rule, subject: ref.subject, fingerprint: ref.fingerprint, actor: click.actor }, 'audit finding Remove requested');
+    return { ok: true, ref, message: 'Removing it now; the outcome follows in the thread.' };
+  }
+
+  private async check(click: FindingClick, action: 'keep' | 'remove'): Promise<{ ok: true; ref: FindingRef } | { ok: false; message: string }> {
+    const ref = decodeFindingRef(click.value);
+    if (ref === undefined || this.o.clusters.config(ref.cluster) === undefined) {
+      this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, reason: 'malformed' }, 'audit click refused');
+      return { ok: false, message: 'That button does not name a finding.' };
+    }
+    if (!(await this.o.access.isApprover(click.actor, ref.cluster))) {
+      const message = `Only approvers of \`${ref.cluster}\` can act on its audit findings.`;
+      this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, cluster: ref.cluster, fingerprint: ref.fingerprint, reason: 'not an approver' }, 'audit click refused');
+      await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${message}`);
+      return { ok: false, message };
+    }
+    return { ok: true, ref };
+  }
+
+  private async event(cluster: string, actor: string, type: RequestEvent['type'], detail: string): Promise<void> {
+    await this.o.store.appendEvent({ requestId: auditTrailId(cluster), at: this.now().toISOString(), actor, type, detail });
+  }
+}

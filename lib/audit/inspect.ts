@@ -1,0 +1,119 @@
+/**
+ * Reads what the audit rules need about a cluster, once per run: the allowlist (one paged list),
+ * the users (one paged list), `admin` members (when the backend can see them), the secrets under
+ * the cluster's prefix (one paged list) and the state table's records. No call per entry or per
+ * user, so a 10,000-entry allowlist costs its pages and nothing more; Cloud API calls go through
+ * the per-key pacer every client of the process shares.
+ */
+import { SqlClusterAdmin } from '../cluster-admin/sql/backend';
+import { type ClusterAdmin } from '../cluster-admin/types';
+import { type ClusterConfig } from '../config';
+import { type RequestStore } from '../requests/store';
+import { type ChatRequest, type DmReceipt } from '../requests/types';
+import { SECRET_NAME_PREFIX, type SecretStore } from '../secrets/types';
+import { type Finding } from './findings';
+import { evaluate } from './rules';
+
+/** The clusters the audit covers: `ClusterAdmins` implements it. */
+export interface AuditClusters {
+  get(alias: string): Promise<ClusterAdmin>;
+  config(alias: string): ClusterConfig | undefined;
+  readonly aliases: readonly string[];
+}
+
+export interface ClusterInspectorOptions {
+  readonly clusters: AuditClusters;
+  readonly store: RequestStore;
+  readonly secrets: SecretStore;
+  readonly now?: () => Date;
+}
+
+/** State-table lookups every cluster of one run shares: read once per run, not per cluster. */
+export interface SharedInputs {
+  readonly pending: readonly ChatRequest[];
+  readonly dueDms: readonly DmReceipt[];
+  readonly now: Date;
+}
+
+export interface Inspection {
+  readonly cluster: string;
+  readonly findings: readonly Finding[];
+  readonly entries: number;
+  readonly users: number;
+  /** The cap the audit applied (configured, or the plan's). */
+  readonly cap?: number;
+  readonly at: string;
+}
+
+export class ClusterInspector {
+  private readonly o: ClusterInspectorOptions;
+  private readonly now: () => Date;
+
+  constructor(options: ClusterInspectorOptions) {
+    this.o = options;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async shared(): Promise<SharedInputs> {
+    const now = this.now();
+    const [pending, dueDms] = await Promise.all([this.o.store.listPending(), this.o.store.listDueDmReceipts(now)]);
+    return { pending, dueDms, now };
+  }
+
+  /** Every finding for `alias` (acknowledged or not). @throws what the backend, store or secret store throws. */
+  async inspect(alias: string, shared?: SharedInputs): Promise<Inspection> {
+    const config = this.o.clusters.config(alias);
+    if (config === undefined) throw new Error(`unknown cluster ${alias}`);
+    const common = shared ?? (await this.shared());
+    const admin = await this.o.clusters.get(alias);
+    // Concurrent, but each Cloud API request still waits for its slot in the key's pacer.
+    const [snapshot, description, managedEntries, users, admins, managedUsers, secrets, operatorCidrs] = await allOrFirstError([
+      admin.listAllowlist(),
+      admin.describe(),
+      this.o.store.listManagedEntries(alias),
+      admin.listUsers(),
+      admin.listAdmins ? admin.listAdmins() : Promise.resolve(undefined),
+      this.o.store.listManagedUsers(alias),
+      this.o.secrets.list(`${SECRET_NAME_PREFIX}${alias}/`),
+      operatorRuleCidrs(admin),
+    ]);
+    const cap = config.policy.allowlistCap ?? description.allowlistCap;
+    // Receipts from before DMs recorded their cluster are reported with the first cluster.
+    const dmCluster = (dm: DmReceipt) => dm.cluster ?? this.o.clusters.aliases[0];
+    const findings = evaluate({
+      cluster: alias,
+      backend: admin.backend,
+      policy: config.policy,
+      ...(cap !== undefined ? { cap } : {}),
+      entries: snapshot.entries,
+      operatorCidrs,
+      managedEntries,
+      users,
+      ...(admins !== undefined ? { admins } : {}),
+      managedUsers,
+      secrets,
+      pending: common.pending.filter((r) => r.cluster === alias),
+      dueDms: common.dueDms.filter((dm) => dmCluster(dm) === alias),
+      now: common.now,
+    });
+    return { cluster: alias, findings, entries: snapshot.entries.length, users: users.length, ...(cap !== undefined ? { cap } : {}), at: common.now.toISOString() };
+  }
+}
+
+/**
+ * `Promise.all` that settles every promise before it rejects: when one read fails, the others are
+ * not left running (paging, retrying) after the audit has moved on or the function has returned.
+ */
+async function allOrFirstError<T extends readonly unknown[]>(promises: { readonly [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(promises);
+  const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed !== undefined) throw failed.reason;
+  // Every result is fulfilled here, in the order given.
+  return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+/** A self-hosted cluster's `pg_hba.conf` lines outside the bot's block: the operator's, never edited. */
+async function operatorRuleCidrs(admin: ClusterAdmin): Promise<ReadonlySet<string>> {
+  if (!(admin instanceof SqlClusterAdmin)) return new Set();
+  return new Set((await admin.listUnmanagedRules()).map((rule) => rule.cidr));
+}

@@ -1,0 +1,362 @@
+/**
+ * The audit rules: pure functions from what a cluster and the state table say to findings.
+ *
+ * Everything here is linear in the number of entries, users and secrets (maps by key), except the
+ * overlap rule, which sorts once (O(n log n)) and sweeps: CIDR blocks either nest or are disjoint,
+ * so after sorting by start address (wider first on ties) the entries that enclose the current
+ * one form a stack, and the top of the stack is the innermost entry that contains it.
+ */
+import { requestIdFromEntryName } from '../cluster-admin/allowlist';
+import { parseCidr, type ParsedNetwork } from '../cluster-admin/network';
+import { type AllowlistEntry, type BackendKind } from '../cluster-admin/types';
+import { type ClusterPolicy } from '../config';
+import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from '../requests/types';
+import { parseSecretName, type SecretSummary } from '../secrets/types';
+import { type Finding, type FindingFix, fingerprintOf, type FindingRule, type Severity } from './findings';
+
+/** Everything the rules look at for one cluster, read once per audit run. */
+export interface ClusterInputs {
+  readonly cluster: string;
+  readonly backend: BackendKind;
+  readonly policy: Pick<ClusterPolicy, 'minPrefix' | 'expectedAdmins'>;
+  /** Allowlist cap (configured, or the plan's); undefined = no cap. */
+  readonly cap?: number;
+  readonly entries: readonly AllowlistEntry[];
+  /**
+   * CIDRs of rules the backend reports but the bot never edits: a self-hosted cluster's
+   * `pg_hba.conf` lines outside the bot's block. An entry here without a bot name offers no Remove.
+   */
+  readonly operatorCidrs: ReadonlySet<string>;
+  readonly managedEntries: readonly ManagedEntry[];
+  /** SQL users on the cluster (the bot's own admin user excluded). */
+  readonly users: readonly string[];
+  /** Members of `admin`; undefined when the backend cannot see role memberships. */
+  readonly admins?: readonly string[];
+  readonly managedUsers: readonly ManagedUser[];
+  /** Secrets under `crdb-chatops/<cluster>/`, including those scheduled for deletion. */
+  readonly secrets: readonly SecretSummary[];
+  /** This cluster's pending requests. */
+  readonly pending: readonly ChatRequest[];
+  /** This cluster's password DMs whose TTL has passed. */
+  readonly dueDms: readonly DmReceipt[];
+  readonly now: Date;
+}
+
+/** Every finding for one cluster, in no particular order, one per fingerprint. */
+export function evaluate(inputs: ClusterInputs): Finding[] {
+  const entries = parseEntries(inputs);
+  const all = [
+    ...entryFindings(inputs, entries),
+    ...staleRecordFindings(inputs),
+    ...overlapFindings(inputs, entries),
+    ...capFindings(inputs),
+    ...userFindings(inputs),
+    ...requestFindings(inputs),
+    ...dmFindings(inputs),
+  ];
+  // A fingerprint names one finding (a report's block ids and a Remove click rely on it).
+  return [...new Map(all.map((f) => [f.fingerprint, f])).values()];
+}
+
+interface Parsed {
+  readonly entry: AllowlistEntry;
+  readonly network: ParsedNetwork;
+  /** First and last address as unsigned 32-bit numbers. */
+  readonly start: number;
+  readonly end: number;
+  /** A rule the bot does not edit (its Remove is not offered). */
+  readonly external: boolean;
+}
+
+function parseEntries({ entries, operatorCidrs }: Pick<ClusterInputs, 'entries' | 'operatorCidrs'>): Parsed[] {
+  const out: Parsed[] = [];
+  for (const entry of entries) {
+    let network: ParsedNetwork;
+    try {
+      network = parseCidr(entry.cidr);
+    } catch {
+      // Backends hand out normalised IPv4 networks; anything else is not an entry the rules can judge.
+      continue;
+    }
+    const start = ipv4ToNumber(network.address);
+    const external = requestIdFromEntryName(entry.name) === undefined && operatorCidrs.has(entry.cidr);
+    out.push({ entry, network, start, end: start + network.size - 1, external });
+  }
+  return out;
+}
+
+function ipv4ToNumber(address: string): number {
+  return address.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+}
+
+const ACCESS = (entry: Pick<AllowlistEntry, 'sql' | 'ui'>): string => (entry.sql && entry.ui ? 'SQL + DB Console' : entry.ui ? 'DB Console' : 'SQL');
+
+/** The state of an entry a finding about it describes: a change to any of these re-raises a kept finding. */
+function entryState(entry: AllowlistEntry, managed: ManagedEntry | undefined): unknown[] {
+  return [entry.cidr, entry.sql, entry.ui, entry.name ?? '', managed?.requestId ?? '', managed?.expiresAt ?? ''];
+}
+
+function finding(
+  inputs: Pick<ClusterInputs, 'cluster'>,
+  rule: FindingRule,
+  severity: Severity,
+  subject: string,
+  state: readonly unknown[],
+  text: string,
+  extra: { fix?: FindingFix | undefined; person?: string | undefined; facts?: Record<string, string | number | boolean | undefined> } = {},
+): Finding {
+  const facts: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(extra.facts ?? {})) if (value !== undefined) facts[key] = value;
+  return {
+    cluster: inputs.cluster,
+    rule,
+    severity,
+    subject,
+    text,
+    fingerprint: fingerprintOf(inputs.cluster, rule, subject, state),
+    ...(extra.fix !== undefined ? { fix: extra.fix } : {}),
+    ...(extra.person !== undefined ? { person: extra.person } : {}),
+    facts,
+  };
+}
+
+function quoted(name: string | undefined): string {
+  if (name === undefined || name === '') return 'no name';
+  return `“${name.length > 80 ? `${name.slice(0, 79)}…` : name}”`;
+}
+
+function entryFindings(inputs: ClusterInputs, parsed: Parsed[]): Finding[] {
+  const out: Finding[] = [];
+  const managedByCidr = new Map(inputs.managedEntries.map((m) => [m.cidr, m]));
+  const now = inputs.now.getTime();
+  for (const item of parsed) {
+    const { entry, network } = item;
+    const managed = managedByCidr.get(entry.cidr);
+    const { external } = item;
+    const namedFor = requestIdFromEntryName(entry.name);
+    const removable: FindingFix | undefined = external ? undefined : { kind: 'remove-entry', cidr: entry.cidr };
+    const proven = managed !== undefined && namedFor === managed.requestId;
+    const state = entryState(entry, managed);
+    const facts = {
+      cidr: entry.cidr,
+      sql: entry.sql,
+      ui: entry.ui,
+      name: entry.name,
+      addresses: network.size,
+      requestId: managed?.requestId,
+      requester: managed?.requester,
+      expiresAt: managed?.expiresAt,
+    };
+    const common = { fix: removable, person: managed?.requester, facts };
+
+    if (network.flags.includes('open')) {
+      out.push(finding(inputs, 'open', 'high', entry.cidr, state, `\`${entry.cidr}\` admits the whole internet (${ACCESS(entry)}).`, common));
+    } else if (network.prefixLength < inputs.policy.minPrefix) {
+      out.push(
+        finding(
+          inputs,
+          'broad',
+          'medium',
+          entry.cidr,
+          [...state, inputs.policy.minPrefix],
+          `\`${entry.cidr}\` admits ${network.size.toLocaleString('en-US')} addresses, broader than the policy's /${inputs.policy.minPrefix} (${ACCESS(entry)}).`,
+          common,
+        ),
+      );
+    }
+
+    // A Cloud cluster only ever sees public source addresses; a self-hosted one may well sit on a private network.
+    if (inputs.backend === 'cloud' && !network.flags.includes('open')) {
+      if (network.flags.includes('private')) {
+        out.push(finding(inputs, 'private', 'low', entry.cidr, state, `\`${entry.cidr}\` is a private range: the cluster sees clients' public addresses, so it admits nobody.`, common));
+      }
+      if (network.flags.includes('reserved')) {
+        out.push(finding(inputs, 'reserved', 'low', entry.cidr, state, `\`${entry.cidr}\` overlaps a reserved range (loopback, documentation, multicast, ...): no client connects from there.`, common));
+      }
+    }
+
+    if (!proven) {
+      const why = external
+        ? `a \`pg_hba.conf\` line the bot does not manage (${quoted(entry.name)}); change it on the server`
+        : namedFor !== undefined && managed === undefined
+          ? `named for request \`${namedFor}\`, but the bot has no record of applying it`
+          : namedFor !== undefined && managed !== undefined
+            ? `named for request \`${namedFor}\`, but the bot applied it for request \`${managed.requestId}\``
+            : managed !== undefined
+              ? `the bot applied it for request \`${managed.requestId}\`, but its name was changed to ${quoted(entry.name)}`
+              : `added outside the bot (${quoted(entry.name)})`;
+      out.push(finding(inputs, 'drift', 'medium', entry.cidr, state, `\`${entry.cidr}\` (${ACCESS(entry)}) was not created by the bot: ${why}.`, { ...common, facts: { ...facts, external } }));
+    }
+
+    if (managed?.expiresAt !== undefined && Date.parse(managed.expiresAt) <= now) {
+      const text = proven
+        ? `\`${entry.cidr}\` expired at ${shortTime(managed.expiresAt)} and is still on the allowlist; the expiry sweep removes it.`
+        : `\`${entry.cidr}\` expired at ${shortTime(managed.expiresAt)}, but the bot cannot prove it created the entry on the allowlist, so the sweep leaves it.`;
+      out.push(finding(inputs, 'expired', 'high', entry.cidr, state, text, { ...common, facts: { ...facts, proven } }));
+    }
+  }
+  return out;
+}
+
+/** Records of entries the bot applied that are no longer on the allowlist: drift the other way. */
+function staleRecordFindings(inputs: ClusterInputs): Finding[] {
+  const present = new Set(inputs.entries.map((e) => e.cidr));
+  return inputs.managedEntries
+    .filter((m) => !present.has(m.cidr))
+    .map((m) =>
+      finding(
+        inputs,
+        'drift',
+        'low',
+        m.cidr,
+        ['record', m.requestId, m.expiresAt ?? ''],
+        `The bot's record says it applied \`${m.cidr}\` (request \`${m.requestId}\`), but it is not on the allowlist: someone removed it outside the bot.`,
+        { fix: { kind: 'forget-entry', cidr: m.cidr }, person: m.requester, facts: { cidr: m.cidr, requestId: m.requestId, requester: m.requester, recordOnly: true } },
+      ),
+    );
+}
+
+function overlapFindings(inputs: ClusterInputs, parsed: readonly Parsed[]): Finding[] {
+  // Wider first on the same start; on the same CIDR the operator's line first, so the bot's is the duplicate.
+  const sorted = [...parsed].sort((a, b) => a.start - b.start || a.network.prefixLength - b.network.prefixLength || Number(b.external) - Number(a.external));
+  const out: Finding[] = [];
+  const enclosing: Parsed[] = [];
+  for (const inner of sorted) {
+    while (enclosing.length > 0 && (enclosing[enclosing.length - 1]?.end ?? -1) < inner.start) enclosing.pop();
+    const outer = enclosing[enclosing.length - 1];
+    if (outer !== undefined) {
+      const duplicate = outer.entry.cidr === inner.entry.cidr;
+      // The inner entry admits nothing the outer does not when the outer grants at least its access.
+      const redundant = (outer.entry.sql || !inner.entry.sql) && (outer.entry.ui || !inner.entry.ui);
+      const text = `${duplicate ? `\`${inner.entry.cidr}\` appears twice` : `\`${inner.entry.cidr}\` lies inside \`${outer.entry.cidr}\``} (${quoted(inner.entry.name)} in ${quoted(outer.entry.name)})${
+        redundant ? `; it admits nothing the ${duplicate ? 'other' : 'wider'} entry does not.` : `; it grants ${ACCESS(inner.entry)} where the ${duplicate ? 'other' : 'wider'} entry grants ${ACCESS(outer.entry)}.`
+      }`;
+      out.push(
+        finding(
+          inputs,
+          'overlap',
+          'low',
+          `${inner.entry.cidr} in ${outer.entry.cidr}`,
+          [inner.entry.cidr, inner.entry.sql, inner.entry.ui, inner.entry.name ?? '', outer.entry.cidr, outer.entry.sql, outer.entry.ui, outer.entry.name ?? ''],
+          text,
+          {
+            fix: redundant && !inner.external ? { kind: 'remove-entry', cidr: inner.entry.cidr } : undefined,
+            facts: { cidr: inner.entry.cidr, within: outer.entry.cidr, duplicate, redundant },
+          },
+        ),
+      );
+    }
+    enclosing.push(inner);
+  }
+  return out;
+}
+
+/** At 90 % of the cap the report warns; at the cap the next request will fail. */
+const NEAR_CAP = 0.9;
+
+function capFindings(inputs: ClusterInputs): Finding[] {
+  const { cap } = inputs;
+  if (cap === undefined) return [];
+  const count = inputs.entries.length;
+  const level = count > cap ? 'over' : count === cap ? 'at' : count >= Math.ceil(cap * NEAR_CAP) ? 'near' : undefined;
+  if (level === undefined) return [];
+  const text =
+    level === 'near'
+      ? `${count} of ${cap} allowlist entries are in use; the cap is near.`
+      : `${count} of ${cap} allowlist entries are in use: new entries will be refused until some are removed.`;
+  // The level, not the count, is the state: a kept "near" stays quiet until the cap is reached.
+  return [finding(inputs, 'cap', level === 'near' ? 'medium' : 'high', 'allowlist', [level, cap], text, { facts: { entries: count, cap, level } })];
+}
+
+function userFindings(inputs: ClusterInputs): Finding[] {
+  const out: Finding[] = [];
+  const users = new Set(inputs.users);
+  const managed = new Map(inputs.managedUsers.map((u) => [u.user, u]));
+  const live = new Map<string, SecretSummary>();
+  for (const secret of inputs.secrets) {
+    const parsed = parseSecretName(secret.name);
+    if (parsed?.cluster === inputs.cluster && secret.deletedAt === undefined) live.set(parsed.user, secret);
+  }
+  for (const user of inputs.users) {
+    if (live.has(user)) continue;
+    const record = managed.get(user);
+    const text = record
+      ? `SQL user \`${user}\` was created by the bot (request \`${record.requestId}\`), but its secret is gone: its password exists nowhere.`
+      : `SQL user \`${user}\` has no secret under \`crdb-chatops/${inputs.cluster}/\`: it was not created by the bot.`;
+    out.push(
+      finding(inputs, 'user-without-secret', 'medium', user, [user, record?.requestId ?? ''], text, {
+        fix: { kind: 'drop-user', user },
+        person: record?.owner,
+        facts: { user, requestId: record?.requestId, owner: record?.owner },
+      }),
+    );
+  }
+  for (const [user, secret] of live) {
+    if (users.has(user)) continue;
+    out.push(
+      finding(inputs, 'secret-without-user', 'low', secret.name, [secret.name, secret.createdAt?.toISOString() ?? ''], `Secret \`${secret.name}\` holds a password for \`${user}\`, which does not exist on the cluster.`, {
+        fix: { kind: 'delete-secret', name: secret.name },
+        person: secret.tags['crdb-chatops:owner'],
+        facts: { secretName: secret.name, user, owner: secret.tags['crdb-chatops:owner'] },
+      }),
+    );
+  }
+  const now = inputs.now.getTime();
+  for (const record of inputs.managedUsers) {
+    if (record.expiresAt === undefined || Date.parse(record.expiresAt) > now || !users.has(record.user)) continue;
+    out.push(
+      finding(inputs, 'expired-user', 'high', record.user, [record.user, record.requestId, record.expiresAt], `Temporary SQL user \`${record.user}\` expired at ${shortTime(record.expiresAt)} and still exists; the expiry sweep drops it.`, {
+        fix: { kind: 'drop-user', user: record.user },
+        person: record.owner,
+        facts: { user: record.user, requestId: record.requestId, owner: record.owner, expiresAt: record.expiresAt },
+      }),
+    );
+  }
+  if (inputs.admins !== undefined) {
+    const expected = new Set(inputs.policy.expectedAdmins);
+    for (const admin of inputs.admins) {
+      if (expected.has(admin)) continue;
+      out.push(
+        finding(inputs, 'unexpected-admin', 'high', admin, [admin], `\`${admin}\` is a member of \`admin\` (or a superuser), and the policy's \`expectedAdmins\` does not list it; revoke it on the cluster, or add it to the policy.`, {
+          facts: { user: admin },
+        }),
+      );
+    }
+  }
+  return out;
+}
+
+function requestFindings(inputs: ClusterInputs): Finding[] {
+  const now = inputs.now.getTime();
+  return inputs.pending
+    .filter((r) => r.status === 'pending' && Date.parse(r.expiresAt) <= now)
+    .map((r) =>
+      finding(inputs, 'stale-pending', 'low', r.id, [r.id], `Request \`${r.id}\` (${r.params.kind}) expired at ${shortTime(r.expiresAt)} and is still pending; the expiry sweep expires it.`, {
+        fix: { kind: 'expire-request', requestId: r.id },
+        person: r.requester,
+        facts: { requestId: r.id, kind: r.params.kind, requester: r.requester, expiresAt: r.expiresAt },
+      }),
+    );
+}
+
+function dmFindings(inputs: ClusterInputs): Finding[] {
+  return inputs.dueDms.map((dm) =>
+    finding(inputs, 'dm-past-ttl', 'medium', `${dm.channel}/${dm.ts}`, [dm.channel, dm.ts], `A DM carrying a password was due for deletion at ${shortTime(dm.deleteAfter)} and is still there.`, {
+      fix: { kind: 'delete-dm', channel: dm.channel, ts: dm.ts },
+      person: dm.user,
+      facts: { channel: dm.channel, ts: dm.ts, recipient: dm.user, deleteAfter: dm.deleteAfter },
+    }),
+  );
+}
+
+/** `2025-01-31 14:05 UTC`. */
+export function shortTime(iso: string): string {
+  return `${new Date(iso).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** Counts by severity, for summaries. */
+export function countBySeverity(findings: readonly Finding[]): Record<Severity, number> {
+  const counts: Record<Severity, number> = { high: 0, medium: 0, low: 0 };
+  for (const f of findings) counts[f.severity] += 1;
+  return counts;
+}
