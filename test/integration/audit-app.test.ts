@@ -8,18 +8,17 @@
  * Network plays: this file's clients connect from 127.0.0.41; its `pg_hba.conf` rules name only
  * 127.0.0.41/32, 127.0.0.42/32 and 127.0.0.43/32.
  */
-import { Writable } from 'node:stream';
 import { type Context } from 'aws-lambda';
 import { type Pool } from 'pg';
 import { auditHandler } from '../../handlers/audit';
 import { type ReportSummary, type SweepSummary } from '../../lib/audit/auditor';
 import { PgHbaFileStore } from '../../lib/cluster-admin/sql/hba-store';
 import { createAdminPool } from '../../lib/cluster-admin/sql/pool';
-import { createLogger, SecretRedactor } from '../../lib/log';
 import { auditTrailId } from '../../lib/requests/types';
 import { type SlackMessage } from '../../local/slack-emulator';
 import { type Harness, messageText, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
+import { captureLogs, Clock } from '../support/observe';
 import { tryConnect } from '../support/pg-client';
 
 const { alice, bob, carol, admin, mallory } = USERS;
@@ -28,25 +27,7 @@ const HERE = '127.0.0.41';
 const OPERATOR_LINE = 'hostssl all all 127.0.0.42/32 scram-sha-256';
 const HOUR = 3_600_000;
 
-class Clock {
-  private offsetMs = 0;
-  readonly now = (): Date => new Date(Date.now() + this.offsetMs);
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-}
 
-function captureLogs(): { lines: string[]; redactor: SecretRedactor; logger: ReturnType<typeof createLogger> } {
-  const lines: string[] = [];
-  const redactor = new SecretRedactor();
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, redactor, logger: createLogger({ level: 'info', redactor, destination }) };
-}
 
 type LogRecord = Record<string, unknown> & { event?: string; cluster?: string; message?: string };
 

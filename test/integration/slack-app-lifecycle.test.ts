@@ -5,38 +5,19 @@
  *
  * Network plays: this file's clients connect from 127.0.0.31.
  */
-import { Writable } from 'node:stream';
-import { createLogger, SecretRedactor } from '../../lib/log';
 import { BOT_TOKEN, CLOUD_API_KEY, type Harness, messageText, requestIdIn, SIGNING_SECRET, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
+import { captureLogs, Clock } from '../support/observe';
 import { tryConnect } from '../support/pg-client';
 
 const { alice, bob, mallory } = USERS;
 const HERE = '127.0.0.31';
 
-class Clock {
-  private offsetMs = 0;
-  readonly now = (): Date => new Date(Date.now() + this.offsetMs);
-  advance(ms: number): void {
-    this.offsetMs += ms;
-  }
-}
 
-function captureLogs(): { lines: string[]; redactor: SecretRedactor; logger: ReturnType<typeof createLogger> } {
-  const lines: string[] = [];
-  const redactor = new SecretRedactor();
-  const destination = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(...chunk.toString('utf8').split('\n').filter(Boolean));
-      done();
-    },
-  });
-  return { lines, redactor, logger: createLogger({ level: 'debug', redactor, destination }) };
-}
 
 describe('with a clock: expiry and DM deletion', () => {
   const clock = new Clock();
-  const logs = captureLogs();
+  const logs = captureLogs('debug');
   let h: Harness;
 
   beforeAll(async () => {
