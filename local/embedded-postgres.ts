@@ -131,8 +131,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     }
     await server.start();
   } catch (error) {
-    await flushLog();
     const where = logFile ? ` (log: ${logFile})` : '';
+    // Read the reason before flushLog() empties the buffer.
     const reason =
       logLines
         .flatMap((l) => l.split('\n'))
@@ -140,6 +140,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         .find((l) => /FATAL|error:|could not|already in use/i.test(l))
         ?.replace(/^\[STDERR\]\s*/, '')
         .trim() ?? 'see the server log';
+    await flushLog();
     throw new EmbeddedPostgresError(`Embedded PostgreSQL on port ${port} failed to start: ${reason}${where}`, {
       cause: error,
     });

@@ -30,6 +30,8 @@ export interface AssessOptions {
   readonly policy: ClusterPolicy;
   /** The requester is in the break-glass group and gave `--break-glass --reason`. */
   readonly breakGlass?: boolean;
+  /** Private and reserved ranges are flagged only for Cloud clusters, which see public addresses. */
+  readonly backend?: 'cloud' | 'sql';
 }
 
 const RISK_ORDER: readonly Risk[] = ['low', 'elevated', 'high'];
@@ -39,7 +41,7 @@ function atLeast(risk: Risk, floor: Risk): Risk {
 }
 
 
-export function assessRequest(params: RequestParams, { cluster, policy, breakGlass = false }: AssessOptions): Assessment {
+export function assessRequest(params: RequestParams, { cluster, policy, breakGlass = false, backend = 'cloud' }: AssessOptions): Assessment {
   const flags: RiskFlag[] = [];
   let risk: Risk = 'low';
   const requestedFor = params.kind === 'allow' ? params.allow.forMs : params.kind === 'user-create' ? params.userCreate.forMs : undefined;
@@ -75,8 +77,8 @@ export function assessRequest(params: RequestParams, { cluster, policy, breakGla
       } else if (!policy.autoApproveSingleHost) {
         risk = 'elevated';
       }
-      if (network.flags.includes('private')) flags.push({ code: 'private', text: 'Private range: the cluster sees public addresses, so this entry may never match.' });
-      if (network.flags.includes('reserved')) flags.push({ code: 'reserved', text: 'Reserved or special-purpose range.' });
+      if (backend === 'cloud' && network.flags.includes('private')) flags.push({ code: 'private', text: 'Private range: the cluster sees public addresses, so this entry may never match.' });
+      if (backend === 'cloud' && network.flags.includes('reserved')) flags.push({ code: 'reserved', text: 'Reserved or special-purpose range.' });
       if (forMs === undefined) flags.push({ code: 'long-duration', text: 'Permanent: no --for given.' });
       break;
     }

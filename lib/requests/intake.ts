@@ -62,7 +62,7 @@ export class RequestIntake {
       this.o.logger.info({ event: 'request.refused', requester: input.requester, cluster: input.cluster, kind: input.params.kind, reason: refusal?.reason }, 'request refused');
       return refusal ?? this.unknownCluster(input.cluster);
     }
-    const assessment = assessRequest(input.params, { cluster: cluster.alias, policy: cluster.policy, breakGlass: input.breakGlass === true });
+    const assessment = assessRequest(input.params, { cluster: cluster.alias, policy: cluster.policy, breakGlass: input.breakGlass === true, backend: cluster.backend });
     if (assessment.decision === 'refused') return { outcome: 'refused', reason: assessment.reason, example: assessment.example };
 
     const now = this.now();

@@ -248,7 +248,11 @@ export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, comma
   } else if (ca.downloadUrl) {
     blocks.push(section(`*CA certificate* (\`sslmode=verify-full\` checks the server against it):\n\`\`\`curl --create-dirs -o "${ca.sslrootcert}" '${ca.downloadUrl}'\`\`\``));
   } else if (ca.pem) {
-    blocks.push(section(`*CA certificate*: save it as \`${ca.sslrootcert}\`${ca.pem.length < 2500 ? `:\n\`\`\`${ca.pem.trim()}\`\`\`` : '.'}`));
+    blocks.push(
+      section(
+        `*CA certificate*: the connection strings expect it at \`${ca.sslrootcert}\`${ca.pem.length < 2500 ? `; on another machine, save this there:\n\`\`\`${ca.pem.trim()}\`\`\`` : '.'}`,
+      ),
+    );
   } else {
     blocks.push(context(`TLS: \`sslmode=verify-full\` with the cluster CA at \`${ca.sslrootcert}\`.`));
   }
@@ -308,8 +312,15 @@ function findingBlockId(fingerprint: string): string {
   return `finding-${fingerprint}`;
 }
 
+const FINDING_ACTIONS_PREFIX = 'finding-actions-';
+
 function findingActionsId(fingerprint: string): string {
-  return `finding-actions-${fingerprint}`;
+  return `${FINDING_ACTIONS_PREFIX}${fingerprint}`;
+}
+
+/** The fingerprint of the finding whose Remove / Keep block this is, from the block's id. */
+export function fingerprintOfActionsBlock(blockId: string | undefined): string | undefined {
+  return blockId?.startsWith(FINDING_ACTIONS_PREFIX) === true ? blockId.slice(FINDING_ACTIONS_PREFIX.length) : undefined;
 }
 
 /** A finding: its line, then Remove (when it has a fix, with a confirmation) and Keep. */

@@ -11,7 +11,7 @@ import { type RequestIntake, type SubmitResult } from '../requests/intake';
 import { type RequestStore } from '../requests/store';
 import { type ChatRequest, type RequestParams } from '../requests/types';
 import { acceptedMessage, duplicateMessage, escapeText, markdownMessage, type Message, refusalMessage, summary, textMessage } from './blocks';
-import { type ParsedCommand, parseCommand } from './grammar';
+import { type ParsedCommand, parseCommand, rangeWarnings } from './grammar';
 import { helpText } from './help';
 
 export interface SlashCommandInput {
@@ -99,6 +99,8 @@ export class CommandHandler {
     const cluster = this.cluster(command.cluster, rebuild(input.text));
     if ('refused' in cluster) return cluster.refused;
     const params = toParams(command, cluster);
+    // A Cloud cluster only ever sees public addresses; on a self-hosted one any range may be right.
+    const warnings = command.name === 'allow' && cluster.backend === 'cloud' ? rangeWarnings(command.network).map(escapeText) : [];
     const breakGlass = 'breakGlass' in command && command.breakGlass;
     const reason = 'reason' in command ? command.reason : undefined;
     const result: SubmitResult = await this.o.intake.submit({
@@ -117,22 +119,24 @@ export class CommandHandler {
       case 'duplicate':
         return duplicateMessage(result.request);
       case 'accepted':
-        return acceptedMessage(result.request, notes, cluster.approversChannel);
+        return acceptedMessage(result.request, [...notes, ...warnings], cluster.approversChannel);
     }
   }
 
   private async read(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'allowlist' | 'check' | 'users' }>): Promise<Message> {
     const cluster = this.cluster(command.cluster, rebuild(input.text));
     if ('refused' in cluster) return cluster.refused;
+    const id = `read-${input.triggerId ?? `${input.user}-${Date.now()}`}`;
     const job: Job = {
       type: 'read',
+      id,
       command: command.name,
       cluster: cluster.alias,
       requester: input.user,
       ...(command.name === 'check' ? { ip: command.ip } : {}),
       ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
     };
-    await this.o.intake.enqueue(job, `read-${input.triggerId ?? `${input.user}-${Date.now()}`}`);
+    await this.o.intake.enqueue(job, id);
     const what = command.name === 'check' ? `whether \`${command.ip}\` is allowed` : command.name === 'users' ? 'the SQL users' : 'the allowlist';
     return textMessage(`Looking up ${what} on \`${cluster.alias}\`…`);
   }
@@ -160,8 +164,10 @@ export class CommandHandler {
       this.o.logger.warn({ event: 'connect.refused', user: input.user, cluster: cluster.alias, sqlUser: user, owner: managed.owner }, 'connect refused: not the owner');
       return refusalMessage(`Only <@${managed.owner}>, who owns \`${user}\`, or an admin can get its connection details.`);
     }
+    const id = `connect-${input.triggerId ?? `${input.user}-${Date.now()}`}`;
     const job: Job = {
       type: 'connect',
+      id,
       requester: input.user,
       cluster: cluster.alias,
       user,
@@ -170,17 +176,18 @@ export class CommandHandler {
       ...(command.format !== undefined ? { format: command.format } : {}),
       ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
     };
-    await this.o.intake.enqueue(job, `connect-${input.triggerId ?? `${input.user}-${Date.now()}`}`);
+    await this.o.intake.enqueue(job, id);
     return textMessage(`Sending the connection details of \`${user}\` on \`${cluster.alias}\` to your DMs…`);
   }
 
   private async audit(input: SlashCommandInput, alias: string | undefined): Promise<Message> {
-    if (!(await this.o.access.isAdmin(input.user))) return refusalMessage('Only crdb-chatops admins can run the audit.');
+    if (!(await this.o.access.isAdmin(input.user))) {
+      this.o.logger.warn({ event: 'command.unauthorised', user: input.user, command: 'audit' }, 'command refused: not an admin');
+      return refusalMessage('Only crdb-chatops admins can run the audit.');
+    }
     if (alias !== undefined && !this.byAlias.has(alias)) return refusalMessage(`There is no cluster \`${alias}\`; configured: ${this.aliases()}.`, `${this.o.commandName} audit`);
-    await this.o.intake.enqueue(
-      { type: 'audit', requester: input.user, ...(alias !== undefined ? { cluster: alias } : {}), ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}) },
-      `audit-${input.triggerId ?? `${input.user}-${Date.now()}`}`,
-    );
+    const id = `audit-${input.triggerId ?? `${input.user}-${Date.now()}`}`;
+    await this.o.intake.enqueue({ type: 'audit', id, requester: input.user, ...(alias !== undefined ? { cluster: alias } : {}), ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}) }, id);
     return textMessage(`Running the audit${alias ? ` of \`${alias}\`` : ''}; the report follows here.`);
   }
 

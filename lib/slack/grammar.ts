@@ -728,23 +728,32 @@ function succeeds(fn: () => unknown): boolean {
   }
 }
 
-function networkNotes(network: ParsedNetwork, shownAs: string): string[] {
-  const notes: string[] = [];
-  if (network.normalisedFrom !== undefined) notes.push(`\`${network.normalisedFrom}\` has host bits set; using \`${network.cidr}\`.`);
+function networkNotes(network: ParsedNetwork): string[] {
+  return network.normalisedFrom === undefined ? [] : [`\`${network.normalisedFrom}\` has host bits set; using \`${network.cidr}\`.`];
+}
+
+/**
+ * Warnings for networks a managed (Cloud) cluster never sees connections from: private and
+ * reserved ranges. Not part of parsing: on a self-hosted cluster such a network is ordinary, so
+ * the caller decides, knowing the cluster.
+ */
+export function rangeWarnings(network: ParsedNetwork): string[] {
   const single = network.prefixLength === 32;
+  const shownAs = single ? network.address : network.cidr;
+  const warnings: string[] = [];
   if (network.flags.includes('private')) {
-    notes.push(
+    warnings.push(
       single
         ? `\`${shownAs}\` is a private address: the cluster sees your public address, not this one.`
         : `\`${shownAs}\` is a private range: the cluster sees your public address, not one in this range.`,
     );
   }
   if (network.flags.includes('reserved')) {
-    notes.push(
+    warnings.push(
       `\`${shownAs}\` is ${single ? 'a reserved address' : 'in reserved address space'} (loopback, link-local, documentation or similar): no client reaches the cluster from there.`,
     );
   }
-  return notes;
+  return warnings;
 }
 
 function checkNetwork(raw: string): Checked<ParsedNetwork> {
@@ -753,7 +762,7 @@ function checkNetwork(raw: string): Checked<ParsedNetwork> {
   const parsed = viaValidator(() => parseIpv4Network(raw));
   if (!('value' in parsed)) return parsed;
   const network = parsed.value;
-  return ok(network, networkNotes(network, network.prefixLength === 32 ? network.address : network.cidr));
+  return ok(network, networkNotes(network));
 }
 
 function checkAddress(raw: string): Checked<string> {
@@ -763,13 +772,13 @@ function checkAddress(raw: string): Checked<string> {
     const network = viaValidator(() => parseIpv4Network(raw));
     if (!('value' in network)) return network;
     // `a.b.c.d/32` is one address written as a network: nothing to refuse.
-    if (network.value.prefixLength === 32) return ok(network.value.address, networkNotes(network.value, network.value.address));
+    if (network.value.prefixLength === 32) return ok(network.value.address, networkNotes(network.value));
     const typed = raw.slice(0, raw.indexOf('/'));
     return refused(`\`check\` takes one address, not a network like \`${shown(raw, 40)}\`.`, parseIpv4Address(typed));
   }
   const parsed = viaValidator(() => parseIpv4Address(raw));
   if (!('value' in parsed)) return parsed;
-  return ok(parsed.value, networkNotes(parseIpv4Network(parsed.value), parsed.value));
+  return ok(parsed.value);
 }
 
 function checkCidr(raw: string): Checked<Cidr> {

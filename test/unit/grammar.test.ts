@@ -7,6 +7,7 @@ import {
   type ParseSuccess,
   flagSpellings,
   parseCommand,
+  rangeWarnings,
 } from '../../lib/slack/grammar';
 import { escapeMrkdwn, helpText, usage } from '../../lib/slack/help';
 
@@ -485,18 +486,23 @@ describe('parseCommand: notes', () => {
     expect(expectParsed('revoke 34.1.2.7/24').notes).toEqual(['`34.1.2.7/24` has host bits set; using `34.1.2.0/24`.']);
   });
 
-  it('warns that a private address is not what the cluster sees', () => {
-    expect(expectParsed('allow 10.1.2.3').notes).toEqual(['`10.1.2.3` is a private address: the cluster sees your public address, not this one.']);
-    expect(expectParsed('allow 192.168.0.0/16').notes).toEqual([
-      '`192.168.0.0/16` is a private range: the cluster sees your public address, not one in this range.',
-    ]);
-    expect(expectParsed('check 10.1.2.3').notes).toEqual(['`10.1.2.3` is a private address: the cluster sees your public address, not this one.']);
+  it('leaves range warnings to the caller, who knows the cluster: parsing only flags the network', () => {
+    const parsed = expectParsed('allow 10.1.2.3');
+    expect(parsed.notes).toEqual([]);
+    expect(parsed.command.name === 'allow' && parsed.command.network.flags).toEqual(['private']);
   });
 
-  it('warns about reserved addresses', () => {
-    expect(expectParsed('allow 127.0.0.1').notes).toEqual([
+  it('words the warning for a private address or range (for Cloud clusters)', () => {
+    const warn = (text: string) => {
+      const parsed = expectParsed(text);
+      return parsed.command.name === 'allow' ? rangeWarnings(parsed.command.network) : [];
+    };
+    expect(warn('allow 10.1.2.3')).toEqual(['`10.1.2.3` is a private address: the cluster sees your public address, not this one.']);
+    expect(warn('allow 192.168.0.0/16')).toEqual(['`192.168.0.0/16` is a private range: the cluster sees your public address, not one in this range.']);
+    expect(warn('allow 127.0.0.1')).toEqual([
       '`127.0.0.1` is a reserved address (loopback, link-local, documentation or similar): no client reaches the cluster from there.',
     ]);
+    expect(warn('allow 34.1.2.3')).toEqual([]);
   });
 
   it('has nothing to say about an ordinary public address', () => {

