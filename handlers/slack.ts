@@ -2,11 +2,12 @@
  * Lambda entry point for Slack (Function URL or HTTP API): verify, then hand to Bolt.
  *
  * The signature gate runs before Bolt parses anything. Everything is built once per instance
- * (memoised) and reused while the instance is warm.
+ * (memoised) and reused while the instance is warm. Local mode and the tests hand
+ * `buildSlackFunction` the full runtime; on Lambda it gets the ack path's alone.
  */
 import { type APIGatewayProxyEventV2, type APIGatewayProxyStructuredResultV2, type Context } from 'aws-lambda';
 import { ConfigError, loadConfig } from '../lib/config';
-import { createRuntime, type Runtime } from '../lib/runtime';
+import { type AckRuntime, createAckRuntime } from '../lib/ack-runtime';
 import { createSlackApp } from '../lib/slack/app';
 import { CommandHandler } from '../lib/slack/commands';
 import { header, rawBodyOf, verifyRequest } from '../lib/slack/verify';
@@ -14,12 +15,12 @@ import { header, rawBodyOf, verifyRequest } from '../lib/slack/verify';
 type BoltHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
 interface SlackFunction {
-  readonly runtime: Runtime;
+  readonly runtime: AckRuntime;
   readonly signingSecret: string;
   readonly bolt: BoltHandler;
 }
 
-export async function buildSlackFunction(runtime: Runtime): Promise<SlackFunction> {
+export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunction> {
   const { config } = runtime;
   const { botId, botUserId } = config.slack;
   if (botId === undefined || botUserId === undefined) {
@@ -65,7 +66,9 @@ export function slackHandler(fn: () => Promise<SlackFunction>, now: () => number
 let instance: Promise<SlackFunction> | undefined;
 
 function memoised(): Promise<SlackFunction> {
-  instance ??= buildSlackFunction(createRuntime(loadConfig(process.env), { env: process.env }));
+  // The ack path's runtime only: the worker's world (cluster backends, pg, the executor) is not
+  // even in this function's bundle (see lib/ack-runtime.ts).
+  instance ??= buildSlackFunction(createAckRuntime(loadConfig(process.env), { env: process.env }));
   // A failed cold start (a secret not readable yet) is retried by the next invocation.
   instance.catch(() => (instance = undefined));
   return instance;

@@ -1,66 +1,35 @@
 /**
  * The composition root: builds every port and use case from the validated config, once per
- * process. Handlers (Lambda), local mode and tests all start here; nothing below reads the
+ * process. The worker and audit handlers, local mode and tests start here; nothing below reads the
  * environment.
  *
+ * It is the ack path's runtime (`createAckRuntime`, ./ack-runtime.ts: config, state table, queue,
+ * access, intake, decisions), which the Lambda slack handler builds alone, plus the worker's
+ * world: cluster admins, the secret store, the notifier, the executor, maintenance and the audit.
+ *
  * Construction is cheap and synchronous where it can be: clients are created but not called,
- * cluster admins are built on first use, secrets are fetched on first need. That keeps cold starts
- * short for the Slack function, which must answer within 3 seconds.
+ * cluster admins are built on first use, secrets are fetched on first need.
  */
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { type WebClient } from '@slack/web-api';
 import { Auditor } from './audit/auditor';
-import { FindingDecisions } from './audit/decisions';
+import { type AckRuntime, createAckRuntime, type CreateRuntimeOptions, memo } from './ack-runtime';
 import { ClusterAdmins } from './cluster-admin/factory';
 import { type Config } from './config';
-import { createLogger, type Logger, SecretRedactor } from './log';
-import { AccessControl, type MembershipResolver } from './policy/access';
-import { Decisions } from './requests/decisions';
-import { createDocumentClient, DynamoRequestStore } from './requests/dynamo-store';
+import { SecretRedactor } from './log';
 import { RequestExecutor } from './requests/executor';
-import { RequestIntake } from './requests/intake';
 import { Maintenance } from './requests/maintenance';
-import { type JobQueue } from './requests/jobs';
 import { type Notifier } from './requests/notifier';
-import { SqsJobQueue } from './requests/queue';
-import { type RequestStore } from './requests/store';
-import { AwsSecretStore, createSecretsManagerClient } from './secrets/aws-secrets-manager';
+import { AwsSecretStore } from './secrets/aws-secrets-manager';
 import { FileSecretStore } from './secrets/file-store';
-import { SecretResolver } from './secrets/references';
 import { type SecretStore } from './secrets/types';
 import { SlackAuditReporter } from './slack/audit-reporter';
-import { SlackMembership } from './slack/membership';
 import { SlackNotifier } from './slack/notifier';
-import { createSlackClient } from './slack/web-client';
 
-export interface RuntimeOverrides {
-  readonly queue?: JobQueue;
-  readonly store?: RequestStore;
-  readonly secretStore?: SecretStore;
-  readonly notifier?: Notifier;
-  readonly membership?: MembershipResolver;
-  readonly logger?: Logger;
-  readonly now?: () => Date;
-  /** Credentials for AWS clients pointed at local endpoints (dynalite, stand-ins). */
-  readonly awsCredentials?: { accessKeyId: string; secretAccessKey: string };
-}
+export { type AckRuntime, createAckRuntime, type CreateRuntimeOptions, type RuntimeOverrides } from './ack-runtime';
 
-export interface Runtime {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly redactor: SecretRedactor;
-  readonly resolver: SecretResolver;
-  readonly store: RequestStore;
+export interface Runtime extends AckRuntime {
   readonly secretStore: SecretStore;
-  readonly queue: JobQueue;
+  /** Cluster admins, built on first use per cluster (also the ack path's cluster directory). */
   readonly clusters: ClusterAdmins;
-  readonly access: AccessControl;
-  readonly intake: RequestIntake;
-  readonly decisions: Decisions;
-  /** Remove / Keep clicks on audit reports (the Slack function's ack path). */
-  readonly findings: FindingDecisions;
-  /** The Slack Web API client (bot token resolved on first call). */
-  slack(): Promise<WebClient>;
   notifier(): Promise<Notifier>;
   executor(): Promise<RequestExecutor>;
   maintenance(): Promise<Maintenance>;
@@ -69,59 +38,20 @@ export interface Runtime {
   close(): Promise<void>;
 }
 
-export interface CreateRuntimeOptions {
-  /** Environment for `{ env }` secret references. */
-  readonly env?: Readonly<Record<string, string | undefined>>;
-  readonly overrides?: RuntimeOverrides;
-  readonly redactor?: SecretRedactor;
-}
+export function createRuntime(config: Config, options: CreateRuntimeOptions = {}): Runtime {
+  const { overrides = {} } = options;
+  const redactor = options.redactor ?? new SecretRedactor();
+  const ack = createAckRuntime(config, { ...options, redactor });
+  const { logger, resolver, store, access } = ack;
+  const slack = () => ack.slack();
 
-export function createRuntime(config: Config, { env = {}, overrides = {}, redactor = new SecretRedactor() }: CreateRuntimeOptions = {}): Runtime {
-  const logger = overrides.logger ?? createLogger({ level: config.logLevel, redactor });
-  const region = config.awsRegion ?? 'us-east-1';
-  const credentials = overrides.awsCredentials;
-
-  // Constructing an SDK client makes no call; it is used only by `{ secretId }` references and the aws store.
-  const secretsManager = createSecretsManagerClient({
-    region: (config.secrets.store === 'aws' ? config.secrets.region : undefined) ?? region,
-    ...(config.secrets.store === 'aws' && config.secrets.endpoint ? { endpoint: config.secrets.endpoint } : {}),
-    ...(credentials ? { credentials } : {}),
-  });
-  const resolver = new SecretResolver({ secretsManager, env, baseDir: config.baseDir, redactor });
   const secretStore =
     overrides.secretStore ??
     (config.secrets.store === 'aws'
-      ? new AwsSecretStore({ client: secretsManager, ...(config.secrets.kmsKeyId ? { kmsKeyId: config.secrets.kmsKeyId } : {}), logger })
+      ? new AwsSecretStore({ client: ack.secretsManager, ...(config.secrets.kmsKeyId ? { kmsKeyId: config.secrets.kmsKeyId } : {}), logger })
       : new FileSecretStore({ path: config.secrets.path, logger }));
-  const store =
-    overrides.store ??
-    new DynamoRequestStore({
-      client: createDocumentClient({ region: config.state.region ?? region, ...(config.state.endpoint ? { endpoint: config.state.endpoint } : {}), ...(credentials ? { credentials } : {}) }),
-      tableName: config.state.tableName,
-      logger,
-      ...(overrides.now ? { now: overrides.now } : {}),
-    });
-
-  let queue = overrides.queue;
-  if (queue === undefined) {
-    if (config.queue.kind !== 'sqs' || config.queue.url === undefined) {
-      throw new Error('config: queue: an SQS queue URL (QUEUE_URL) is required outside local mode.');
-    }
-    queue = new SqsJobQueue({
-      client: new SQSClient({ region, ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}), ...(credentials ? { credentials } : {}), maxAttempts: 3 }),
-      queueUrl: config.queue.url,
-    });
-  }
-
   const clusters = new ClusterAdmins(config.clusters, { secrets: resolver, baseDir: config.baseDir, logger });
-
-  const slack = memo(async () => createSlackClient({ token: await resolver.resolve(config.slack.botToken, 'slack.botToken'), slackApiUrl: config.slack.apiUrl, logger }));
-  const membership = overrides.membership ?? lazyMembership(slack);
-  const access = new AccessControl({ access: config.access, clusters: config.clusters, membership });
   const now = overrides.now;
-  const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, logger, ...(now ? { now } : {}) });
-  const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}) });
-  const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 
   const notifier = memo(async (): Promise<Notifier> =>
     overrides.notifier ??
@@ -171,44 +101,13 @@ export function createRuntime(config: Config, { env = {}, overrides = {}, redact
   );
 
   return {
-    config,
-    logger,
-    redactor,
-    resolver,
-    store,
+    ...ack,
     secretStore,
-    queue,
     clusters,
-    access,
-    intake,
-    decisions,
-    findings,
-    slack,
     notifier,
     executor,
     maintenance,
     audit,
     close: () => clusters.closeAll(),
-  };
-}
-
-/** One `SlackMembership` (and its cache) for the process, created when first needed. */
-function lazyMembership(slack: () => Promise<WebClient>): MembershipResolver {
-  let resolver: SlackMembership | undefined;
-  return {
-    groupMembers: async (group) => {
-      resolver ??= new SlackMembership({ client: await slack() });
-      return resolver.groupMembers(group);
-    },
-  };
-}
-
-/** Builds once on first call; a failed build (a secret not readable yet) is retried next time. */
-function memo<T>(build: () => Promise<T>): () => Promise<T> {
-  let value: Promise<T> | undefined;
-  return () => {
-    value ??= build();
-    value.catch(() => (value = undefined));
-    return value;
   };
 }

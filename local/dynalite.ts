@@ -10,7 +10,8 @@
  * - every request passes a read-write lock: ordinary operations share it (dynalite's per-item
  *   locks keep each of them atomic), a transaction holds it alone, so nobody sees or interleaves
  *   with a half-applied transaction;
- * - the transaction snapshots its items (consistent `GetItem`), applies each action with its own
+ * - the transaction snapshots its items (consistent reads, one `BatchGetItem`; key schemas are
+ *   cached until a table is created, updated or deleted), applies each action with its own
  *   condition through dynalite (so conditions and update expressions are evaluated by dynalite,
  *   exactly as for `PutItem`/`UpdateItem`/`DeleteItem`), and if any condition failed restores
  *   every snapshot and answers `TransactionCanceledException` with one `CancellationReasons` entry
@@ -65,8 +66,9 @@ export async function startDynalite({ host = '127.0.0.1', port = 0, path }: Dyna
   const innerPort = (inner.address() as AddressInfo).port;
 
   const lock = new ReadWriteLock();
+  const keySchemas: KeySchemas = new Map();
   const front = createServer((req, res) => {
-    handle(req, res, innerPort, lock).catch((error: unknown) => {
+    handle(req, res, innerPort, lock, keySchemas).catch((error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
       if (!res.headersSent) sendJson(res, 500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message });
       else res.destroy();
@@ -92,7 +94,12 @@ export async function startDynalite({ host = '127.0.0.1', port = 0, path }: Dyna
 // ---------------------------------------------------------------------------------------------
 // Front server
 
-async function handle(req: IncomingMessage, res: ServerResponse, innerPort: number, lock: ReadWriteLock): Promise<void> {
+/** Key attribute names by table, as DescribeTable gave them; forgotten when any table is created, changed or deleted. */
+type KeySchemas = Map<string, readonly string[]>;
+
+const SCHEMA_CHANGES = new Set([`${API}.CreateTable`, `${API}.UpdateTable`, `${API}.DeleteTable`]);
+
+async function handle(req: IncomingMessage, res: ServerResponse, innerPort: number, lock: ReadWriteLock, keySchemas: KeySchemas): Promise<void> {
   const body = await readBody(req);
   if (body === undefined) {
     res.statusCode = 413;
@@ -111,13 +118,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, innerPort: numb
     const release = await lock.acquire(true);
     let answer: Answer;
     try {
-      answer = await transactWriteItems(input, new InnerClient(innerPort, req.headers));
+      answer = await transactWriteItems(input, new InnerClient(innerPort, req.headers), keySchemas);
     } finally {
       release();
     }
     sendJson(res, answer.status, answer.body);
     return;
   }
+  if (typeof target === 'string' && SCHEMA_CHANGES.has(target)) keySchemas.clear();
   const release = await lock.acquire(false);
   let forwarded: Forwarded;
   try {
@@ -209,19 +217,20 @@ interface Action {
   readonly kind: 'ConditionCheck' | 'Put' | 'Delete' | 'Update';
   readonly tableName: string;
   readonly key: AttributeMap;
+  /** Table and key values, as JSON: one per item. */
+  readonly identity: string;
   readonly spec: ActionBase & { readonly Key?: unknown; readonly Item?: unknown; readonly UpdateExpression?: unknown };
 }
 
 type Reason = { Code: 'None' } | { Code: 'ConditionalCheckFailed'; Message: string; Item?: AttributeMap };
 
-async function transactWriteItems(input: unknown, inner: InnerClient): Promise<Answer> {
+async function transactWriteItems(input: unknown, inner: InnerClient, keySchemas: KeySchemas): Promise<Answer> {
   const items = isRecord(input) ? input.TransactItems : undefined;
   if (!Array.isArray(items) || items.length === 0 || items.length > MAX_TRANSACT_ITEMS) {
     return failure('ValidationException', `1 validation error detected: Value at 'transactItems' failed to satisfy constraint: Member must have length between 1 and ${MAX_TRANSACT_ITEMS}`);
   }
 
   // Resolve every action's table key first: nothing is written before the request is known valid.
-  const keySchemas = new Map<string, readonly string[]>();
   const actions: Action[] = [];
   const seen = new Set<string>();
   for (const item of items as unknown[]) {
@@ -244,15 +253,11 @@ async function transactWriteItems(input: unknown, inner: InnerClient): Promise<A
     const identity = JSON.stringify([action.tableName, keyNames.map((name) => key[name])]);
     if (seen.has(identity)) return failure('ValidationException', 'Transaction request cannot include multiple operations on one item');
     seen.add(identity);
-    actions.push({ ...action, key });
+    actions.push({ ...action, key, identity });
   }
 
-  const snapshots: (AttributeMap | undefined)[] = [];
-  for (const action of actions) {
-    const got = await inner.call('GetItem', { TableName: action.tableName, Key: action.key, ConsistentRead: true });
-    if (got.status !== 200) return { status: got.status, body: got.body };
-    snapshots.push(isRecord(got.body) && isRecord(got.body.Item) ? got.body.Item : undefined);
-  }
+  const snapshots = await snapshotsOf(inner, actions);
+  if (!Array.isArray(snapshots)) return snapshots;
 
   // Apply in order; remember what to restore. Every condition is evaluated (DynamoDB reports each).
   const touched: number[] = [];
@@ -297,7 +302,41 @@ async function transactWriteItems(input: unknown, inner: InnerClient): Promise<A
   };
 }
 
-function toAction(item: TransactItem): Omit<Action, 'key'> | undefined {
+/**
+ * The items of the actions as they are before the transaction (consistent reads), in order; or the
+ * error answer. One BatchGetItem when every key is made of strings (the common case: an item's
+ * identity is then exactly its key's JSON), GetItem by GetItem otherwise.
+ */
+async function snapshotsOf(inner: InnerClient, actions: readonly Action[]): Promise<(AttributeMap | undefined)[] | Answer> {
+  const byIdentity = new Map<string, AttributeMap>();
+  const stringKeys = actions.every((action) => Object.values(action.key).every((value) => isRecord(value) && Object.keys(value).join() === 'S'));
+  if (stringKeys && actions.length > 1) {
+    const requestItems: Record<string, { Keys: AttributeMap[]; ConsistentRead: true }> = {};
+    for (const action of actions) (requestItems[action.tableName] ??= { Keys: [], ConsistentRead: true }).Keys.push(action.key);
+    const got = await inner.call('BatchGetItem', { RequestItems: requestItems });
+    if (got.status !== 200) return { status: got.status, body: got.body };
+    const responses = isRecord(got.body) && isRecord(got.body.Responses) ? got.body.Responses : {};
+    const unprocessed = isRecord(got.body) && isRecord(got.body.UnprocessedKeys) ? Object.keys(got.body.UnprocessedKeys).length : 0;
+    if (unprocessed === 0) {
+      for (const action of actions) {
+        const found = (Array.isArray(responses[action.tableName]) ? (responses[action.tableName] as unknown[]) : []).find(
+          (item) => isRecord(item) && Object.keys(action.key).every((name) => JSON.stringify(item[name]) === JSON.stringify(action.key[name])),
+        );
+        if (isRecord(found)) byIdentity.set(action.identity, found);
+      }
+      return actions.map((action) => byIdentity.get(action.identity));
+    }
+  }
+  const snapshots: (AttributeMap | undefined)[] = [];
+  for (const action of actions) {
+    const got = await inner.call('GetItem', { TableName: action.tableName, Key: action.key, ConsistentRead: true });
+    if (got.status !== 200) return { status: got.status, body: got.body };
+    snapshots.push(isRecord(got.body) && isRecord(got.body.Item) ? got.body.Item : undefined);
+  }
+  return snapshots;
+}
+
+function toAction(item: TransactItem): Omit<Action, 'key' | 'identity'> | undefined {
   const kinds = (['ConditionCheck', 'Put', 'Delete', 'Update'] as const).filter((kind) => item[kind] !== undefined);
   const kind = kinds[0];
   if (kinds.length !== 1 || kind === undefined) return undefined;

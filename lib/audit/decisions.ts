@@ -26,6 +26,8 @@ export interface FindingClick {
   readonly actor: string;
   /** The report message the button is on; a Remove's outcome goes to its thread. */
   readonly report?: { readonly channel: string; readonly ts: string };
+  /** The fingerprint of the finding the button is shown with; it must be the one the value names. */
+  readonly shownFingerprint?: string;
 }
 
 /** `message` is for the clicker. */
@@ -57,10 +59,19 @@ export class FindingDecisions {
     const checked = await this.check(click, 'remove');
     if (!checked.ok) return checked;
     const { ref } = checked;
+    // Two approvers (or one double click) removing the same finding: one job. Its `id` is this
+    // click's, so a redelivered job reports once, and a later Remove of the same finding is new.
+    const deduplicationId = `audit-fix-${ref.cluster}-${ref.fingerprint}`;
     await this.o.intake.enqueue(
-      { type: 'audit-fix', cluster: ref.cluster, fingerprint: ref.fingerprint, actor: click.actor, ...(click.report !== undefined ? { report: click.report } : {}) },
-      // Two approvers (or one double click) removing the same finding: one job.
-      `audit-fix-${ref.cluster}-${ref.fingerprint}`,
+      {
+        type: 'audit-fix',
+        id: `${deduplicationId}-${this.now().getTime()}`,
+        cluster: ref.cluster,
+        fingerprint: ref.fingerprint,
+        actor: click.actor,
+        ...(click.report !== undefined ? { report: click.report } : {}),
+      },
+      deduplicationId,
     );
     this.o.logger.info({ event: 'audit.remove-requested', cluster: ref.cluster, rule: ref.rule, subject: ref.subject, fingerprint: ref.fingerprint, actor: click.actor }, 'audit finding Remove requested');
     return { ok: true, ref, message: 'Removing it now; the outcome follows in the thread.' };
@@ -75,6 +86,13 @@ export class FindingDecisions {
     if (!(await this.o.access.isApprover(click.actor, ref.cluster))) {
       const message = `Only approvers of \`${ref.cluster}\` can act on its audit findings.`;
       this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, cluster: ref.cluster, fingerprint: ref.fingerprint, reason: 'not an approver' }, 'audit click refused');
+      await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${message}`);
+      return { ok: false, message };
+    }
+    if (click.shownFingerprint !== undefined && click.shownFingerprint !== ref.fingerprint) {
+      // A tampered payload: the value names another finding than the one the button is shown with.
+      const message = 'That button does not belong to this finding; nothing was changed.';
+      this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, cluster: ref.cluster, fingerprint: ref.fingerprint, shown: click.shownFingerprint, reason: 'mismatch' }, 'audit click refused');
       await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${message}`);
       return { ok: false, message };
     }

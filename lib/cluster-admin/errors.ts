@@ -56,8 +56,18 @@ export class AlreadyExistsError extends ClusterAdminError {
   readonly code = 'already_exists';
 }
 
+/**
+ * The change collided with another. `retryable` when the same change will likely succeed on a
+ * later try (a serialization failure, a deadlock, a catalog row updated concurrently).
+ */
 export class ConflictError extends ClusterAdminError {
   readonly code = 'conflict';
+  override readonly retryable: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+    super(message, options === undefined ? undefined : { cause: options.cause });
+    this.retryable = options?.retryable === true;
+  }
 }
 
 export class RateLimitedError extends ClusterAdminError {

@@ -1,8 +1,7 @@
 /**
  * SQL user names and identifiers: CockroachDB's rules, enforced before anything reaches a server.
- * Identifiers are additionally always quoted (`escapeIdentifier`) when they are put into SQL.
+ * Identifiers are additionally always quoted (`quoteIdent`) when they are put into SQL.
  */
-import { escapeIdentifier } from 'pg';
 import { shownInput } from './display';
 import { InvalidInputError } from './errors';
 
@@ -52,9 +51,13 @@ export function validateObjectName(input: string, what: 'database' | 'schema' | 
   return name;
 }
 
-/** Quotes an identifier for SQL (`"name"`, inner quotes doubled). Use for every identifier. */
+/**
+ * Quotes an identifier for SQL (`"name"`, inner quotes doubled). Use for every identifier.
+ * The standard rule, as pg's `escapeIdentifier` applies it; written out so that this module, which
+ * the Slack grammar uses to validate names, does not pull the SQL driver into the slack function.
+ */
 export function quoteIdent(name: string): string {
-  return escapeIdentifier(name);
+  return `"${name.replace(/"/g, '""')}"`;
 }
 
 /** A best-effort valid name derived from what the user typed, for the corrected example. */

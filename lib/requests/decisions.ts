@@ -23,6 +23,14 @@ export interface DecisionInput {
   readonly actor: string;
   readonly action: 'approve' | 'deny';
   readonly reason?: string;
+  /** The message the clicked button is on; it must be the request's card. Absent for the deny modal. */
+  readonly card?: CardRef;
+}
+
+/** Where a message is: channel and ts. */
+export interface CardRef {
+  readonly channel: string;
+  readonly ts: string;
 }
 
 /** `ok: false` = refused, nothing changed. `message` is for the clicker, ephemeral. */
@@ -53,10 +61,16 @@ export class Decisions {
   /**
    * Whether `actor` may decide on `requestId` now. Used before opening the deny-reason modal, and
    * by `decide`. A refusal is logged and written to the request's audit trail.
+   *
+   * `card`: the message the button was on. A button's value is only the request id; a click whose
+   * value names another request than the card it was on (a tampered payload) is refused.
    */
-  async check(requestId: string, actor: string, action: DecisionInput['action']): Promise<{ ok: true; request: ChatRequest } | Refusal> {
+  async check(requestId: string, actor: string, action: DecisionInput['action'], card?: CardRef): Promise<{ ok: true; request: ChatRequest } | Refusal> {
     const request = REQUEST_ID.test(requestId) ? await this.o.store.getRequest(requestId) : undefined;
     if (request === undefined) return this.refuse(actor, undefined, action, 'That request does not exist.');
+    if (card !== undefined && (request.card?.ts !== card.ts || request.card.channel !== card.channel)) {
+      return this.refuse(actor, request, action, 'That button does not belong to this request; use the buttons on its own card.');
+    }
     if (!(await this.o.access.isApprover(actor, request.cluster))) {
       return this.refuse(actor, request, action, `Only approvers of \`${request.cluster}\` can decide on this request.`);
     }
@@ -70,8 +84,8 @@ export class Decisions {
     return { ok: true, request };
   }
 
-  async decide({ requestId, actor, action, reason }: DecisionInput): Promise<DecisionResult> {
-    const checked = await this.check(requestId, actor, action);
+  async decide({ requestId, actor, action, reason, card }: DecisionInput): Promise<DecisionResult> {
+    const checked = await this.check(requestId, actor, action, card);
     if (!checked.ok) return checked;
     const { request } = checked;
 

@@ -244,6 +244,7 @@ export interface DynamoRequestStoreOptions {
 /** The port's operations, as named in log lines and messages. */
 type Operation =
   | 'claim idempotency key'
+  | 'read idempotency key'
   | 'create request'
   | 'read request'
   | 'change request'
@@ -334,6 +335,14 @@ export class DynamoRequestStore implements RequestStore {
     throw this.logged(new StateStoreContentionError(`Could not claim idempotency key ${key}: it kept changing; try again.`), 'claim idempotency key', key);
   }
 
+  async idempotencyKeyHolder(key: string): Promise<string | undefined> {
+    if (key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
+    const holder = await this.get({ pk: idempotencyPk(key), sk: 'IDEMPOTENCY' }, 'read idempotency key', key);
+    const expiry = holder?.[TTL_ATTRIBUTE];
+    const nowSeconds = Math.floor(this.now().getTime() / 1000);
+    return holder !== undefined && typeof holder.requestId === 'string' && typeof expiry === 'number' && expiry > nowSeconds ? holder.requestId : undefined;
+  }
+
   // -- requests -----------------------------------------------------------------------------
 
   async createRequest(request: ChatRequest, event: RequestEvent): Promise<void> {
@@ -351,6 +360,47 @@ export class DynamoRequestStore implements RequestStore {
       throw this.translate(error, 'create request', request.id);
     }
     this.logger.debug({ requestId: request.id, operation: 'create request' }, 'request created');
+  }
+
+  async createRequestOnce(request: ChatRequest, event: RequestEvent, { key, ttlSeconds }: { readonly key: string; readonly ttlSeconds: number }): Promise<{ created: true } | { created: false; requestId: string }> {
+    if (event.requestId !== request.id) throw new StateStoreInvalidError(`The created event names request ${event.requestId}, not ${request.id}.`);
+    if (key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
+    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new StateStoreInvalidError(`An idempotency key's TTL must be a positive number of seconds, not ${ttlSeconds}.`);
+    const pk = idempotencyPk(key);
+    // A key can vanish between a refused claim and the read (TTL deletion): then try again.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const nowSeconds = Math.floor(this.now().getTime() / 1000);
+      const input: TransactWriteCommandInput = {
+        TransactItems: [
+          { Put: { TableName: this.tableName, Item: this.requestItem(request), ConditionExpression: 'attribute_not_exists(pk)' } },
+          { Put: this.eventPut(event) },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk, sk: 'IDEMPOTENCY', entity: 'idempotency', requestId: request.id, claimedAt: this.now().toISOString(), [TTL_ATTRIBUTE]: nowSeconds + ttlSeconds },
+              // As in claimIdempotencyKey: until DynamoDB deletes it, an expired key is free to claim.
+              ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
+              ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+              ExpressionAttributeValues: { ':now': nowSeconds },
+            },
+          },
+        ],
+      };
+      try {
+        await this.client.send(new TransactWriteCommand(input));
+        this.logger.debug({ requestId: request.id, operation: 'create request' }, 'request created');
+        return { created: true };
+      } catch (error) {
+        if (conditionFailedAt(error, 0)) throw this.logged(new RequestExistsError(`Request ${request.id} already exists.`, { cause: error }), 'create request', request.id);
+        if (!conditionFailedAt(error, 2)) throw this.translate(error, 'create request', request.id);
+      }
+      const holder = await this.get({ pk, sk: 'IDEMPOTENCY' }, 'claim idempotency key', key);
+      const expiry = holder?.[TTL_ATTRIBUTE];
+      if (holder !== undefined && typeof holder.requestId === 'string' && typeof expiry === 'number' && expiry > nowSeconds) {
+        return { created: false, requestId: holder.requestId };
+      }
+    }
+    throw this.logged(new StateStoreContentionError(`Could not claim idempotency key ${key}: it kept changing; try again.`), 'claim idempotency key', key);
   }
 
   async getRequest(id: string): Promise<ChatRequest | undefined> {

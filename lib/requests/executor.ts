@@ -9,17 +9,18 @@
  * - User passwords exist first in the secret store, then on the cluster: never a user whose
  *   password exists nowhere. A resumed job recognises its own secret by `requestId` and reuses it.
  */
-import { coveringEntries, entryName } from '../cluster-admin/allowlist';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { passwordRenderings } from '../cluster-admin/connection-formats';
 import { ClusterAdminError, PropagationTimeoutError } from '../cluster-admin/errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
 import { type ClusterConfig } from '../config';
 import { type Logger, type SecretRedactor } from '../log';
-import { SecretStoreError } from '../secrets/errors';
+import { SecretExistsError, SecretStoreError } from '../secrets/errors';
 import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
 import { type Job } from './jobs';
-import { type AllowlistRow, type Notifier } from './notifier';
+import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { StateStoreError } from './errors';
 import { type RequestStore } from './store';
 import { type ChatRequest, FINAL_STATUSES, type RequestEvent } from './types';
@@ -51,6 +52,13 @@ export interface RequestExecutorOptions {
   /** The audit, built on first use (it needs this executor: a thunk breaks the cycle). */
   readonly audit?: () => Promise<AuditJobs>;
   readonly now?: () => Date;
+  /**
+   * Called between every two steps of applying a request (after each step that changed something),
+   * with the step just completed, e.g. `user-create:secret-written`. A fault-injection seam: the
+   * hardening suite throws a simulated crash here, once per step, and checks that the redelivered
+   * job resumes. What it throws is handled like any failure of the step that follows.
+   */
+  readonly checkpoint?: (step: string, request: ChatRequest) => void | Promise<void>;
 }
 
 /** A failure no retry will fix; the message is user-safe. */
@@ -64,6 +72,33 @@ export class PermanentFailure extends Error {
 interface Applied {
   readonly text: string;
   readonly notes?: readonly string[];
+}
+
+/** How long a command-answering job is remembered as answered (SQS keeps a message at most 14 days; redeliveries come within hours). */
+const ANSWERED_JOB_TTL_SECONDS = 24 * 60 * 60;
+
+/** Tries of a rollback, the first included. */
+const ROLLBACK_ATTEMPTS = 4;
+
+/** How long the right to replace one leftover secret stays with the request that claimed it. */
+const REPLACE_CLAIM_TTL_SECONDS = 7 * 24 * 60 * 60;
+
+/** The `step` of a request whose requester has been told how it ended. */
+const STEP_TOLD = 'told';
+
+/** What the requester is told about a request in a final state. */
+function finalUpdate(request: ChatRequest, notes: readonly string[]): RequesterUpdate {
+  const by = request.decidedBy ?? 'an approver';
+  switch (request.status) {
+    case 'denied':
+      return { kind: 'denied', by, ...(request.denyReason ? { reason: request.denyReason } : {}) };
+    case 'expired':
+      return { kind: 'expired' };
+    case 'failed':
+      return { kind: 'failed', text: request.outcome ?? failureText(undefined) };
+    default:
+      return { kind: 'applied', text: request.outcome ?? 'Done.', ...(notes.length > 0 ? { notes } : {}) };
+  }
 }
 
 /** True when a later delivery of the same job may succeed. */
@@ -109,8 +144,10 @@ export class RequestExecutor {
         return this.answering(job, finalAttempt, async () => (await audit()).runCommand(job));
       }
       case 'audit-fix': {
-        if (this.o.audit === undefined) return this.o.logger.error({ event: 'audit-fix.unwired', cluster: job.cluster }, 'audit-fix job without an audit');
-        return (await this.o.audit()).fix(job, { finalAttempt });
+        const audit = this.o.audit;
+        if (audit === undefined) return this.o.logger.error({ event: 'audit-fix.unwired', cluster: job.cluster }, 'audit-fix job without an audit');
+        // `fix` answers its own failures (in the report's thread) and rethrows only retryable ones.
+        return this.once(job, async () => (await audit()).fix(job, { finalAttempt }));
       }
     }
   }
@@ -123,13 +160,18 @@ export class RequestExecutor {
       if (request.card === undefined) await this.postCard(request);
       return;
     }
-    if (request.breakGlass) await this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: applied without approval. Reason: ${request.reason ?? '(none)'}`);
+    // Once, before it is applied: a redelivered job finds it applying or applied.
+    if (request.breakGlass && request.status === 'approved') {
+      await this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: applied without approval. Reason: ${request.reason ?? '(none)'}`);
+    }
     return this.apply(request, finalAttempt);
   }
 
   private async decided(requestId: string, finalAttempt: boolean): Promise<void> {
     const request = await this.o.store.getRequest(requestId);
     if (request === undefined) return;
+    // A request that has ended is told (and its card updated) once, by `tellOutcome`.
+    if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
     if (request.card) await this.o.notifier.showApprovalCard(request);
     switch (request.status) {
       case 'approved':
@@ -137,13 +179,22 @@ export class RequestExecutor {
         return this.apply(request, finalAttempt);
       case 'applying':
         return this.apply(request, finalAttempt);
-      case 'denied':
-        return this.o.notifier.tellRequester(request, { kind: 'denied', by: request.decidedBy ?? 'an approver', ...(request.denyReason ? { reason: request.denyReason } : {}) });
-      case 'expired':
-        return this.o.notifier.tellRequester(request, { kind: 'expired' });
       default:
         return;
     }
+  }
+
+  /**
+   * Tells the requester how a request ended (and updates its card), once: the `told` step records
+   * that it was said, so a redelivered job stays quiet, and a job that stopped between the final
+   * state and the message (a crash, Slack unreachable) says it on its next delivery.
+   */
+  private async tellOutcome(request: ChatRequest, notes: readonly string[] = []): Promise<void> {
+    if (request.step === STEP_TOLD) return;
+    if (request.card) await this.o.notifier.showApprovalCard(request);
+    await this.o.notifier.tellRequester(request, finalUpdate(request, notes));
+    await this.checkpoint('told', request);
+    await this.o.store.transition(request.id, { from: [request.status], changes: { step: STEP_TOLD } });
   }
 
   /** Moves a pending request past its expiry to `expired`, updates its card and tells the requester. */
@@ -154,8 +205,7 @@ export class RequestExecutor {
       event: this.event(request.id, 'bot', 'expired'),
     });
     if (!result.ok) return;
-    if (result.request.card) await this.o.notifier.showApprovalCard(result.request);
-    await this.o.notifier.tellRequester(result.request, { kind: 'expired' });
+    await this.tellOutcome(result.request);
   }
 
   private isPastExpiry(request: ChatRequest): boolean {
@@ -174,7 +224,8 @@ export class RequestExecutor {
 
   private async apply(initial: ChatRequest, finalAttempt: boolean): Promise<void> {
     let request = initial;
-    if (FINAL_STATUSES.has(request.status) || request.status === 'pending') return;
+    if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
+    if (request.status === 'pending') return;
     if (request.status === 'approved') {
       const started = await this.o.store.transition(request.id, {
         from: ['approved'],
@@ -189,35 +240,98 @@ export class RequestExecutor {
       }
     }
     const log = this.o.logger.child({ requestId: request.id, cluster: request.cluster, kind: request.params.kind });
+    let ended: ChatRequest;
+    let notes: readonly string[] = [];
     try {
+      await this.checkpoint('applying', request);
       const applied = await this.applyKind(request);
       const done = await this.o.store.transition(request.id, {
         from: ['applying'],
         changes: { status: 'applied', outcome: applied.text, appliedAt: this.now().toISOString(), step: 'done' },
         event: this.event(request.id, 'bot', 'applied', applied.text),
       });
+      if (!done.ok) return;
       log.info({ event: 'request.applied' }, 'request applied');
-      if (done.ok) {
-        if (done.request.card) await this.o.notifier.showApprovalCard(done.request);
-        await this.o.notifier.tellRequester(done.request, { kind: 'applied', text: applied.text, ...(applied.notes ? { notes: applied.notes } : {}) });
-      }
+      ended = done.request;
+      notes = applied.notes ?? [];
     } catch (error) {
       if (isRetryable(error) && !finalAttempt) {
         log.warn({ event: 'request.retry', err: error }, 'request will be retried');
         throw error;
       }
       log.error({ event: 'request.failed', err: error }, 'request failed');
+      await this.rollBack(request, log);
       const text = failureText(error);
       const failed = await this.o.store.transition(request.id, {
         from: ['applying'],
         changes: { status: 'failed', outcome: text },
         event: this.event(request.id, 'bot', 'failed', text),
       });
-      if (failed.ok) {
-        if (failed.request.card) await this.o.notifier.showApprovalCard(failed.request);
-        await this.o.notifier.tellRequester(failed.request, { kind: 'failed', text });
+      if (!failed.ok) return;
+      ended = failed.request;
+    }
+    // Outside the try: failing to tell is not failing to apply. The next delivery tells.
+    await this.checkpoint(ended.status, ended);
+    await this.tellOutcome(ended, notes);
+  }
+
+  /**
+   * Undoes what a request that ends as failed did, where that leaves nothing the requester was
+   * told failed still in force: the allowlist entry it added, the user and secret it created.
+   * Revoke, rotate and delete go forward only; what they leave half done, the audit reports. A
+   * rollback that fails is logged: the audit reports what is left.
+   */
+  private async rollBack(request: ChatRequest, log: Logger): Promise<void> {
+    const { params } = request;
+    if (params.kind !== 'allow' && params.kind !== 'user-create') return;
+    // The last chance to undo it: a transient failure (throttling, a concurrent catalog change) gets a few quick retries.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (params.kind === 'allow') await this.rollBackAllow(request, params.allow.cidr);
+        else await this.rollBackUserCreate(request, params.userCreate.user);
+        return;
+      } catch (error) {
+        if (attempt < ROLLBACK_ATTEMPTS && isRetryable(error)) {
+          await sleep(100 * 2 ** attempt);
+          continue;
+        }
+        log.error({ event: 'request.rollback-failed', err: error, attempt }, 'rollback failed; the audit reports what is left');
+        return;
       }
     }
+  }
+
+  /**
+   * Removes the entry this request put on the allowlist (named for it), and its record. Fails
+   * closed: an entry that was there before under another request carries this request's name
+   * once it was updated, and goes too; a record of the other request left behind is reported by
+   * the audit.
+   */
+  private async rollBackAllow(request: ChatRequest, cidr: string): Promise<void> {
+    const admin = await this.o.clusters.get(request.cluster);
+    const entry = (await admin.listAllowlist()).entries.find((e) => e.cidr === cidr);
+    const managed = await this.o.store.getManagedEntry(request.cluster, cidr);
+    if (entry !== undefined && requestIdFromEntryName(entry.name) === request.id) await admin.removeAllowlistEntry(cidr);
+    if (managed?.requestId === request.id) await this.o.store.deleteManagedEntry(request.cluster, cidr);
+    if (entry !== undefined || managed?.requestId === request.id) {
+      await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', `${cidr} removed from the allowlist`));
+    }
+  }
+
+  /**
+   * Drops the user this request created and schedules its secret's deletion, when the secret is
+   * this request's (so never a user someone else made). The user goes first: a user is never
+   * left without its secret.
+   */
+  private async rollBackUserCreate(request: ChatRequest, user: string): Promise<void> {
+    const name = secretName(request.cluster, user);
+    const secret = await this.o.secrets.get(name);
+    if (secret?.requestId !== request.id) return;
+    const admin = await this.o.clusters.get(request.cluster);
+    await admin.deleteUser(user);
+    if ((await this.o.store.getManagedUser(request.cluster, user))?.requestId === request.id) await this.o.store.deleteManagedUser(request.cluster, user);
+    await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
+    await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', 'user dropped, secret scheduled for deletion'));
   }
 
   private applyKind(request: ChatRequest): Promise<Applied> {
@@ -238,6 +352,7 @@ export class RequestExecutor {
   private async applyAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow']): Promise<Applied> {
     const admin = await this.o.clusters.get(request.cluster);
     await admin.upsertAllowlistEntry({ cidr: allow.cidr, sql: allow.sql, ui: allow.ui, name: entryName(request.id, allow.label) });
+    await this.checkpoint('allow:entry-upserted', request);
     const expiresAt = allow.forMs === undefined ? undefined : new Date(this.now().getTime() + allow.forMs).toISOString();
     await this.o.store.putManagedEntry({
       cluster: request.cluster,
@@ -250,7 +365,9 @@ export class RequestExecutor {
       ...(allow.label !== undefined ? { label: allow.label } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
     });
+    await this.checkpoint('allow:recorded', request);
     await this.o.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
+    await this.checkpoint('allow:progress-told', request);
     const what = allow.sql && allow.ui ? 'SQL and the DB Console' : allow.ui ? 'the DB Console' : 'SQL';
     const until = expiresAt === undefined ? '' : ` until ${expiresAt.replace('T', ' ').slice(0, 16)} UTC`;
     try {
@@ -259,13 +376,16 @@ export class RequestExecutor {
       if (!(error instanceof PropagationTimeoutError)) throw error;
       return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}, but it is still propagating; try to connect in a few minutes.` };
     }
+    await this.checkpoint('allow:propagated', request);
     return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}. You can connect now.` };
   }
 
   private async applyRevoke(request: ChatRequest, cidr: string): Promise<Applied> {
     const admin = await this.o.clusters.get(request.cluster);
     const removed = await admin.removeAllowlistEntry(cidr);
+    await this.checkpoint('revoke:entry-removed', request);
     await this.o.store.deleteManagedEntry(request.cluster, cidr);
+    await this.checkpoint('revoke:record-deleted', request);
     return {
       text: removed ? `\`${cidr}\` was removed from the allowlist of \`${request.cluster}\`.` : `\`${cidr}\` was not on the allowlist of \`${request.cluster}\`; nothing to remove.`,
     };
@@ -279,7 +399,6 @@ export class RequestExecutor {
     const resuming = existing?.requestId === request.id;
     const details = await admin.connectionDetails({ user, database });
     let password: string;
-    let createdSecret = false;
     if (resuming) {
       password = existing.password;
     } else {
@@ -291,32 +410,43 @@ export class RequestExecutor {
             : `SQL user \`${user}\` already exists on \`${request.cluster}\` and was not created by the bot; it will not take it over.`,
         );
       }
+      const busy = new PermanentFailure(`SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`);
       password = generatePassword();
       this.o.redactor?.addAll(passwordRenderings(password));
       const value = this.secretValue(request, details, password);
       if (existing) {
-        // A secret left by an earlier, failed request for the same name: the user does not exist, so reuse the name.
+        // A secret left by an earlier request for the same name, and the user does not exist: reuse
+        // the name, unless that request is still at work (it wrote its secret and will create the
+        // user next). Of several requests finding the same leftover, one may replace it.
+        const owner = existing.requestId === undefined ? undefined : await this.o.store.getRequest(existing.requestId);
+        if (owner !== undefined && !FINAL_STATUSES.has(owner.status)) throw busy;
+        const claim = await this.o.store.claimIdempotencyKey(`user-create:${request.cluster}:${user}:replacing:${existing.requestId ?? 'unknown'}`, request.id, REPLACE_CLAIM_TTL_SECONDS);
+        if (!claim.claimed && claim.requestId !== request.id) throw busy;
         await this.o.secrets.put(name, value, { idempotencyKey: request.id });
       } else {
-        await this.o.secrets.create(name, value, {
-          tags: { owner: request.requester, cluster: request.cluster },
-          idempotencyKey: request.id,
-          description: `SQL user ${user} on ${request.cluster}, created by crdb-chatops request ${request.id}`,
-        });
+        try {
+          await this.o.secrets.create(name, value, {
+            tags: { owner: request.requester, cluster: request.cluster },
+            idempotencyKey: request.id,
+            description: `SQL user ${user} on ${request.cluster}, created by crdb-chatops request ${request.id}`,
+          });
+        } catch (error) {
+          // Another request created the secret since we read it (the name is the lock): it creates the user.
+          if (error instanceof SecretExistsError && !error.scheduledForDeletion) throw busy;
+          throw error;
+        }
       }
-      createdSecret = true;
+      await this.checkpoint('user-create:secret-written', request);
       await this.o.store.transition(request.id, { from: ['applying'], changes: { step: 'secret-written' } });
+      await this.checkpoint('user-create:step-recorded', request);
     }
     this.o.redactor?.addAll(passwordRenderings(password));
 
     const validUntil = params.forMs === undefined ? undefined : new Date(this.now().getTime() + params.forMs);
-    let result;
-    try {
-      result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}) });
-    } catch (error) {
-      if (!isRetryable(error) && (createdSecret || resuming)) await this.rollBackUserCreate(request, admin, user, name);
-      throw error;
-    }
+    // The record before the user: a user the bot made is never unknown to its table (the audit
+    // finds a record and secret without a user; it could not tell a user with a secret but no
+    // record from one made by hand). A failure from here on is rolled back by `apply` when it
+    // ends the request (the secret is ours).
     await this.o.store.putManagedUser({
       cluster: request.cluster,
       user,
@@ -327,25 +457,15 @@ export class RequestExecutor {
       createdAt: this.now().toISOString(),
       ...(validUntil ? { expiresAt: validUntil.toISOString() } : {}),
     });
+    await this.checkpoint('user-create:recorded', request);
+    const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}) });
+    await this.checkpoint('user-create:user-created', request);
     await this.deliver(request.requester, request.cluster, details, name, password, 'created', result.notes);
+    await this.checkpoint('user-create:delivered', request);
     return {
       text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
       notes: result.notes,
     };
-  }
-
-  private async rollBackUserCreate(request: ChatRequest, admin: ClusterAdmin, user: string, name: string): Promise<void> {
-    try {
-      await admin.deleteUser(user).catch((error: unknown) => {
-        // The user was never created: nothing to drop.
-        if (!(error instanceof ClusterAdminError)) throw error;
-      });
-      await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
-      await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', 'secret scheduled for deletion'));
-    } catch (error) {
-      // The audit reports a secret without a user; do not hide the original failure.
-      this.o.logger.error({ requestId: request.id, event: 'request.rollback-failed', err: error }, 'rollback failed');
-    }
   }
 
   private async applyUserRotate(request: ChatRequest, user: string): Promise<Applied> {
@@ -363,7 +483,9 @@ export class RequestExecutor {
       password = generatePassword();
       this.o.redactor?.addAll(passwordRenderings(password));
       await this.o.secrets.put(managed.secretName, { ...current, password, requestId: request.id }, { idempotencyKey: request.id });
+      await this.checkpoint('user-rotate:secret-written', request);
       await this.o.store.transition(request.id, { from: ['applying'], changes: { step: 'secret-written' } });
+      await this.checkpoint('user-rotate:step-recorded', request);
     }
     this.o.redactor?.addAll(passwordRenderings(password));
     try {
@@ -376,8 +498,10 @@ export class RequestExecutor {
       }
       throw error;
     }
+    await this.checkpoint('user-rotate:password-set', request);
     const details = await admin.connectionDetails({ user, database: managed.database });
     await this.deliver(request.requester, request.cluster, details, managed.secretName, password, 'rotated', []);
+    await this.checkpoint('user-rotate:delivered', request);
     return { text: `The password of \`${user}\` on \`${request.cluster}\` was rotated; the new connection details are in your DMs. The old password no longer works.` };
   }
 
@@ -385,11 +509,20 @@ export class RequestExecutor {
     const admin = await this.o.clusters.get(request.cluster);
     const name = (await this.o.store.getManagedUser(request.cluster, user))?.secretName ?? secretName(request.cluster, user);
     const dropped = await admin.deleteUser(user);
-    await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
+    await this.checkpoint('user-delete:user-dropped', request);
+    // The secret last: until it goes, the audit sees what is left (a secret without a user, whose
+    // Remove also drops the record); a record left alone would block the name unseen.
     await this.o.store.deleteManagedUser(request.cluster, user);
+    await this.checkpoint('user-delete:record-deleted', request);
+    await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
+    await this.checkpoint('user-delete:secret-deleted', request);
     return {
       text: `${dropped ? `SQL user \`${user}\` was dropped from \`${request.cluster}\`; objects it owned now belong to the admin user.` : `SQL user \`${user}\` was already gone from \`${request.cluster}\`.`} Its secret is scheduled for deletion in ${this.o.recoveryWindowDays} days.`,
     };
+  }
+
+  private async checkpoint(step: string, request: ChatRequest): Promise<void> {
+    await this.o.checkpoint?.(step, request);
   }
 
   private secretValue(request: ChatRequest, details: ConnectionDetails, password: string): DatabaseSecret {
@@ -431,14 +564,41 @@ export class RequestExecutor {
     if (receipt) await this.o.store.putDmReceipt({ ...receipt, cluster });
   }
 
-  /** Runs a job that answers a command; failures are answered too, retried while they may pass. */
+  /**
+   * Runs a job that answers a command; failures are answered too, retried while they may pass.
+   * A job with an `id` is answered once: its key is claimed after the answer, and a redelivered
+   * job whose key is claimed does nothing.
+   */
   private async answering(job: Extract<Job, { type: 'connect' | 'read' | 'audit' }>, finalAttempt: boolean, work: () => Promise<void>): Promise<void> {
+    return this.once(job, async () => {
+      try {
+        await work();
+      } catch (error) {
+        if (isRetryable(error) && !finalAttempt) throw error;
+        this.o.logger.warn({ event: `${job.type}.failed`, cluster: job.cluster, err: error }, 'command failed');
+        await this.o.notifier.reply(this.target(job), { kind: 'text', text: failureText(error), tone: 'error' });
+      }
+    });
+  }
+
+  /**
+   * Runs a job that answers someone at most once per `id` (SQS delivers at least once): the id is
+   * recorded after the work, and a redelivered job whose id is recorded does nothing. A job that
+   * fails is not recorded, so its redelivery runs it again.
+   */
+  private async once(job: Extract<Job, { type: 'connect' | 'read' | 'audit' | 'audit-fix' }>, work: () => Promise<void>): Promise<void> {
+    const key = job.id === undefined ? undefined : `job:${job.id}`;
+    if (key !== undefined && (await this.o.store.idempotencyKeyHolder(key)) !== undefined) {
+      this.o.logger.info({ event: 'job.duplicate', type: job.type, jobId: job.id }, 'job done already; delivered again');
+      return;
+    }
+    await work();
+    if (key === undefined || job.id === undefined) return;
     try {
-      await work();
+      await this.o.store.claimIdempotencyKey(key, job.id, ANSWERED_JOB_TTL_SECONDS);
     } catch (error) {
-      if (isRetryable(error) && !finalAttempt) throw error;
-      this.o.logger.warn({ event: `${job.type}.failed`, cluster: job.cluster, err: error }, 'command failed');
-      await this.o.notifier.reply(this.target(job), { kind: 'text', text: failureText(error), tone: 'error' });
+      // Done already: failing the job now would only do it twice.
+      this.o.logger.warn({ event: 'job.mark-failed', type: job.type, jobId: job.id, err: error }, 'could not record that a job was done');
     }
   }
 

@@ -59,6 +59,13 @@ export class RequestIntake {
     const cluster = this.o.clusters.config(input.cluster);
     const refusal = cluster === undefined ? this.unknownCluster(input.cluster) : await this.authorise(input);
     if (refusal || cluster === undefined) {
+      // A Slack retry of a command already handled: by now the first delivery may have changed what
+      // authorisation sees (the user exists, the entry is gone); answer it as the repeat it is.
+      if (input.idempotencyKey !== undefined) {
+        const earlierId = await this.o.store.idempotencyKeyHolder(`slash:${input.idempotencyKey}`);
+        const earlier = earlierId === undefined ? undefined : await this.o.store.getRequest(earlierId);
+        if (earlier !== undefined) return { outcome: 'duplicate', request: earlier };
+      }
       this.o.logger.info({ event: 'request.refused', requester: input.requester, cluster: input.cluster, kind: input.params.kind, reason: refusal?.reason }, 'request refused');
       return refusal ?? this.unknownCluster(input.cluster);
     }
@@ -86,17 +93,19 @@ export class RequestIntake {
       ...(input.channel !== undefined ? { channel: input.channel } : {}),
     };
 
+    const created = this.event(id, input.requester, 'created', describe(request));
     if (input.idempotencyKey !== undefined) {
-      const claim = await this.o.store.claimIdempotencyKey(`slash:${input.idempotencyKey}`, id, IDEMPOTENCY_TTL_SECONDS);
-      if (!claim.claimed) {
-        const earlier = await this.o.store.getRequest(claim.requestId);
+      // The request and the claim on Slack's trigger_id are written together (one round trip).
+      const once = await this.o.store.createRequestOnce(request, created, { key: `slash:${input.idempotencyKey}`, ttlSeconds: IDEMPOTENCY_TTL_SECONDS });
+      if (!once.created) {
+        const earlier = await this.o.store.getRequest(once.requestId);
         if (earlier) return { outcome: 'duplicate', request: earlier };
-        // Claimed by a delivery that has not written its request yet (or crashed before): that one answers.
+        // Claimed by a delivery whose request cannot be read (yet): that one answers.
         return { outcome: 'refused', reason: 'This command is already being processed.' };
       }
+    } else {
+      await this.o.store.createRequest(request, created);
     }
-
-    await this.o.store.createRequest(request, this.event(id, input.requester, 'created', describe(request)));
     if (request.breakGlass) await this.o.store.appendEvent(this.event(id, input.requester, 'break-glass', input.reason));
     await this.enqueue({ type: 'submit', requestId: id }, `submit-${id}`);
     this.o.logger.info({ event: 'request.created', requestId: id, requester: input.requester, cluster: cluster.alias, kind: input.params.kind, status: request.status, risk: request.risk }, 'request created');

@@ -5,13 +5,21 @@
 
 export type ReadCommand = 'allowlist' | 'check' | 'users';
 
+/**
+ * A job that answers someone (a command, a Remove click) carries an `id`, the same on every
+ * delivery of it: SQS delivers at least once, and the worker answers each id once.
+ */
+interface Answered {
+  readonly id?: string;
+}
+
 export type Job =
   /** A request was just created: post its approval card, or apply it when no approval is needed. */
   | { readonly type: 'submit'; readonly requestId: string }
   /** An approver decided: refresh the card, tell the requester, apply when approved. */
   | { readonly type: 'decided'; readonly requestId: string }
   /** DM the connection details of an existing user again. */
-  | {
+  | (Answered & {
       readonly type: 'connect';
       readonly requester: string;
       readonly cluster: string;
@@ -20,29 +28,29 @@ export type Job =
       readonly region?: string;
       readonly format?: string;
       readonly responseUrl?: string;
-    }
+    })
   /** Answer a read-only command that needs the cluster (slow: Cloud API or SQL). */
-  | {
+  | (Answered & {
       readonly type: 'read';
       readonly command: ReadCommand;
       readonly cluster: string;
       readonly requester: string;
       readonly ip?: string;
       readonly responseUrl?: string;
-    }
+    })
   /** Run the audit now (the scheduled audit enqueues nothing: it runs in its own function). */
-  | { readonly type: 'audit'; readonly requester: string; readonly cluster?: string; readonly responseUrl?: string }
+  | (Answered & { readonly type: 'audit'; readonly requester: string; readonly cluster?: string; readonly responseUrl?: string })
   /**
    * An approver clicked Remove on an audit finding: check that the finding still holds, then apply
    * its fix. `report` is the report message, whose thread hears the outcome.
    */
-  | {
+  | (Answered & {
       readonly type: 'audit-fix';
       readonly cluster: string;
       readonly fingerprint: string;
       readonly actor: string;
       readonly report?: { readonly channel: string; readonly ts: string };
-    };
+    });
 
 export interface EnqueueOptions {
   /** Duplicate enqueues with the same id within five minutes are dropped (SQS FIFO deduplication). */

@@ -5,7 +5,9 @@
  * - `InProcessJobQueue`: local mode and tests. It builds real SQS event records and hands them to
  *   the same `processJobBatch` the Lambda worker runs, with SQS's semantics: one message at a time
  *   per group, deduplication for five minutes, redelivery of failed messages with an increasing
- *   receive count, and a dead-letter list after `maxReceiveCount`.
+ *   receive count, and a dead-letter list after `maxReceiveCount`. With `duplicateDeliveries`,
+ *   it also plays SQS's at-least-once delivery: every message comes back that many more times
+ *   after it was handled (as when a delete is lost), so consumers prove they are idempotent.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -92,6 +94,11 @@ export interface InProcessJobQueueOptions {
   /** Delay before redelivering a failed message (SQS: the visibility timeout). */
   readonly redeliveryDelayMs?: (receiveCount: number) => number;
   readonly deduplicationWindowMs?: number;
+  /**
+   * Deliver each message this many extra times after it was handled successfully, with the next
+   * receive count (SQS is at-least-once: a delete can be lost). Default 0.
+   */
+  readonly duplicateDeliveries?: number;
 }
 
 interface Message {
@@ -105,6 +112,8 @@ interface Message {
 export class InProcessJobQueue implements JobQueue {
   /** Messages that exhausted their receives, as a DLQ would keep them. */
   readonly deadLetters: Job[] = [];
+  /** Deliveries made: all of them, redeliveries after a failure, and at-least-once duplicates. */
+  readonly stats = { deliveries: 0, redeliveries: 0, duplicates: 0 };
   private readonly groups = new Map<string, Promise<void>>();
   private readonly seen = new Map<string, number>();
   private readonly pending = new Set<Promise<void>>();
@@ -139,8 +148,21 @@ export class InProcessJobQueue implements JobQueue {
 
   private async deliverUntilDone(message: Message): Promise<void> {
     const max = this.o.maxReceiveCount ?? 5;
-    for (;;) {
+    if (!(await this.deliverOnce(message))) return;
+    // A duplicate past the receive limit would go to the dead-letter queue undelivered: not worth playing.
+    for (let extra = 0; extra < (this.o.duplicateDeliveries ?? 0) && message.receiveCount < max; extra++) {
+      this.stats.duplicates += 1;
+      if (!(await this.deliverOnce(message))) return;
+    }
+  }
+
+  /** Delivers until the worker handles the message (true), or it is dead-lettered (false). */
+  private async deliverOnce(message: Message): Promise<boolean> {
+    const max = this.o.maxReceiveCount ?? 5;
+    for (let attempt = 0; ; attempt++) {
       message.receiveCount += 1;
+      this.stats.deliveries += 1;
+      if (attempt > 0) this.stats.redeliveries += 1;
       let failed: boolean;
       try {
         const response = await this.o.deliver({ Records: [this.record(message)] });
@@ -149,12 +171,12 @@ export class InProcessJobQueue implements JobQueue {
         this.o.logger.error({ event: 'queue.handler-threw', err: error }, 'worker threw');
         failed = true;
       }
-      if (!failed) return;
+      if (!failed) return true;
       if (message.receiveCount >= max) {
         const job = parseJob(message.body);
         if (job) this.deadLetters.push(job);
         this.o.logger.error({ event: 'queue.dead-letter', groupId: message.groupId }, 'job moved to the dead-letter list');
-        return;
+        return false;
       }
       await sleep(this.o.redeliveryDelayMs?.(message.receiveCount) ?? 50 * 2 ** message.receiveCount);
     }

@@ -71,12 +71,22 @@ export interface RequestStore {
    * if that is `requestId` itself). A key past its TTL counts as unclaimed, deleted or not.
    */
   claimIdempotencyKey(key: string, requestId: string, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; requestId: string }>;
+  /** The request id holding `key`, or undefined when it is unclaimed (or its claim expired). Strongly consistent. */
+  idempotencyKeyHolder(key: string): Promise<string | undefined>;
 
   /**
    * Creates the request and its `created` event atomically.
    * @throws RequestExistsError when a request with the same id exists (nothing is written).
    */
   createRequest(request: ChatRequest, event: RequestEvent): Promise<void>;
+  /**
+   * `createRequest` and `claimIdempotencyKey(key, request.id, ttlSeconds)` in one transaction:
+   * both are written or neither (one round trip on the ack path instead of two, and no claim left
+   * behind by a request that was never written). When the key is held already (a Slack retry of the
+   * same command), nothing is written and the holder's request id is returned.
+   * @throws RequestExistsError when a request with the same id exists (nothing is written).
+   */
+  createRequestOnce(request: ChatRequest, event: RequestEvent, claim: { readonly key: string; readonly ttlSeconds: number }): Promise<{ created: true } | { created: false; requestId: string }>;
   getRequest(id: string): Promise<ChatRequest | undefined>;
   /**
    * Conditional change: applies `changes` only if the stored status is in `from` (and the version

@@ -12,8 +12,9 @@ import { type WebClient } from '@slack/web-api';
 import { type FindingClick, type FindingDecision, type FindingDecisions } from '../audit/decisions';
 import { type Logger } from '../log';
 import { type Decisions } from '../requests/decisions';
-import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_DENY, denyReasonModal, findingResolvedBlocks, textMessage, VIEW_DENY } from './blocks';
+import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, textMessage, VIEW_DENY } from './blocks';
 import { type CommandHandler } from './commands';
+import { slackError } from './notifier';
 import { slackLogger } from './web-client';
 
 export interface SlackAppOptions {
@@ -81,7 +82,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   app.action<BlockAction<ButtonAction>>(ACTION_APPROVE, async ({ ack, body, action, respond }) => {
     await ack();
     try {
-      const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve' });
+      const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve', ...cardOf(body) });
       await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
     } catch (error) {
       logger.error({ event: 'approve.error', err: error, user: body.user.id }, 'approve failed');
@@ -92,7 +93,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   app.action<BlockAction<ButtonAction>>(ACTION_DENY, async ({ ack, body, action, respond }) => {
     await ack();
     try {
-      const checked = await options.decisions.check(action.value ?? '', body.user.id, 'deny');
+      const checked = await options.decisions.check(action.value ?? '', body.user.id, 'deny', cardOf(body).card);
       if (!checked.ok) {
         await respond({ response_type: 'ephemeral', replace_original: false, text: checked.message });
         return;
@@ -100,6 +101,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       // The modal asks for an optional reason; the decision happens on submit.
       await options.client.views.open({ trigger_id: body.trigger_id, view: denyReasonModal(checked.request) });
     } catch (error) {
+      // A retried delivery of the click: the first one opened the modal with this trigger.
+      if (slackError(error) === 'exchanged_trigger_id') {
+        logger.info({ event: 'deny.modal-already-open', user: body.user.id }, 'deny modal already opened by an earlier delivery of this click');
+        return;
+      }
       logger.error({ event: 'deny.error', err: error, user: body.user.id }, 'deny failed');
       await respond({ response_type: 'ephemeral', replace_original: false, text: GENERIC_FAILURE });
     }
@@ -128,9 +134,11 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         // Findings past the first twenty sit in the report's thread: its outcome goes to the same thread.
         const threadTs: unknown = message?.thread_ts;
         const reportTs = typeof threadTs === 'string' ? threadTs : message?.ts;
+        const shownFingerprint = fingerprintOfActionsBlock(action.block_id);
         const result = await decide({
           value: action.value ?? '',
           actor: body.user.id,
+          ...(shownFingerprint !== undefined ? { shownFingerprint } : {}),
           ...(channel !== undefined && reportTs !== undefined ? { report: { channel, ts: reportTs } } : {}),
         });
         const blocks = messageBlocks(message);
@@ -161,6 +169,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   });
 
   return { app, ...(lambdaReceiver ? { lambdaReceiver } : {}) };
+}
+
+/** The message a button was on (an approval card), for checking that its value names that card's request. */
+function cardOf(body: BlockAction): { card?: { channel: string; ts: string } } {
+  const channel = body.channel?.id;
+  const ts = body.message?.ts;
+  return channel !== undefined && typeof ts === 'string' ? { card: { channel, ts } } : {};
 }
 
 /** The blocks of the message a button was on, as Slack sent them (absent for ephemeral messages). */

@@ -124,11 +124,10 @@ export class SlackNotifier implements Notifier {
   }
 
   private async dm(user: string, message: Message): Promise<{ channel: string; ts: string } | undefined> {
-    const opened = await this.o.client.conversations.open({ users: user });
-    const channel = opened.channel?.id;
-    if (channel === undefined) return undefined;
-    const posted = await this.o.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
-    return posted.ts ? { channel, ts: posted.ts } : undefined;
+    // Posted to the user id, the message lands in the bot's DM with that user and Slack answers
+    // with the DM's id (`D…`): one Web API call, no `conversations.open` (and no im:write) first.
+    const posted = await this.o.client.chat.postMessage({ channel: user, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
+    return posted.ts && posted.channel ? { channel: posted.channel, ts: posted.ts } : undefined;
   }
 }
 

@@ -3,7 +3,7 @@
  * about thirty minutes) and a request timeout, with the API base URL from config so tests and
  * local mode point it at a stand-in.
  */
-import { LogLevel, WebClient, type Logger as SlackLogger } from '@slack/web-api';
+import { LogLevel, WebClient, type Logger as SlackLogger, type WebAPICallResult } from '@slack/web-api';
 import { type Logger } from '../log';
 
 export interface SlackClientOptions {
@@ -30,8 +30,32 @@ export function slackLogger(logger: Logger): SlackLogger {
   };
 }
 
+/**
+ * Fields of Slack SDK errors that hold what the other end sent back: an HTTP error's raw `body`
+ * and `headers`. Slack never echoes a token, but whatever answers in its place (a proxy, a
+ * gateway's error page) may quote the request, `Authorization` header included. They stay on the
+ * error for code that wants them, but are not enumerable, so a log line does not carry them.
+ */
+const ECHO_FIELDS = ['body', 'headers'] as const;
+
+/** A `WebClient` whose errors never serialize what the server answered (see `ECHO_FIELDS`). */
+class QuietWebClient extends WebClient {
+  override async apiCall(method: string, options?: Record<string, unknown>): Promise<WebAPICallResult> {
+    try {
+      return await super.apiCall(method, options);
+    } catch (error) {
+      if (typeof error === 'object' && error !== null) {
+        for (const field of ECHO_FIELDS) {
+          if (Object.prototype.propertyIsEnumerable.call(error, field)) Object.defineProperty(error, field, { enumerable: false });
+        }
+      }
+      throw error;
+    }
+  }
+}
+
 export function createSlackClient({ token, slackApiUrl, logger, retries = 2, timeoutMs = 5_000 }: SlackClientOptions): WebClient {
-  return new WebClient(token, {
+  return new QuietWebClient(token, {
     slackApiUrl,
     timeout: timeoutMs,
     retryConfig: { retries, factor: 2, minTimeout: 200, maxTimeout: 2_000, randomize: true },

@@ -10,6 +10,7 @@ import { createLogger, SecretRedactor } from '../../lib/log';
 import { computeSlackSignature, type SlackRequest } from '../../local/slack-emulator';
 import { forgeRequest } from '../stand-ins/slack/forgery';
 import { type Harness, messageText, requestIdIn, SIGNING_SECRET, startHarness, USERS } from '../support/app-harness';
+import { printFigures } from './support';
 
 const { alice, bob } = USERS;
 const lines: string[] = [];
@@ -31,7 +32,12 @@ beforeAll(async () => {
   await h.settle();
 });
 
-afterAll(() => h.stop());
+const figures = { 'forged or replayed requests': 0, 'refused with 401': 0, 'log lines past the gate': 0 };
+
+afterAll(async () => {
+  printFigures('forged and replayed requests', figures);
+  await h.stop();
+});
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -123,6 +129,8 @@ describe('forged and replayed requests', () => {
     await h.settle();
 
     expect([...statuses.entries()]).toEqual([[401, all.length]]);
+    figures['forged or replayed requests'] = all.length;
+    figures['refused with 401'] = statuses.get(401) ?? 0;
     expect(await h.runtime.store.listByRequester(alice, 100)).toEqual(requestsBefore);
     expect((await h.runtime.store.getRequest(cardRequestId))?.approvals).toEqual([]);
     expect(messageText(h.card(cardRequestId))).toBe(cardBefore);
@@ -131,6 +139,7 @@ describe('forged and replayed requests', () => {
     expect(newLines.filter((l) => l.event === 'request.unverified')).toHaveLength(all.length);
     // Nothing past the gate ran: no command, decision or request log line.
     expect(newLines.filter((l) => l.event !== 'request.unverified')).toEqual([]);
+    figures['log lines past the gate'] = newLines.filter((l) => l.event !== 'request.unverified').length;
   });
 
   it('still accepts the genuine article (the gate is not simply closed)', async () => {

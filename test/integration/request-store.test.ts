@@ -284,6 +284,62 @@ describe('idempotency keys', () => {
   });
 });
 
+describe('createRequestOnce', () => {
+  it('writes the request, its created event and the claim in one transaction', async () => {
+    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
+    const request = chatRequest();
+
+    await expect(store.createRequestOnce(request, event(request, 'created'), { key, ttlSeconds: 600 })).resolves.toEqual({ created: true });
+
+    await expect(store.getRequest(request.id)).resolves.toEqual(request);
+    expect((await store.listEvents(request.id)).map((e) => e.type)).toEqual(['created']);
+    await expect(store.idempotencyKeyHolder(key)).resolves.toBe(request.id);
+  });
+
+  it('writes nothing for a key already held, and names the request holding it', async () => {
+    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
+    const first = chatRequest();
+    const retry = chatRequest();
+    await store.createRequestOnce(first, event(first, 'created'), { key, ttlSeconds: 600 });
+
+    await expect(store.createRequestOnce(retry, event(retry, 'created'), { key, ttlSeconds: 600 })).resolves.toEqual({ created: false, requestId: first.id });
+
+    await expect(store.getRequest(retry.id)).resolves.toBeUndefined();
+    await expect(store.listEvents(retry.id)).resolves.toEqual([]);
+  });
+
+  it('takes over an expired claim, even before DynamoDB deletes it', async () => {
+    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
+    await store.claimIdempotencyKey(key, newRequestId(), 60);
+    clockMs += 61_000;
+    const request = chatRequest();
+
+    await expect(store.createRequestOnce(request, event(request, 'created'), { key, ttlSeconds: 60 })).resolves.toEqual({ created: true });
+    await expect(store.idempotencyKeyHolder(key)).resolves.toBe(request.id);
+  });
+
+  it('refuses an existing request id without claiming the key', async () => {
+    const request = await created();
+    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
+
+    await expect(store.createRequestOnce(request, event(request, 'created'), { key, ttlSeconds: 600 })).rejects.toBeInstanceOf(RequestExistsError);
+    await expect(store.idempotencyKeyHolder(key)).resolves.toBeUndefined();
+  });
+
+  it('lets exactly one of 10 concurrent deliveries of one command create its request', async () => {
+    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
+    const requests = Array.from({ length: 10 }, () => chatRequest());
+
+    const results = await Promise.all(requests.map((r) => store.createRequestOnce(r, event(r, 'created'), { key, ttlSeconds: 600 })));
+
+    const winners = requests.filter((_, i) => results[i]?.created);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => !r.created)).toEqual(Array.from({ length: 9 }, () => ({ created: false, requestId: winners[0]?.id })));
+    const stored = await Promise.all(requests.map((r) => store.getRequest(r.id)));
+    expect(stored.filter((r) => r !== undefined)).toHaveLength(1);
+  });
+});
+
 describe('addApproval', () => {
   it('approves a quorum-1 request with the first approval, with one approved event', async () => {
     const request = await created({ quorum: 1 });

@@ -12,6 +12,7 @@ import { type Context } from 'aws-lambda';
 import { applyEnv, type Config, parseConfigDocument } from '../../lib/config';
 import { createLogger, type Logger, SecretRedactor } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
+import { RequestExecutor, type RequestExecutorOptions } from '../../lib/requests/executor';
 import { InProcessJobQueue } from '../../lib/requests/queue';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult } from '../../local/slack-emulator';
@@ -44,6 +45,10 @@ export interface HarnessOptions {
   readonly logger?: Logger;
   /** The redactor `logger` scrubs with; the runtime registers every secret it handles there. */
   readonly redactor?: SecretRedactor;
+  /** Fault injection between the executor's steps (see `RequestExecutorOptions.checkpoint`). */
+  readonly checkpoint?: RequestExecutorOptions['checkpoint'];
+  /** SQS at-least-once: deliver every job this many extra times after it was handled. Default 0. */
+  readonly duplicateJobDeliveries?: number;
 }
 
 export interface Harness {
@@ -68,6 +73,10 @@ export interface Harness {
   dms(user: string): SlackMessage[];
   /** Texts the app posted to the response_url of a command (accepted posts only). */
   responses(result: DeliveryResult<unknown>): string[];
+  /** Every body the Slack function answered with (acks, refusals, 401s), oldest first. */
+  readonly appResponses: readonly string[];
+  /** Every job body the queue delivered to the worker (duplicates and redeliveries included). */
+  readonly jobBodies: readonly string[];
   stop(): Promise<void>;
 }
 
@@ -183,15 +192,31 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     return ref.runtime;
   });
   const context = { awsRequestId: 'local', functionName: 'worker' } as Context;
-  const queue = new InProcessJobQueue({ deliver: (event) => worker(event, context), logger, redeliveryDelayMs: () => 10 });
-  const runtime = createRuntime(config, {
+  const jobBodies: string[] = [];
+  const queue = new InProcessJobQueue({
+    deliver: (event) => {
+      jobBodies.push(...event.Records.map((r) => r.body));
+      return worker(event, context);
+    },
+    logger,
+    redeliveryDelayMs: () => 10,
+    duplicateDeliveries: options.duplicateJobDeliveries ?? 0,
+  });
+  const base = createRuntime(config, {
     env,
     redactor,
     overrides: { queue, store, logger, awsCredentials: credentials, ...(options.now ? { now: options.now } : {}) },
   });
+  const runtime = options.checkpoint === undefined ? base : withCheckpoint(base, options.checkpoint, options.now);
   ref.runtime = runtime;
   const built = buildSlackFunction(runtime);
-  const handler = slackHandler(() => built);
+  const slackFunction = slackHandler(() => built);
+  const appResponses: string[] = [];
+  const handler: typeof slackFunction = async (event, ctx) => {
+    const response = await slackFunction(event, ctx);
+    appResponses.push(response.body ?? '');
+    return response;
+  };
   const driver = new SlackDriver({ server: slack, signingSecret: SIGNING_SECRET, target: { kind: 'lambda', handler } });
 
   const harness: Harness = {
@@ -216,6 +241,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dms: (user) => slack.messages(slack.dmChannelFor(user)),
     responses: (result) =>
       result.responseUrlId === undefined ? [] : slack.responses(result.responseUrlId).filter((p) => p.status === 200).map((p) => messageText(p.body as { text?: string; blocks?: unknown[] })),
+    appResponses,
+    jobBodies,
     stop: async () => {
       await queue.drain();
       await runtime.close();
@@ -225,4 +252,34 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
   return harness;
+}
+
+/**
+ * The runtime with its executor rebuilt around a checkpoint hook: the same parts `createRuntime`
+ * wires (lib/runtime.ts offers no override for the executor's options).
+ */
+function withCheckpoint(runtime: Runtime, checkpoint: NonNullable<RequestExecutorOptions['checkpoint']>, now: (() => Date) | undefined): Runtime {
+  const { config } = runtime;
+  let executor: Promise<RequestExecutor> | undefined;
+  return {
+    ...runtime,
+    executor: () =>
+      (executor ??= runtime.notifier().then(
+        (notifier) =>
+          new RequestExecutor({
+            store: runtime.store,
+            secrets: runtime.secretStore,
+            clusters: runtime.clusters,
+            notifier,
+            passwordDelivery: config.delivery.passwordDelivery,
+            propagationTimeoutMs: config.requests.propagationTimeout,
+            recoveryWindowDays: config.secrets.recoveryWindowDays,
+            logger: runtime.logger,
+            redactor: runtime.redactor,
+            audit: () => runtime.audit(),
+            checkpoint,
+            ...(now ? { now } : {}),
+          }),
+      )),
+  };
 }

@@ -48,7 +48,7 @@ describe('Slack app manifest', () => {
   it('asks for exactly the scopes of the Web API methods the code calls', () => {
     const code = [...sources(path.join(root, 'lib')), ...sources(path.join(root, 'handlers'))].map((f) => readFileSync(f, 'utf8')).join('\n');
     const called = Object.keys(METHOD_SCOPES).filter((method) => code.includes(`.${method}(`));
-    expect(called).toEqual(expect.arrayContaining(['chat.postMessage', 'chat.update', 'chat.delete', 'conversations.open', 'usergroups.users.list', 'views.open']));
+    expect(called).toEqual(expect.arrayContaining(['chat.postMessage', 'chat.update', 'chat.delete', 'usergroups.users.list', 'views.open']));
     const needed = new Set(['commands', ...called.map((m) => METHOD_SCOPES[m]).filter((s): s is string => typeof s === 'string')]);
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
   });

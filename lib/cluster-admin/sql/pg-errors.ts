@@ -47,7 +47,13 @@ export function translatePgError(error: unknown, cluster: string, what: string):
       return new ConflictError(`Could not ${what} on ${cluster}: other objects still depend on it.`, options);
     case '40001':
     case '40P01':
-      return new ConflictError(`Could not ${what} on ${cluster} because of a concurrent change; try again.`, options);
+      return new ConflictError(`Could not ${what} on ${cluster} because of a concurrent change; try again.`, { ...options, retryable: true });
+    case 'XX000':
+      // PostgreSQL's "tuple concurrently updated": two catalog changes (DROP OWNED, GRANT) hit one row at once.
+      if (/concurrently (updated|deleted)/i.test(message)) {
+        return new ConflictError(`Could not ${what} on ${cluster} because of a concurrent change; try again.`, { ...options, retryable: true });
+      }
+      return new BackendError(`${cluster} refused to ${what} (SQLSTATE ${code}).`, options);
     default:
       return new BackendError(`${cluster} refused to ${what}${code ? ` (SQLSTATE ${code})` : ''}.`, options);
   }

@@ -1,0 +1,72 @@
+/**
+ * A counting proxy in front of the local DynamoDB (dynalite): forwards every request unchanged and
+ * counts it by operation (`X-Amz-Target`), so the bench can say how many table reads and writes
+ * one slash command costs.
+ */
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { type AddressInfo } from 'node:net';
+
+const WRITES = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems', 'BatchWriteItem']);
+const READS = new Set(['GetItem', 'Query', 'Scan', 'BatchGetItem', 'TransactGetItems']);
+
+export interface OperationCounts {
+  /** Calls by operation name (`PutItem`, `TransactWriteItems`, ...). */
+  readonly byOperation: Readonly<Record<string, number>>;
+  readonly writes: number;
+  readonly reads: number;
+}
+
+export class DynamoCounter {
+  private counts = new Map<string, number>();
+  private server: Server | undefined;
+  private url: string | undefined;
+
+  constructor(private readonly upstream: string) {}
+
+  async start(): Promise<{ endpoint: string }> {
+    const target = new URL(this.upstream);
+    const server = createServer((req, res) => {
+      const operation = String(req.headers['x-amz-target'] ?? '').replace(/^DynamoDB_\d+\./, '');
+      this.counts.set(operation, (this.counts.get(operation) ?? 0) + 1);
+      const outgoing = httpRequest({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      outgoing.on('error', () => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
+      req.pipe(outgoing);
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.server = server;
+    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    return { endpoint: this.url };
+  }
+
+  get endpoint(): string {
+    if (this.url === undefined) throw new Error('DynamoCounter is not started');
+    return this.url;
+  }
+
+  snapshot(): OperationCounts {
+    const byOperation = Object.fromEntries([...this.counts].sort());
+    const sum = (kinds: ReadonlySet<string>): number => [...this.counts].filter(([op]) => kinds.has(op)).reduce((n, [, c]) => n + c, 0);
+    return { byOperation, writes: sum(WRITES), reads: sum(READS) };
+  }
+
+  reset(): void {
+    this.counts = new Map();
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * How the functions are bundled (infra/bundling.ts): one set of settings for the stack and for
+ * bench/, the slack function carrying only the ack path, and the stubs that stand in for the
+ * packages Bolt requires but Lambda never runs. Sizes and contents, never timings (those are
+ * bench/'s).
+ */
+import { Duration, Stack } from 'aws-cdk-lib';
+import { build } from 'esbuild';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { CHATOPS_ESBUILD, esbuildOptions, LAMBDA_ONLY_ALIASES } from '../../infra/bundling';
+import { ChatopsFunction } from '../../infra/chatops-function';
+import { UnbundledPackageError } from '../../infra/lambda-stubs/unbundled';
+import { projectApp, ROOT } from './support';
+
+const temp: string[] = [];
+afterAll(() => temp.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  temp.push(dir);
+  return dir;
+}
+
+/** The source files and packages esbuild put into a function's bundle. */
+async function bundleInputs(entry: string): Promise<string[]> {
+  const outfile = path.join(tempDir('bundle-inputs-'), 'index.js');
+  const result = await build({ ...esbuildOptions(ROOT, entry, outfile), metafile: true, write: false, logLevel: 'silent' });
+  return Object.keys(result.metafile.inputs);
+}
+
+describe('function bundles', () => {
+  it('are built by NodejsFunction exactly as bench/ builds them from the same settings', async () => {
+    const app = projectApp();
+    const stack = new Stack(app, 'BundlingProbe');
+    new ChatopsFunction(stack, 'Slack', { entry: 'handlers/slack.ts', description: 'probe', timeout: Duration.seconds(10), memorySize: 1024, environment: {}, projectRoot: ROOT });
+    const assembly = app.synth();
+    temp.push(assembly.directory);
+    const assetDir = readdirSync(assembly.directory).find((name) => name.startsWith('asset.'));
+    if (assetDir === undefined) throw new Error('no asset in the assembly');
+
+    const outfile = path.join(tempDir('bench-build-'), 'index.js');
+    await build(esbuildOptions(ROOT, 'handlers/slack.ts', outfile, CHATOPS_ESBUILD));
+
+    expect(readFileSync(path.join(assembly.directory, assetDir, 'index.js'), 'utf8')).toBe(readFileSync(outfile, 'utf8'));
+  });
+
+  it('give the slack function the ack path only: no cluster backends, executor, audit, SQL driver or unused Bolt receivers', async () => {
+    const inputs = await bundleInputs('handlers/slack.ts');
+
+    const packages = new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
+    for (const absent of ['pg', 'pg-pool', 'openapi-fetch', 'cockatiel', 'express', 'raw-body', '@slack/socket-mode', '@slack/oauth', 'undici', 'jsonwebtoken']) {
+      expect(packages).not.toContain(absent);
+    }
+    const ours = inputs.filter((input) => !input.includes('node_modules/'));
+    for (const absent of ['lib/cluster-admin/cloud/', 'lib/cluster-admin/sql/', 'lib/cluster-admin/factory.ts', 'lib/requests/executor.ts', 'lib/audit/auditor.ts', 'lib/secrets/file-store.ts', 'lib/runtime.ts']) {
+      expect(ours.filter((input) => input.startsWith(absent))).toEqual([]);
+    }
+    // Still there: the framework and what the ack path writes to.
+    for (const present of ['@slack/bolt', '@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', 'zod']) expect(packages).toContain(present);
+  });
+
+  it('replace only packages that exist, each with a stub module in the repository', () => {
+    for (const [name, stub] of Object.entries(LAMBDA_ONLY_ALIASES)) {
+      expect(existsSync(path.join(ROOT, 'node_modules', name, 'package.json'))).toBe(true);
+      expect(existsSync(path.join(ROOT, stub))).toBe(true);
+    }
+  });
+});
+
+describe('a stubbed package', () => {
+  // The stubs are CommonJS (`export =`), as Bolt requires them.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded the way Bolt loads the package it replaces
+  const oauth = require('../../infra/lambda-stubs/slack-oauth') as Record<string, unknown> & { __esModule?: unknown; then?: unknown };
+
+  it('loads and passes through module interop harmlessly', () => {
+    expect(oauth.__esModule).toBeUndefined();
+    expect(oauth.then).toBeUndefined();
+    expect(typeof oauth.InstallProvider).toBe('function');
+  });
+
+  it('throws an error naming the package and the alias when it is used', () => {
+    const InstallProvider = oauth.InstallProvider as new () => unknown;
+    expect(() => new InstallProvider()).toThrow(UnbundledPackageError);
+    expect(() => new InstallProvider()).toThrow(/new @slack\/oauth\.InstallProvider\(\) is not available in this Lambda function: @slack\/oauth is replaced by a stub .*LAMBDA_ONLY_ALIASES/);
+  });
+});
