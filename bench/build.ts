@@ -7,7 +7,9 @@
  * - the baselines `bolt-sample` and `noop-ack` with the same settings minus the bot's
  *   Lambda-only aliases (`LAMBDA_ESBUILD`): a Bolt app as its team would deploy it; and, for the
  *   record, `bolt-sample` with those aliases too (`bolt-sample-trimmed`);
- * - the bench's child-process scripts (cold-start runner, HTTP endpoint), plain bundles.
+ * - the bench's child-process scripts (bench/children: cold-start runner, warm-ack driver, HTTP
+ *   endpoint, audit runner, the AWS services process), plain bundles that load packages from
+ *   node_modules.
  */
 import { build, type BuildOptions } from 'esbuild';
 import { statSync } from 'node:fs';

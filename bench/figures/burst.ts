@@ -82,7 +82,7 @@ export async function burstFigures(world: World, builds: Builds, { rounds, size 
     ours: oursOver,
     baseline: over(b),
     ratio: null,
-    unit: `of ${size * rounds}`,
+    unit: `of ${(size * rounds).toLocaleString('en-US')}`,
     runs: rounds,
     target: '0',
     versus: 'noop-ack',

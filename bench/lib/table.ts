@@ -10,8 +10,8 @@ function number(value: number | null): string {
 export function formatTable(figures: readonly Figure[]): string {
   const rows = figures.map((f) => [
     f.name,
-    `${number(f.ours)} ${f.unit}`,
-    f.baseline === null ? '—' : `${number(f.baseline)} ${f.unit}${f.versus ? ` (${f.versus})` : ''}`,
+    `${number(f.ours)}${f.unit ? ` ${f.unit}` : ''}`,
+    f.baseline === null ? '—' : `${number(f.baseline)}${f.unit ? ` ${f.unit}` : ''}${f.versus ? ` (${f.versus})` : ''}`,
     f.ratio === null ? '—' : f.ratio.toFixed(2),
     f.target ?? '',
     f.met === undefined ? '' : f.met ? 'met' : 'NOT met',
