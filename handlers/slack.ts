@@ -8,7 +8,8 @@
 import { type APIGatewayProxyEventV2, type APIGatewayProxyStructuredResultV2, type Context } from 'aws-lambda';
 import { ConfigError, loadConfig } from '../lib/config';
 import { type AckRuntime, createAckRuntime } from '../lib/ack-runtime';
-import { createSlackApp } from '../lib/slack/app';
+import { type Receiver } from '@slack/bolt';
+import { createSlackApp, type SlackApp } from '../lib/slack/app';
 import { CommandHandler } from '../lib/slack/commands';
 import { header, rawBodyOf, verifyRequest } from '../lib/slack/verify';
 
@@ -20,17 +21,19 @@ interface SlackFunction {
   readonly bolt: BoltHandler;
 }
 
-export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunction> {
+export interface SlackIdentity {
+  readonly signingSecret: string;
+  readonly botToken: string;
+  readonly botId: string;
+  readonly botUserId: string;
+}
+
+/**
+ * The Bolt app over the ack path's use cases: the one place its listeners are wired, for the
+ * Lambda handler here and for local mode's Socket Mode receiver.
+ */
+export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, receiver?: Receiver): Promise<SlackApp> {
   const { config } = runtime;
-  const { botId, botUserId } = config.slack;
-  if (botId === undefined || botUserId === undefined) {
-    throw new ConfigError('config: slack.botId and slack.botUserId are required on Lambda (they spare auth.test on every cold start).', 'slack.botId');
-  }
-  const [signingSecret, botToken, client] = await Promise.all([
-    runtime.resolver.resolve(config.slack.signingSecret, 'slack.signingSecret'),
-    runtime.resolver.resolve(config.slack.botToken, 'slack.botToken'),
-    runtime.slack(),
-  ]);
   const commands = new CommandHandler({
     commandName: config.slack.command,
     clusters: config.clusters,
@@ -39,7 +42,29 @@ export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunc
     access: runtime.access,
     logger: runtime.logger,
   });
-  const { lambdaReceiver } = createSlackApp({ signingSecret, botToken, botId, botUserId, commandName: config.slack.command, commands, decisions: runtime.decisions, findings: runtime.findings, logger: runtime.logger, client });
+  return createSlackApp({
+    ...identity,
+    commandName: config.slack.command,
+    commands,
+    decisions: runtime.decisions,
+    findings: runtime.findings,
+    logger: runtime.logger,
+    client: await runtime.slack(),
+    ...(receiver ? { receiver } : {}),
+  });
+}
+
+export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunction> {
+  const { config } = runtime;
+  const { botId, botUserId } = config.slack;
+  if (botId === undefined || botUserId === undefined) {
+    throw new ConfigError('config: slack.botId and slack.botUserId are required on Lambda (they spare auth.test on every cold start).', 'slack.botId');
+  }
+  const [signingSecret, botToken] = await Promise.all([
+    runtime.resolver.resolve(config.slack.signingSecret, 'slack.signingSecret'),
+    runtime.resolver.resolve(config.slack.botToken, 'slack.botToken'),
+  ]);
+  const { lambdaReceiver } = await slackAppFor(runtime, { signingSecret, botToken, botId, botUserId });
   if (lambdaReceiver === undefined) throw new Error('unreachable: the Lambda receiver is the default');
   return { runtime, signingSecret, bolt: lambdaReceiver.toHandler() as BoltHandler };
 }

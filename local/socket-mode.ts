@@ -9,8 +9,7 @@
  */
 import { SocketModeReceiver } from '@slack/bolt';
 import { type Runtime } from '../lib/runtime';
-import { createSlackApp } from '../lib/slack/app';
-import { CommandHandler } from '../lib/slack/commands';
+import { slackAppFor } from '../handlers/slack';
 import { slackLogger } from '../lib/slack/web-client';
 import { LocalModeError } from './errors';
 
@@ -32,38 +31,17 @@ export async function startSocketMode({ runtime, appToken, connectTimeoutMs = 30
   const { config, logger } = runtime;
   if (!appToken.startsWith('xapp-')) throw new LocalModeError('socket-mode', 'SLACK_APP_TOKEN must be an app-level token (xapp-…) with the connections:write scope.');
   const botToken = await runtime.resolver.resolve(config.slack.botToken, 'slack.botToken');
-  const client = await runtime.slack();
   let { botId, botUserId } = config.slack;
   if (botId === undefined || botUserId === undefined) {
     // Unlike Lambda, a long-lived process can afford one auth.test at start.
-    const auth = await client.auth.test();
+    const auth = await (await runtime.slack()).auth.test();
     botId ??= auth.bot_id;
     botUserId ??= auth.user_id;
   }
   if (botId === undefined || botUserId === undefined) throw new LocalModeError('socket-mode', 'auth.test did not say who the bot is; check SLACK_BOT_TOKEN (xoxb-…).');
-  const commands = new CommandHandler({
-    commandName: config.slack.command,
-    clusters: config.clusters,
-    intake: runtime.intake,
-    store: runtime.store,
-    access: runtime.access,
-    logger,
-  });
   const receiver = new SocketModeReceiver({ appToken, logger: slackLogger(logger) });
-  const { app } = createSlackApp({
-    // Only the HTTP receivers verify signatures; Socket Mode connections are authenticated by the app token.
-    signingSecret: '',
-    botToken,
-    botId,
-    botUserId,
-    commandName: config.slack.command,
-    commands,
-    decisions: runtime.decisions,
-    findings: runtime.findings,
-    logger,
-    client,
-    receiver,
-  });
+  // Only the HTTP receivers verify signatures; Socket Mode connections are authenticated by the app token.
+  const { app } = await slackAppFor(runtime, { signingSecret: '', botToken, botId, botUserId }, receiver);
   // Bolt's Socket Mode client retries for ever; at start-up an unreachable Slack should be one clear line.
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
