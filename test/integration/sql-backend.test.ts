@@ -228,6 +228,18 @@ describe('sql backend (real PostgreSQL)', () => {
       expect(await tryConnect({ user, password: second, sourceAddress: ALLOWED })).toBe('ok');
     });
 
+    it('creates users concurrently: grants racing on one database are retried, not surfaced', async () => {
+      // Each create grants CONNECT on the same database and USAGE on the same schema: on
+      // PostgreSQL concurrent GRANTs on one object collide ("tuple concurrently updated").
+      const users = Array.from({ length: 8 }, (_, i) => userName(`race${i}`));
+      const passwords = users.map(() => generatePassword());
+      const results = await Promise.all(users.map((user, i) => admin.createUser(user, passwords[i] ?? '')));
+      expect(results.every((r) => r.created)).toBe(true);
+      const listed = await admin.listUsers();
+      for (const user of users) expect(listed).toContain(user);
+      expect(await tryConnect({ user: users[7] ?? '', password: passwords[7] ?? '', sourceAddress: ALLOWED })).toBe('ok');
+    });
+
     it('expires a temporary user with VALID UNTIL', async () => {
       const user = userName('temp');
       const password = generatePassword();

@@ -7,8 +7,9 @@
  * sent as client-computed SCRAM verifiers (base64 and `$:` only), or, for passwords SCRAM
  * pre-hashing cannot cover, as literals escaped by `pg`'s `escapeLiteral`.
  */
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
-import { InvalidInputError, NotFoundError } from '../errors';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
 import { quoteIdent, validateObjectName, validateUserName } from '../sql-names';
 import {
   DATABASE_PRIVILEGES,
@@ -29,6 +30,17 @@ export interface SqlUsersOptions {
   /** Close the pool on `close()`; false when the pool is shared. */
   readonly ownsPool?: boolean;
 }
+
+/**
+ * Catalog races resolved here rather than by the caller: PostgreSQL's "tuple concurrently updated"
+ * (two sessions granting on one database or schema at once) and CockroachDB's serialization
+ * retries (40001). Every operation `run` performs re-reads what it needs inside its transaction,
+ * so running it again is safe.
+ */
+const conflictRetry = retry(
+  handleWhen((error) => error instanceof ConflictError && error.retryable),
+  { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 500 }) },
+);
 
 /** Roles that exist on every cluster and are never the bot's to manage. */
 const SYSTEM_ROLES = new Set(['root', 'admin', 'node', 'public', 'none', 'postgres']);
@@ -190,7 +202,11 @@ export class SqlUsers implements SqlPrivilegeManager {
     return (rowCount ?? 0) > 0;
   }
 
-  private async run<T>(what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  private run<T>(what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    return conflictRetry.execute(() => this.runOnce(what, fn));
+  }
+
+  private async runOnce<T>(what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
