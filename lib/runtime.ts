@@ -11,11 +11,17 @@
  * cluster admins are built on first use, secrets are fetched on first need.
  */
 import { Auditor } from './audit/auditor';
-import { type AckRuntime, createAckRuntime, type CreateRuntimeOptions, memo } from './ack-runtime';
+import {
+  type AckRuntime,
+  createAckRuntime,
+  type CreateRuntimeOptions as CreateAckRuntimeOptions,
+  memo,
+  type RuntimeOverrides as AckRuntimeOverrides,
+} from './ack-runtime';
 import { ClusterAdmins } from './cluster-admin/factory';
 import { type Config } from './config';
 import { SecretRedactor } from './log';
-import { RequestExecutor } from './requests/executor';
+import { RequestExecutor, type RequestExecutorOptions } from './requests/executor';
 import { Maintenance } from './requests/maintenance';
 import { type Notifier } from './requests/notifier';
 import { AwsSecretStore } from './secrets/aws-secrets-manager';
@@ -24,7 +30,17 @@ import { type SecretStore } from './secrets/types';
 import { SlackAuditReporter } from './slack/audit-reporter';
 import { SlackNotifier } from './slack/notifier';
 
-export { type AckRuntime, createAckRuntime, type CreateRuntimeOptions, type RuntimeOverrides } from './ack-runtime';
+export { type AckRuntime, createAckRuntime } from './ack-runtime';
+
+/** The ack path's overrides, and the worker's. */
+export interface RuntimeOverrides extends AckRuntimeOverrides {
+  /** Fault injection between the executor's steps (`RequestExecutorOptions.checkpoint`): tests only. */
+  readonly checkpoint?: RequestExecutorOptions['checkpoint'];
+}
+
+export interface CreateRuntimeOptions extends CreateAckRuntimeOptions {
+  readonly overrides?: RuntimeOverrides;
+}
 
 export interface Runtime extends AckRuntime {
   readonly secretStore: SecretStore;
@@ -51,13 +67,12 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       ? new AwsSecretStore({ client: ack.secretsManager, ...(config.secrets.kmsKeyId ? { kmsKeyId: config.secrets.kmsKeyId } : {}), logger })
       : new FileSecretStore({ path: config.secrets.path, logger }));
   const clusters = new ClusterAdmins(config.clusters, { secrets: resolver, baseDir: config.baseDir, logger });
-  const now = overrides.now;
+  const { now, checkpoint } = overrides;
 
   const notifier = memo(async (): Promise<Notifier> =>
     overrides.notifier ??
     new SlackNotifier({
       client: await slack(),
-      store,
       clusters,
       approverMentions: (cluster) => access.approverMentions(cluster),
       commandName: config.slack.command,
@@ -80,6 +95,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       // A thunk: the auditor needs this executor (to expire requests), so it is built on first use.
       audit: () => audit(),
       ...(now ? { now } : {}),
+      ...(checkpoint ? { checkpoint } : {}),
     }),
   );
   const maintenance = memo(async () => new Maintenance({ store, notifier: await notifier(), executor: await executor(), logger, ...(now ? { now } : {}) }));

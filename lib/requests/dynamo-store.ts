@@ -14,7 +14,7 @@
  * | audit ack     | `CLUSTER#<cluster>`      | `ACK#<fingerprint>`         |                                                   |                                      |
  *
  * Every item also has `entity` (the first column), and the domain object's fields as top-level
- * attributes (so conditions can name them: `status`, `version`, `responseUrlUses`). Timestamps in
+ * attributes (so conditions can name them: `status`, `version`). Timestamps in
  * sort keys are normalised ISO-8601 UTC with milliseconds, so string order is time order.
  *
  * Access patterns:
@@ -38,7 +38,8 @@
  *
  * Every state change is conditional. Request changes read the item (strongly consistent), check the
  * port's preconditions on it, and write conditionally on the `version` read (plus the status
- * condition), together with their event in one `TransactWriteItems`. A write that loses a race is
+ * condition), together with their event and the records written with them (`alsoPut`,
+ * `alsoDelete`: a managed user or entry, DM receipts) in one `TransactWriteItems`. A write that loses a race is
  * re-read and re-decided, a bounded number of times with jittered backoff. So the result a caller
  * gets is exactly what was written, and a refused change writes nothing, its event included.
  *
@@ -73,6 +74,7 @@ import {
   type TransactWriteCommandInput,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Logger, silentLogger } from '../log';
@@ -90,7 +92,9 @@ import {
   type ApprovalResult,
   type RequestChanges,
   type RequestStore,
+  type TransitionDeletes,
   type TransitionOptions,
+  type TransitionPuts,
   type TransitionResult,
 } from './store';
 import {
@@ -221,7 +225,6 @@ const CHANGEABLE_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof Reque
   'step',
   'outcome',
   'appliedAt',
-  'responseUrlUses',
   'quorum',
   'expiresAt',
 ]);
@@ -249,7 +252,6 @@ type Operation =
   | 'read request'
   | 'change request'
   | 'add approval'
-  | 'take a response_url use'
   | 'append event'
   | 'list events'
   | 'list requests'
@@ -408,15 +410,16 @@ export class DynamoRequestStore implements RequestStore {
     return item === undefined ? undefined : toDomain<ChatRequest>(item, 'request');
   }
 
-  async transition(id: string, { from, changes, event, expectedVersion }: TransitionOptions): Promise<TransitionResult> {
+  async transition(id: string, { from, changes, event, expectedVersion, alsoPut, alsoDelete }: TransitionOptions): Promise<TransitionResult> {
     if (from.length === 0) throw new StateStoreInvalidError(`A transition of request ${id} needs at least one status to move from.`);
     if (event !== undefined && event.requestId !== id) throw new StateStoreInvalidError(`The event names request ${event.requestId}, not ${id}.`);
+    const also = this.alsoItems(id, alsoPut, alsoDelete);
     return this.optimistic<TransitionResult>('change request', id, async () => {
       const current = await this.getRequest(id);
       if (current === undefined || !from.includes(current.status) || (expectedVersion !== undefined && current.version !== expectedVersion)) {
         return { done: { ok: false, current } };
       }
-      const written = await this.writeChanges(current, changes, event, from);
+      const written = await this.writeChanges(current, changes, event, from, also);
       return written === undefined ? 'retry' : { done: { ok: true, request: written } };
     });
   }
@@ -445,28 +448,6 @@ export class DynamoRequestStore implements RequestStore {
       const written = await this.writeChanges(current, changes, event, ['pending']);
       return written === undefined ? 'retry' : { done: { outcome: 'counted', request: written, reachedQuorum } };
     });
-  }
-
-  async takeResponseUrlUse(id: string, maxUses: number): Promise<boolean> {
-    if (maxUses <= 0) return false;
-    try {
-      // An atomic counter, not a state change: it leaves `version` alone so it never makes an
-      // approval or transition retry.
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: requestPk(id), sk: REQUEST_SK },
-          UpdateExpression: 'ADD #uses :one',
-          ConditionExpression: 'attribute_exists(pk) AND attribute_exists(#url) AND (attribute_not_exists(#uses) OR #uses < :max)',
-          ExpressionAttributeNames: { '#uses': 'responseUrlUses', '#url': 'responseUrl' },
-          ExpressionAttributeValues: { ':one': 1, ':max': maxUses },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw this.translate(error, 'take a response_url use', id);
-    }
   }
 
   // -- events -------------------------------------------------------------------------------
@@ -523,14 +504,7 @@ export class DynamoRequestStore implements RequestStore {
   // -- managed entries ----------------------------------------------------------------------
 
   async putManagedEntry(entry: ManagedEntry): Promise<void> {
-    const item: Item = {
-      ...entry,
-      pk: clusterPk(entry.cluster),
-      sk: entrySk(entry.cidr),
-      entity: 'entry',
-      ...(entry.expiresAt !== undefined && { gsi1pk: EXPIRING_ENTRY_PK, gsi1sk: `${isoTime(entry.expiresAt, 'expiresAt')}#${entry.cluster}#${entry.cidr}` }),
-    };
-    await this.put(item, 'write managed entry', `${entry.cluster} ${entry.cidr}`);
+    await this.put(managedEntryItem(entry), 'write managed entry', `${entry.cluster} ${entry.cidr}`);
   }
 
   async getManagedEntry(cluster: string, cidr: string): Promise<ManagedEntry | undefined> {
@@ -563,14 +537,7 @@ export class DynamoRequestStore implements RequestStore {
   // -- managed users ------------------------------------------------------------------------
 
   async putManagedUser(user: ManagedUser): Promise<void> {
-    const item: Item = {
-      ...user,
-      pk: clusterPk(user.cluster),
-      sk: userSk(user.user),
-      entity: 'user',
-      ...(user.expiresAt !== undefined && { gsi1pk: EXPIRING_USER_PK, gsi1sk: `${isoTime(user.expiresAt, 'expiresAt')}#${user.cluster}#${user.user}` }),
-    };
-    await this.put(item, 'write managed user', `${user.cluster} ${user.user}`);
+    await this.put(managedUserItem(user), 'write managed user', `${user.cluster} ${user.user}`);
   }
 
   async getManagedUser(cluster: string, user: string): Promise<ManagedUser | undefined> {
@@ -603,15 +570,7 @@ export class DynamoRequestStore implements RequestStore {
   // -- DM receipts --------------------------------------------------------------------------
 
   async putDmReceipt(receipt: DmReceipt): Promise<void> {
-    const item: Item = {
-      ...receipt,
-      pk: dmPk(receipt.channel, receipt.ts),
-      sk: 'DM',
-      entity: 'dm',
-      gsi1pk: DM_DUE_PK,
-      gsi1sk: `${isoTime(receipt.deleteAfter, 'deleteAfter')}#${receipt.channel}#${receipt.ts}`,
-    };
-    await this.put(item, 'write DM receipt', `${receipt.channel} ${receipt.ts}`);
+    await this.put(dmReceiptItem(receipt), 'write DM receipt', `${receipt.channel} ${receipt.ts}`);
   }
 
   async listDueDmReceipts(now: Date): Promise<DmReceipt[]> {
@@ -674,11 +633,40 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   /**
-   * Writes `changes` over `current` if the stored request is still at `current.version` (and in one
-   * of `from`), with the event in the same transaction. Returns the request as written, or
-   * undefined when the condition failed: someone else wrote first, re-read and decide again.
+   * The puts and deletes a transition makes with its change, as transaction items (validated once,
+   * before the first attempt). Two actions of one transaction may not touch the same item.
    */
-  private async writeChanges(current: ChatRequest, changes: RequestChanges, event: RequestEvent | undefined, from: readonly RequestStatus[]): Promise<ChatRequest | undefined> {
+  private alsoItems(id: string, puts: TransitionPuts = {}, deletes: TransitionDeletes = {}): TransactItem[] {
+    const items: Item[] = [
+      ...(puts.managedUser ? [managedUserItem(puts.managedUser)] : []),
+      ...(puts.managedEntry ? [managedEntryItem(puts.managedEntry)] : []),
+      ...(puts.dmReceipts ?? []).map(dmReceiptItem),
+    ];
+    const keys: { pk: string; sk: string }[] = [
+      ...(deletes.managedUser ? [{ pk: clusterPk(deletes.managedUser.cluster), sk: userSk(deletes.managedUser.user) }] : []),
+      ...(deletes.managedEntry ? [{ pk: clusterPk(deletes.managedEntry.cluster), sk: entrySk(deletes.managedEntry.cidr) }] : []),
+    ];
+    const touched = [...items.map((item) => `${String(item.pk)} ${String(item.sk)}`), ...keys.map((key) => `${key.pk} ${key.sk}`)];
+    const twice = touched.find((key, i) => touched.indexOf(key) !== i);
+    if (twice !== undefined) throw new StateStoreInvalidError(`A transition of request ${id} writes ${twice} twice.`);
+    return [
+      ...items.map((Item): TransactItem => ({ Put: { TableName: this.tableName, Item } })),
+      ...keys.map((Key): TransactItem => ({ Delete: { TableName: this.tableName, Key } })),
+    ];
+  }
+
+  /**
+   * Writes `changes` over `current` if the stored request is still at `current.version` (and in one
+   * of `from`), with the event and the `also` items in the same transaction. Returns the request as
+   * written, or undefined when the condition failed: someone else wrote first, re-read and decide again.
+   */
+  private async writeChanges(
+    current: ChatRequest,
+    changes: RequestChanges,
+    event: RequestEvent | undefined,
+    from: readonly RequestStatus[],
+    also: readonly TransactItem[] = [],
+  ): Promise<ChatRequest | undefined> {
     const set = new Map<string, unknown>();
     const remove: string[] = [];
     for (const [field, value] of Object.entries(changes) as [keyof RequestChanges, unknown][]) {
@@ -729,9 +717,11 @@ export class DynamoRequestStore implements RequestStore {
       ExpressionAttributeValues: values,
     };
     const operation: Operation = 'change request';
+    // The request's update first: a cancelled transaction names its condition at index 0.
+    const items: TransactItem[] = [{ Update: update }, ...(event === undefined ? [] : [{ Put: this.eventPut(event) }]), ...also];
     try {
-      if (event === undefined) await this.client.send(new UpdateCommand(update));
-      else await this.client.send(new TransactWriteCommand({ TransactItems: [{ Update: update }, { Put: this.eventPut(event) }] }));
+      if (items.length === 1) await this.client.send(new UpdateCommand(update));
+      else await this.client.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException || isRaceCancellation(error)) return undefined;
       throw this.translate(error, operation, current.id);
@@ -945,6 +935,37 @@ function isoTime(text: string, field: string): string {
   const time = new Date(text);
   if (Number.isNaN(time.getTime())) throw new StateStoreInvalidError(`${field} is not a timestamp: "${text}".`);
   return time.toISOString();
+}
+
+function managedEntryItem(entry: ManagedEntry): Item {
+  return {
+    ...entry,
+    pk: clusterPk(entry.cluster),
+    sk: entrySk(entry.cidr),
+    entity: 'entry',
+    ...(entry.expiresAt !== undefined && { gsi1pk: EXPIRING_ENTRY_PK, gsi1sk: `${isoTime(entry.expiresAt, 'expiresAt')}#${entry.cluster}#${entry.cidr}` }),
+  };
+}
+
+function managedUserItem(user: ManagedUser): Item {
+  return {
+    ...user,
+    pk: clusterPk(user.cluster),
+    sk: userSk(user.user),
+    entity: 'user',
+    ...(user.expiresAt !== undefined && { gsi1pk: EXPIRING_USER_PK, gsi1sk: `${isoTime(user.expiresAt, 'expiresAt')}#${user.cluster}#${user.user}` }),
+  };
+}
+
+function dmReceiptItem(receipt: DmReceipt): Item {
+  return {
+    ...receipt,
+    pk: dmPk(receipt.channel, receipt.ts),
+    sk: 'DM',
+    entity: 'dm',
+    gsi1pk: DM_DUE_PK,
+    gsi1sk: `${isoTime(receipt.deleteAfter, 'deleteAfter')}#${receipt.channel}#${receipt.ts}`,
+  };
 }
 
 function pendingSk(expiresAt: string, id: string): string {

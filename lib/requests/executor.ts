@@ -2,12 +2,22 @@
  * The worker side of a request: applies it through the cluster-admin library, step by step, so
  * that a crash at any point leaves a state the next delivery resumes or rolls back.
  *
+ * - Every step is idempotent, so a redelivered job simply runs the request again: what is done
+ *   already is found done (an entry unchanged, a user whose password is set again, a secret
+ *   recognised as this request's by its `requestId`, whose password is reused).
  * - Retryable failures (throttling, timeouts, a cluster briefly unreachable) are rethrown: the
- *   queue delivers the job again and the executor resumes from the recorded step.
+ *   queue delivers the job again and the executor resumes.
  * - Permanent failures, or any failure on the final delivery, roll back what this request did and
  *   end it as `failed`, and the requester is told.
  * - User passwords exist first in the secret store, then on the cluster: never a user whose
- *   password exists nowhere. A resumed job recognises its own secret by `requestId` and reuses it.
+ *   password exists nowhere. What the bot creates is recorded before it is created.
+ *
+ * Table writes, the ack's included: three per request (four for `user delete`, whose record must
+ * go before its secret; see `apply`). Progress is not written step by step: the requester is told
+ * how the request ended before the final commit, which records the outcome, that it was told, the
+ * DM receipt and the records the change made obsolete at once. A crash between telling and
+ * committing makes the next delivery resume, tell again and commit: the outcome is told at least
+ * once, never lost.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
@@ -22,8 +32,8 @@ import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/ty
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { StateStoreError } from './errors';
-import { type RequestStore } from './store';
-import { type ChatRequest, FINAL_STATUSES, type RequestEvent } from './types';
+import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts } from './store';
+import { type ChatRequest, type DmReceipt, FINAL_STATUSES, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
 export interface AuditJobs {
@@ -54,9 +64,11 @@ export interface RequestExecutorOptions {
   readonly now?: () => Date;
   /**
    * Called between every two steps of applying a request (after each step that changed something),
-   * with the step just completed, e.g. `user-create:secret-written`. A fault-injection seam: the
-   * hardening suite throws a simulated crash here, once per step, and checks that the redelivered
-   * job resumes. What it throws is handled like any failure of the step that follows.
+   * with the step just completed, e.g. `user-create:secret-written`, `applying` (the request began),
+   * `told` (the requester heard the outcome; the final commit follows), `applied` / `failed`. A
+   * fault-injection seam: the hardening suite throws a simulated crash here, once per step, and
+   * checks that the redelivered job resumes. What it throws is handled like any failure of the
+   * step that follows.
    */
   readonly checkpoint?: (step: string, request: ChatRequest) => void | Promise<void>;
 }
@@ -69,9 +81,35 @@ export class PermanentFailure extends Error {
   }
 }
 
+/** What applying a request did: the requester's outcome, and what the final commit writes with it. */
 interface Applied {
   readonly text: string;
   readonly notes?: readonly string[];
+  /**
+   * Sends the connection DM. It runs last, after the requester was told and right before the final
+   * commit, which writes its receipt: a DM and its receipt stay one step (no crash point between
+   * them), so no DM with a password escapes its deletion.
+   */
+  readonly deliver?: () => Promise<DmReceipt | undefined>;
+  /** Records the change made obsolete, deleted by the final commit. */
+  readonly forget?: TransitionDeletes;
+}
+
+/** How a request of one kind is applied, once what needs no change is checked. */
+interface Plan {
+  /** Written with approved → applying: what the bot records before it changes the cluster. */
+  readonly records?: TransitionPuts;
+  /** The work. `recorded`: this delivery's approved → applying wrote `records` (else they may be missing). */
+  run(request: ChatRequest, recorded: boolean): Promise<Applied>;
+}
+
+/** How a request ends: as it is told and stored, and what the final commit writes with it. */
+interface Ending {
+  /** The request as it ends: final status and outcome. */
+  readonly request: ChatRequest;
+  readonly notes: readonly string[];
+  readonly receipts: readonly DmReceipt[];
+  readonly forget?: TransitionDeletes;
 }
 
 /** How long a command-answering job is remembered as answered (SQS keeps a message at most 14 days; redeliveries come within hours). */
@@ -79,6 +117,9 @@ const ANSWERED_JOB_TTL_SECONDS = 24 * 60 * 60;
 
 /** Tries of a rollback, the first included. */
 const ROLLBACK_ATTEMPTS = 4;
+
+/** Tries of the final commit on a job's last delivery, the first included. */
+const FINAL_COMMIT_ATTEMPTS = 4;
 
 /** How long the right to replace one leftover secret stays with the request that claimed it. */
 const REPLACE_CLAIM_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -160,11 +201,11 @@ export class RequestExecutor {
       if (request.card === undefined) await this.postCard(request);
       return;
     }
-    // Once, before it is applied: a redelivered job finds it applying or applied.
-    if (request.breakGlass && request.status === 'approved') {
-      await this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: applied without approval. Reason: ${request.reason ?? '(none)'}`);
-    }
-    return this.apply(request, finalAttempt);
+    // Said just before the request leaves `approved`: a redelivered job finds it applying or ended.
+    const announce = request.breakGlass
+      ? () => this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: applied without approval. Reason: ${request.reason ?? '(none)'}`)
+      : undefined;
+    return this.apply(request, finalAttempt, announce);
   }
 
   private async decided(requestId: string, finalAttempt: boolean): Promise<void> {
@@ -175,19 +216,19 @@ export class RequestExecutor {
     if (request.card) await this.o.notifier.showApprovalCard(request);
     switch (request.status) {
       case 'approved':
-        await this.o.notifier.tellRequester(request, { kind: 'approved', by: request.decidedBy ?? 'an approver' });
-        return this.apply(request, finalAttempt);
       case 'applying':
-        return this.apply(request, finalAttempt);
+        // The requester hears of the approval once, just before the request leaves `approved`.
+        return this.apply(request, finalAttempt, () => this.o.notifier.tellRequester(request, { kind: 'approved', by: request.decidedBy ?? 'an approver' }));
       default:
         return;
     }
   }
 
   /**
-   * Tells the requester how a request ended (and updates its card), once: the `told` step records
-   * that it was said, so a redelivered job stays quiet, and a job that stopped between the final
-   * state and the message (a crash, Slack unreachable) says it on its next delivery.
+   * Tells the requester how a request that is final already ended (and updates its card), once: the
+   * `told` step records that it was said, so a redelivered job stays quiet. For requests denied or
+   * expired, and for one applied or failed whose requester could not be told before its final
+   * commit (Slack unreachable): its next delivery says it. `apply` tells before that commit.
    */
   private async tellOutcome(request: ChatRequest, notes: readonly string[] = []): Promise<void> {
     if (request.step === STEP_TOLD) return;
@@ -222,38 +263,71 @@ export class RequestExecutor {
     }
   }
 
-  private async apply(initial: ChatRequest, finalAttempt: boolean): Promise<void> {
+  /**
+   * Applies an approved request, or resumes one a crashed delivery left `applying`. Its writes:
+   *
+   * 1. approved → applying, with what the bot records before it changes the cluster (the managed
+   *    user of a `user create`, the entry of an `allow`) and the `applying` event, in one
+   *    transaction; a redelivery that finds the request `applying` goes straight on;
+   * 2. the work (`Plan.run`), idempotent step by step; it writes the table only where an order must
+   *    hold on its own (`user delete`: the record before the secret);
+   * 3. the requester is told the outcome (response_url while valid, else DM), the connection DM is
+   *    sent, and one final transaction commits the status, the outcome, `told`, the DM receipt, the
+   *    records the change made obsolete, and the event.
+   *
+   * `announce` is said once, just before the request leaves `approved` (the break-glass notice, the
+   * "approved" DM): a retried failure before that point does not repeat it.
+   */
+  private async apply(initial: ChatRequest, finalAttempt: boolean, announce?: () => Promise<void>): Promise<void> {
     let request = initial;
     if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
-    if (request.status === 'pending') return;
-    if (request.status === 'approved') {
-      const started = await this.o.store.transition(request.id, {
-        from: ['approved'],
-        changes: { status: 'applying' },
-        event: this.event(request.id, 'bot', 'applying'),
-      });
-      if (!started.ok) {
-        if (started.current?.status !== 'applying') return;
-        request = started.current;
-      } else {
-        request = started.request;
-      }
-    }
+    if (request.status !== 'approved' && request.status !== 'applying') return;
     const log = this.o.logger.child({ requestId: request.id, cluster: request.cluster, kind: request.params.kind });
-    let ended: ChatRequest;
-    let notes: readonly string[] = [];
+    let announced = announce === undefined;
+    const leaveApproved = async (): Promise<void> => {
+      if (announced || request.status !== 'approved') return;
+      await announce?.();
+      announced = true;
+    };
+    let ending: Ending;
+    let told: { ok: true } | { ok: false; error: unknown };
+    /** What follows telling when it is the final commit: the checkpoint, as the commit's first try. */
+    let beforeCommit: (() => Promise<void>) | undefined;
     try {
+      const plan = await this.plan(request);
+      let recorded = false;
+      if (request.status === 'approved') {
+        await leaveApproved();
+        const started = await this.o.store.transition(request.id, {
+          from: ['approved'],
+          changes: { status: 'applying' },
+          event: this.event(request.id, 'bot', 'applying'),
+          ...(plan.records ? { alsoPut: plan.records } : {}),
+        });
+        if (!started.ok) {
+          if (started.current?.status !== 'applying') return;
+          request = started.current;
+        } else {
+          request = started.request;
+          recorded = plan.records !== undefined;
+        }
+      }
       await this.checkpoint('applying', request);
-      const applied = await this.applyKind(request);
-      const done = await this.o.store.transition(request.id, {
-        from: ['applying'],
-        changes: { status: 'applied', outcome: applied.text, appliedAt: this.now().toISOString(), step: 'done' },
-        event: this.event(request.id, 'bot', 'applied', applied.text),
-      });
-      if (!done.ok) return;
-      log.info({ event: 'request.applied' }, 'request applied');
-      ended = done.request;
-      notes = applied.notes ?? [];
+      const applied = await plan.run(request, recorded);
+      const ended: ChatRequest = { ...request, status: 'applied', outcome: applied.text, appliedAt: this.now().toISOString() };
+      const notes = applied.notes ?? [];
+      // Told before the commit: a crash in between makes the next delivery resume, tell again and
+      // commit. Failing to tell is not failing to apply: the request is committed as applied, not
+      // told, and the next delivery tells.
+      told = await this.tell(ended, notes);
+      let receipt: DmReceipt | undefined;
+      if (applied.deliver) {
+        if (told.ok) await this.checkpoint('told', ended);
+        receipt = await applied.deliver();
+      } else if (told.ok) {
+        beforeCommit = () => this.checkpoint('told', ended);
+      }
+      ending = { request: ended, notes, receipts: receipt ? [receipt] : [], ...(applied.forget ? { forget: applied.forget } : {}) };
     } catch (error) {
       if (isRetryable(error) && !finalAttempt) {
         log.warn({ event: 'request.retry', err: error }, 'request will be retried');
@@ -261,18 +335,81 @@ export class RequestExecutor {
       }
       log.error({ event: 'request.failed', err: error }, 'request failed');
       await this.rollBack(request, log);
-      const text = failureText(error);
-      const failed = await this.o.store.transition(request.id, {
-        from: ['applying'],
-        changes: { status: 'failed', outcome: text },
-        event: this.event(request.id, 'bot', 'failed', text),
-      });
-      if (!failed.ok) return;
-      ended = failed.request;
+      await leaveApproved();
+      const ended: ChatRequest = { ...request, status: 'failed', outcome: failureText(error) };
+      told = await this.tell(ended, []);
+      beforeCommit = told.ok ? () => this.checkpoint('told', ended) : undefined;
+      ending = { request: ended, notes: [], receipts: [] };
     }
-    // Outside the try: failing to tell is not failing to apply. The next delivery tells.
-    await this.checkpoint(ended.status, ended);
-    await this.tellOutcome(ended, notes);
+    const committed = await this.commit(request.status, ending, { told: told.ok, finalAttempt, ...(beforeCommit ? { before: beforeCommit } : {}) }, log);
+    if (committed === undefined) return;
+    if (committed.status === 'applied') log.info({ event: 'request.applied' }, 'request applied');
+    // The next delivery tells (`tellOutcome`).
+    if (!told.ok) throw told.error;
+    await this.checkpoint(committed.status, committed);
+  }
+
+  /** Updates the card and tells the requester how `ended` ended. */
+  private async tell(ended: ChatRequest, notes: readonly string[]): Promise<{ ok: true } | { ok: false; error: unknown }> {
+    try {
+      if (ended.card) await this.o.notifier.showApprovalCard(ended);
+      await this.o.notifier.tellRequester(ended, finalUpdate(ended, notes));
+      return { ok: true };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  /**
+   * The final commit: `from` → the ending's status, its outcome, `told` (when the requester was
+   * told), its DM receipts and the records to delete, with the event, in one transaction. `before`
+   * runs first (the `told` checkpoint). On the final attempt a failure is retried here: the
+   * requester has been told, and no delivery follows to commit it. Returns the request as
+   * committed, or undefined when another delivery ended it first.
+   */
+  private async commit(
+    from: RequestStatus,
+    { request: ended, receipts, forget }: Ending,
+    { told, finalAttempt, before }: { told: boolean; finalAttempt: boolean; before?: () => Promise<void> },
+    log: Logger,
+  ): Promise<ChatRequest | undefined> {
+    const status = ended.status === 'applied' ? 'applied' : 'failed';
+    const options: TransitionOptions = {
+      from: [from],
+      changes: { status, outcome: ended.outcome, ...(ended.appliedAt !== undefined ? { appliedAt: ended.appliedAt } : {}), ...(told ? { step: STEP_TOLD } : {}) },
+      event: this.event(ended.id, 'bot', status, ended.outcome),
+      ...(receipts.length > 0 ? { alsoPut: { dmReceipts: receipts } } : {}),
+      ...(forget ? { alsoDelete: forget } : {}),
+    };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (attempt === 1) await before?.();
+        const done = await this.o.store.transition(ended.id, options);
+        if (done.ok) return done.request;
+        // Another delivery ended it: the DM this one sent is still deleted on time.
+        await this.putReceipts(receipts, log);
+        return undefined;
+      } catch (error) {
+        if (finalAttempt && attempt < FINAL_COMMIT_ATTEMPTS && isRetryable(error)) {
+          await sleep(100 * 2 ** attempt);
+          continue;
+        }
+        // Not ended: the next delivery sends its own DM; this one's is deleted on time all the same.
+        await this.putReceipts(receipts, log);
+        throw error;
+      }
+    }
+  }
+
+  /** Writes DM receipts on their own (when the final commit did not), logging a failure. */
+  private async putReceipts(receipts: readonly DmReceipt[], log: Logger): Promise<void> {
+    for (const receipt of receipts) {
+      try {
+        await this.o.store.putDmReceipt(receipt);
+      } catch (error) {
+        log.error({ event: 'dm.receipt-failed', err: error, channel: receipt.channel, ts: receipt.ts }, 'could not record a password DM; the sweep will not delete it');
+      }
+    }
   }
 
   /**
@@ -334,27 +471,34 @@ export class RequestExecutor {
     await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', 'user dropped, secret scheduled for deletion'));
   }
 
-  private applyKind(request: ChatRequest): Promise<Applied> {
-    switch (request.params.kind) {
+  /** Checks what needs no change and prepares the kind's work; `user create` writes its secret here. */
+  private async plan(request: ChatRequest): Promise<Plan> {
+    const { params } = request;
+    switch (params.kind) {
       case 'allow':
-        return this.applyAllow(request, request.params.allow);
+        return this.planAllow(request, params.allow);
       case 'revoke':
-        return this.applyRevoke(request, request.params.revoke.cidr);
+        return { run: (current) => this.applyRevoke(current, params.revoke.cidr) };
       case 'user-create':
-        return this.applyUserCreate(request, request.params.userCreate);
+        return this.planUserCreate(request, params.userCreate);
       case 'user-rotate':
-        return this.applyUserRotate(request, request.params.user.user);
+        return { run: (current) => this.applyUserRotate(current, params.user.user) };
       case 'user-delete':
-        return this.applyUserDelete(request, request.params.user.user);
+        return { run: (current) => this.applyUserDelete(current, params.user.user) };
     }
   }
 
-  private async applyAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow']): Promise<Applied> {
-    const admin = await this.o.clusters.get(request.cluster);
-    await admin.upsertAllowlistEntry({ cidr: allow.cidr, sql: allow.sql, ui: allow.ui, name: entryName(request.id, allow.label) });
-    await this.checkpoint('allow:entry-upserted', request);
+  /**
+   * The entry's record is written with approved → applying, before the entry goes on the allowlist:
+   * an entry the bot made is never unknown to its table (a record whose entry is not there yet is
+   * the audit's low "record only" finding). When the CIDR's record is another request's (an entry
+   * allowed again), it is replaced only once the entry is this request's, as before: a request that
+   * fails earlier leaves the other request's entry and record as they were.
+   */
+  private async planAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow']): Promise<Plan> {
+    const stored = await this.o.store.getManagedEntry(request.cluster, allow.cidr);
     const expiresAt = allow.forMs === undefined ? undefined : new Date(this.now().getTime() + allow.forMs).toISOString();
-    await this.o.store.putManagedEntry({
+    const record: ManagedEntry = {
       cluster: request.cluster,
       cidr: allow.cidr,
       requestId: request.id,
@@ -364,12 +508,28 @@ export class RequestExecutor {
       createdAt: this.now().toISOString(),
       ...(allow.label !== undefined ? { label: allow.label } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
-    });
-    await this.checkpoint('allow:recorded', request);
+    };
+    return {
+      ...(stored === undefined || stored.requestId === request.id ? { records: { managedEntry: record } } : {}),
+      run: (current, recorded) => this.applyAllow(current, allow, record, recorded),
+    };
+  }
+
+  /** `recorded`: `record` is written already; else it is written once the entry is on, unless this request's is there. */
+  private async applyAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow'], record: ManagedEntry, recorded: boolean): Promise<Applied> {
+    const admin = await this.o.clusters.get(request.cluster);
+    await admin.upsertAllowlistEntry({ cidr: allow.cidr, sql: allow.sql, ui: allow.ui, name: entryName(request.id, allow.label) });
+    await this.checkpoint('allow:entry-upserted', request);
+    let managed = recorded ? record : await this.o.store.getManagedEntry(request.cluster, allow.cidr);
+    if (managed?.requestId !== request.id) {
+      await this.o.store.putManagedEntry(record);
+      managed = record;
+      await this.checkpoint('allow:recorded', request);
+    }
     await this.o.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
     await this.checkpoint('allow:progress-told', request);
     const what = allow.sql && allow.ui ? 'SQL and the DB Console' : allow.ui ? 'the DB Console' : 'SQL';
-    const until = expiresAt === undefined ? '' : ` until ${expiresAt.replace('T', ' ').slice(0, 16)} UTC`;
+    const until = managed.expiresAt === undefined ? '' : ` until ${managed.expiresAt.replace('T', ' ').slice(0, 16)} UTC`;
     try {
       await admin.waitForPropagation({ timeoutMs: this.o.propagationTimeoutMs });
     } catch (error) {
@@ -380,18 +540,29 @@ export class RequestExecutor {
     return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}. You can connect now.` };
   }
 
+  /**
+   * The entry goes first, its record with the final commit: until then the audit sees a record
+   * without its entry (low, "record only"), never an entry the bot made that it does not know.
+   */
   private async applyRevoke(request: ChatRequest, cidr: string): Promise<Applied> {
     const admin = await this.o.clusters.get(request.cluster);
+    // A resumed revoke finds the entry gone; its record, still there, says the bot had applied it.
+    const recorded = await this.o.store.getManagedEntry(request.cluster, cidr);
     const removed = await admin.removeAllowlistEntry(cidr);
     await this.checkpoint('revoke:entry-removed', request);
-    await this.o.store.deleteManagedEntry(request.cluster, cidr);
-    await this.checkpoint('revoke:record-deleted', request);
     return {
-      text: removed ? `\`${cidr}\` was removed from the allowlist of \`${request.cluster}\`.` : `\`${cidr}\` was not on the allowlist of \`${request.cluster}\`; nothing to remove.`,
+      text: removed || recorded !== undefined ? `\`${cidr}\` was removed from the allowlist of \`${request.cluster}\`.` : `\`${cidr}\` was not on the allowlist of \`${request.cluster}\`; nothing to remove.`,
+      forget: { managedEntry: { cluster: request.cluster, cidr } },
     };
   }
 
-  private async applyUserCreate(request: ChatRequest, params: Extract<ChatRequest['params'], { kind: 'user-create' }>['userCreate']): Promise<Applied> {
+  /**
+   * Checks the name and writes the secret (the name's lock), before the request begins: the user's
+   * record is written by the request holding the secret, with approved → applying, and the user is
+   * created after it (a user the bot made is never unknown to its table; the audit finds a record
+   * and secret without a user).
+   */
+  private async planUserCreate(request: ChatRequest, params: Extract<ChatRequest['params'], { kind: 'user-create' }>['userCreate']): Promise<Plan> {
     const { user, database } = params;
     const admin = await this.o.clusters.get(request.cluster);
     const name = secretName(request.cluster, user);
@@ -437,17 +608,10 @@ export class RequestExecutor {
         }
       }
       await this.checkpoint('user-create:secret-written', request);
-      await this.o.store.transition(request.id, { from: ['applying'], changes: { step: 'secret-written' } });
-      await this.checkpoint('user-create:step-recorded', request);
     }
     this.o.redactor?.addAll(passwordRenderings(password));
-
-    const validUntil = params.forMs === undefined ? undefined : new Date(this.now().getTime() + params.forMs);
-    // The record before the user: a user the bot made is never unknown to its table (the audit
-    // finds a record and secret without a user; it could not tell a user with a secret but no
-    // record from one made by hand). A failure from here on is rolled back by `apply` when it
-    // ends the request (the secret is ours).
-    await this.o.store.putManagedUser({
+    const expiresAt = params.forMs === undefined ? undefined : new Date(this.now().getTime() + params.forMs).toISOString();
+    const record: ManagedUser = {
       cluster: request.cluster,
       user,
       owner: request.requester,
@@ -455,16 +619,28 @@ export class RequestExecutor {
       database,
       requestId: request.id,
       createdAt: this.now().toISOString(),
-      ...(validUntil ? { expiresAt: validUntil.toISOString() } : {}),
-    });
-    await this.checkpoint('user-create:recorded', request);
-    const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}) });
-    await this.checkpoint('user-create:user-created', request);
-    await this.deliver(request.requester, request.cluster, details, name, password, 'created', result.notes);
-    await this.checkpoint('user-create:delivered', request);
+      ...(expiresAt !== undefined ? { expiresAt } : {}),
+    };
     return {
-      text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
-      notes: result.notes,
+      records: { managedUser: record },
+      run: async (current, recorded) => {
+        // A request that began before this delivery: its record is there, unless it began without one.
+        let managed = recorded ? record : await this.o.store.getManagedUser(request.cluster, user);
+        if (managed?.requestId !== request.id) {
+          await this.o.store.putManagedUser(record);
+          managed = record;
+          await this.checkpoint('user-create:recorded', current);
+        }
+        // A failure from here on is rolled back by `apply` when it ends the request (the secret is ours).
+        const validUntil = managed.expiresAt === undefined ? undefined : new Date(managed.expiresAt);
+        const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}) });
+        await this.checkpoint('user-create:user-created', current);
+        return {
+          text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
+          notes: result.notes,
+          deliver: () => this.connectionDm(request.requester, request.cluster, details, name, password, 'created', result.notes),
+        };
+      },
     };
   }
 
@@ -477,6 +653,7 @@ export class RequestExecutor {
     let password: string;
     let previous: DatabaseSecret | undefined;
     if (current.requestId === request.id) {
+      // Resumed: the secret holds this request's password already.
       password = current.password;
     } else {
       previous = current;
@@ -484,8 +661,6 @@ export class RequestExecutor {
       this.o.redactor?.addAll(passwordRenderings(password));
       await this.o.secrets.put(managed.secretName, { ...current, password, requestId: request.id }, { idempotencyKey: request.id });
       await this.checkpoint('user-rotate:secret-written', request);
-      await this.o.store.transition(request.id, { from: ['applying'], changes: { step: 'secret-written' } });
-      await this.checkpoint('user-rotate:step-recorded', request);
     }
     this.o.redactor?.addAll(passwordRenderings(password));
     try {
@@ -500,18 +675,23 @@ export class RequestExecutor {
     }
     await this.checkpoint('user-rotate:password-set', request);
     const details = await admin.connectionDetails({ user, database: managed.database });
-    await this.deliver(request.requester, request.cluster, details, managed.secretName, password, 'rotated', []);
-    await this.checkpoint('user-rotate:delivered', request);
-    return { text: `The password of \`${user}\` on \`${request.cluster}\` was rotated; the new connection details are in your DMs. The old password no longer works.` };
+    return {
+      text: `The password of \`${user}\` on \`${request.cluster}\` was rotated; the new connection details are in your DMs. The old password no longer works.`,
+      deliver: () => this.connectionDm(request.requester, request.cluster, details, managed.secretName, password, 'rotated', []),
+    };
   }
 
+  /**
+   * The user, then its record, then its secret, each on its own: until the secret goes, the audit
+   * sees what is left (a secret without a user, whose Remove also drops the record); a record left
+   * alone would block the name unseen. So the record is not deleted with the final commit, which
+   * comes after the secret.
+   */
   private async applyUserDelete(request: ChatRequest, user: string): Promise<Applied> {
     const admin = await this.o.clusters.get(request.cluster);
     const name = (await this.o.store.getManagedUser(request.cluster, user))?.secretName ?? secretName(request.cluster, user);
     const dropped = await admin.deleteUser(user);
     await this.checkpoint('user-delete:user-dropped', request);
-    // The secret last: until it goes, the audit sees what is left (a secret without a user, whose
-    // Remove also drops the record); a record left alone would block the name unseen.
     await this.o.store.deleteManagedUser(request.cluster, user);
     await this.checkpoint('user-delete:record-deleted', request);
     await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
@@ -540,7 +720,8 @@ export class RequestExecutor {
     };
   }
 
-  private async deliver(
+  /** DMs connection details; the receipt of a DM carrying a password (to delete after its TTL), not yet written. */
+  private async connectionDm(
     recipient: string,
     cluster: string,
     details: ConnectionDetails,
@@ -549,7 +730,7 @@ export class RequestExecutor {
     why: 'created' | 'rotated' | 'requested',
     notes: readonly string[],
     format?: string,
-  ): Promise<void> {
+  ): Promise<DmReceipt | undefined> {
     const receipt = await this.o.notifier.deliverConnection({
       recipient,
       cluster,
@@ -561,7 +742,7 @@ export class RequestExecutor {
       ...(format !== undefined ? { format } : {}),
     });
     // The cluster lets the audit report a DM that outlived its TTL to that cluster's channel.
-    if (receipt) await this.o.store.putDmReceipt({ ...receipt, cluster });
+    return receipt ? { ...receipt, cluster } : undefined;
   }
 
   /**
@@ -618,7 +799,8 @@ export class RequestExecutor {
       database: job.database ?? managed.database,
       ...(job.region !== undefined ? { region: job.region } : {}),
     });
-    await this.deliver(job.requester, job.cluster, details, managed.secretName, secret.password, 'requested', [], job.format);
+    const receipt = await this.connectionDm(job.requester, job.cluster, details, managed.secretName, secret.password, 'requested', [], job.format);
+    if (receipt) await this.o.store.putDmReceipt(receipt);
     await this.o.notifier.reply(this.target(job), { kind: 'text', text: `The connection details of \`${job.user}\` on \`${job.cluster}\` are in your DMs.`, tone: 'success' });
   }
 

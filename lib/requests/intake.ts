@@ -89,7 +89,7 @@ export class RequestIntake {
       version: 0,
       ...(input.reason !== undefined ? { reason: input.reason } : {}),
       ...(input.breakGlass && assessment.flags.some((f) => f.code === 'break-glass') ? { breakGlass: true } : {}),
-      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl, responseUrlUses: 0 } : {}),
+      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
       ...(input.channel !== undefined ? { channel: input.channel } : {}),
     };
 

@@ -36,11 +36,26 @@ export type RequestChanges = Partial<
     | 'step'
     | 'outcome'
     | 'appliedAt'
-    | 'responseUrlUses'
     | 'quorum'
     | 'expiresAt'
   >
 >;
+
+/**
+ * Items a transition puts with its change, in the same transaction. Each put replaces what is
+ * stored under its key, as `putManagedUser`, `putManagedEntry` and `putDmReceipt` do.
+ */
+export interface TransitionPuts {
+  readonly managedUser?: ManagedUser;
+  readonly managedEntry?: ManagedEntry;
+  readonly dmReceipts?: readonly DmReceipt[];
+}
+
+/** Items a transition deletes with its change, in the same transaction (a missing item is no error). */
+export interface TransitionDeletes {
+  readonly managedUser?: { readonly cluster: string; readonly user: string };
+  readonly managedEntry?: { readonly cluster: string; readonly cidr: string };
+}
 
 export interface TransitionOptions {
   /** The write happens only if the stored status is one of these. */
@@ -50,6 +65,14 @@ export interface TransitionOptions {
   readonly event?: RequestEvent;
   /** Also require this version (optimistic lock); default: only the status condition. */
   readonly expectedVersion?: number;
+  /**
+   * Written atomically with the change: the records a step makes as it starts or ends (a managed
+   * user or entry, DM receipts), so that it costs one write, not several. A refused transition
+   * writes none of them.
+   */
+  readonly alsoPut?: TransitionPuts;
+  /** Deleted atomically with the change; a refused transition deletes none of them. */
+  readonly alsoDelete?: TransitionDeletes;
 }
 
 export type TransitionResult =
@@ -90,8 +113,10 @@ export interface RequestStore {
   getRequest(id: string): Promise<ChatRequest | undefined>;
   /**
    * Conditional change: applies `changes` only if the stored status is in `from` (and the version
-   * is `expectedVersion`, when given); increments `version`; writes `event` in the same transaction.
-   * A refused transition writes nothing, its event included.
+   * is `expectedVersion`, when given); increments `version`; writes `event`, `alsoPut` and
+   * `alsoDelete` in the same transaction. A refused transition writes nothing, its event and
+   * other items included.
+   * @throws StateStoreInvalidError when `alsoPut` and `alsoDelete` name the same item.
    */
   transition(id: string, options: TransitionOptions): Promise<TransitionResult>;
   /**
@@ -102,12 +127,6 @@ export interface RequestStore {
    * passed counts as not pending (the expiry sweep has not reached it yet).
    */
   addApproval(id: string, approval: Approval): Promise<ApprovalResult>;
-  /**
-   * Atomically takes one use of the request's `response_url` (Slack allows 5); false when none is
-   * left, or the request has no `responseUrl` or does not exist. A counter, not a state change: it
-   * does not increment `version`, so it never makes a concurrent approval retry.
-   */
-  takeResponseUrlUse(id: string, maxUses: number): Promise<boolean>;
 
   /** Appends an immutable event (never overwrites one). */
   appendEvent(event: RequestEvent): Promise<void>;

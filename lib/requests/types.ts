@@ -81,14 +81,16 @@ export interface ChatRequest {
   readonly createdAt: string;
   /** Pending requests expire at this time. */
   readonly expiresAt: string;
-  /** Slack `response_url` of the command (valid 30 minutes, 5 uses). */
+  /**
+   * Slack `response_url` of the command (valid 30 minutes, 5 uses). A request's own messages on
+   * it are few (progress, outcome), so uses are not counted; a refused post falls back to a DM.
+   */
   readonly responseUrl?: string;
-  readonly responseUrlUses?: number;
   /** Where the command was typed. */
   readonly channel?: string;
   /** The approvers' card, once posted. */
   readonly card?: { readonly channel: string; readonly ts: string };
-  /** Resumable progress of the apply step, e.g. `secret-written`. */
+  /** `told` once the requester has been told how the request ended. */
   readonly step?: string;
   /** One-line user-safe outcome (no secret). */
   readonly outcome?: string;

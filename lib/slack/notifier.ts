@@ -2,26 +2,25 @@
  * `Notifier` on Slack: the request layer's messages as Block Kit, through the Web API and
  * `response_url`.
  *
- * A command's `response_url` works 5 times within 30 minutes; uses are counted atomically in the
- * state table, so replies go there while it is valid and to a DM afterwards. Passwords travel only
- * in DMs, and only in `dm` delivery mode.
+ * A command's `response_url` works 5 times within 30 minutes. A request posts few messages there
+ * (a progress line, its outcome; again only when a job is redelivered), so uses are not counted in
+ * the state table: a reply goes there while the URL is young, and to a DM when Slack refuses it
+ * (404 `used_url` / `expired_url`) or it has expired. Passwords travel only in DMs, and only in
+ * `dm` delivery mode.
  */
 import { type WebClient } from '@slack/web-api';
 import { type ClusterConfig } from '../config';
 import { type Logger } from '../log';
 import { type ConnectionDelivery, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
-import { type RequestStore } from '../requests/store';
 import { type ChatRequest, type DmReceipt } from '../requests/types';
 import { approvalCard, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
 
-/** Slack: a response_url is valid for 30 minutes and 5 uses. We stop a minute early. */
+/** Slack: a response_url is valid for 30 minutes (and 5 uses). We stop a minute early. */
 const RESPONSE_URL_TTL_MS = 29 * 60_000;
-const RESPONSE_URL_MAX_USES = 5;
 const DECISIONS: ReadonlySet<RequesterUpdate['kind']> = new Set(['approved', 'denied', 'expired']);
 
 export interface SlackNotifierOptions {
   readonly client: WebClient;
-  readonly store: RequestStore;
   readonly clusters: { config(alias: string): ClusterConfig | undefined };
   readonly approverMentions: (cluster: string) => string[];
   readonly commandName: string;
@@ -103,7 +102,7 @@ export class SlackNotifier implements Notifier {
   private async viaResponseUrl(request: ChatRequest, message: Message): Promise<boolean> {
     if (request.responseUrl === undefined) return false;
     if (this.now().getTime() - Date.parse(request.createdAt) > RESPONSE_URL_TTL_MS) return false;
-    if (!(await this.o.store.takeResponseUrlUse(request.id, RESPONSE_URL_MAX_USES))) return false;
+    // A post Slack refuses (uses spent, expired) returns false: the caller falls back to a DM.
     return this.postToResponseUrl(request.responseUrl, message);
   }
 

@@ -4,11 +4,12 @@
  * see real error responses) and the whole app runs through the harness.
  */
 import { type SQSEvent } from 'aws-lambda';
+import { requestIdFromEntryName } from '../../lib/cluster-admin/allowlist';
 import { createLogger } from '../../lib/log';
 import { processJobBatch } from '../../lib/requests/queue';
-import { type Harness, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
+import { APPROVERS_CHANNEL, type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
 
-const { alice } = USERS;
+const { alice, bob, dave } = USERS;
 
 let h: Harness;
 
@@ -77,6 +78,82 @@ describe('user create', () => {
     expect(request.outcome).toMatch(/was not created by the bot; it will not take it over/);
     expect(cloudUsers().get('preexisting_e2e')?.password).toBe('not-ours-123');
     expect(await h.runtime.secretStore.get('crdb-chatops/prod/preexisting_e2e')).toBeUndefined();
+  });
+});
+
+describe('telling before the final commit', () => {
+  it('tells again and commits after a crash between telling and committing: one DM, recorded for deletion', async () => {
+    const crashed = new Set<string>();
+    const c = await startHarness({
+      checkpoint: (step, request) => {
+        if (step !== 'told' || crashed.has(request.id)) return;
+        crashed.add(request.id);
+        throw new Error('simulated crash after telling');
+      },
+      config: (doc) => {
+        for (const cluster of doc.clusters as Array<Record<string, unknown>>) if (cluster.alias === 'prod') cluster.policy = { ...(cluster.policy as object), userCreateNeedsApproval: false };
+      },
+    });
+    try {
+      const result = await c.command(alice, 'user create told_twice_e2e --cluster prod');
+      await c.settle();
+      const [request] = await c.runtime.store.listByRequester(alice, 1);
+      expect(request).toMatchObject({ status: 'applied', step: 'told' });
+      // At least once: told on each delivery that got that far; never lost.
+      expect(c.responses(result).filter((t) => /SQL user `told_twice_e2e` is ready on `prod`/.test(t))).toHaveLength(2);
+      // The DM follows telling, right before the commit that records it: the crash came before it.
+      const dms = c.dms(alice).filter((m) => messageText(m).includes('told_twice_e2e') && /because it holds a password/.test(messageText(m)));
+      expect(dms).toHaveLength(1);
+      const receipts = await c.runtime.store.listDueDmReceipts(new Date(Date.now() + 86_400_000));
+      expect(receipts.map((r) => `${r.channel} ${r.ts}`)).toContain(`${dms[0]?.channel ?? ''} ${dms[0]?.ts ?? ''}`);
+      expect((await c.runtime.store.listEvents(request?.id ?? '')).map((e) => e.type)).toEqual(['created', 'applying', 'applied']);
+    } finally {
+      await c.stop();
+    }
+  });
+
+  it('says a break-glass notice once, even when the user create is retried before it begins', async () => {
+    // Default policy: new users on `prod` need approval, so break-glass applies.
+    const g = await startHarness();
+    try {
+      // Every SDK attempt of the first delivery fails: the job is delivered again before the request begins.
+      g.secretsManager.failNext(3, { type: 'ServiceUnavailable', operation: 'CreateSecret' });
+      await g.command(dave, 'user create glass_once_e2e --cluster prod --break-glass --reason "incident 42"');
+      await g.settle();
+      const [request] = await g.runtime.store.listByRequester(dave, 1);
+      expect(request).toMatchObject({ status: 'applied', breakGlass: true });
+      expect(g.secretsManager.callCount('CreateSecret')).toBeGreaterThanOrEqual(4);
+      expect(g.slack.messages(APPROVERS_CHANNEL).filter((m) => /Break-glass change by <@U0DAVE>.*incident 42/.test(messageText(m)))).toHaveLength(1);
+    } finally {
+      await g.stop();
+    }
+  });
+});
+
+describe('allow of an entry another request made', () => {
+  it("takes over the other request's record only once the entry is its own; failing before, leaves both as they were", async () => {
+    const cidr = '203.0.113.91/32';
+    const entryOwner = () => requestIdFromEntryName(h.cloud.state(PROD_CLUSTER_ID).allowlist.get(cidr)?.name ?? '');
+    await h.command(alice, `allow ${cidr} --cluster prod`);
+    await h.settle();
+    const first = await lastRequest();
+    expect(first.status).toBe('applied');
+
+    // Refused for good before the entry changes: the other request's entry and record stay.
+    h.cloud.failNext(1, { status: 403, match: { operationId: 'CockroachCloud_ListAllowlistEntries' } });
+    await h.command(bob, `allow ${cidr} --cluster prod`);
+    await h.settle();
+    const [refused] = await h.runtime.store.listByRequester(bob, 1);
+    expect(refused?.status).toBe('failed');
+    expect(entryOwner()).toBe(first.id);
+    await expect(h.runtime.store.getManagedEntry('prod', cidr)).resolves.toMatchObject({ requestId: first.id, requester: alice });
+
+    await h.command(bob, `allow ${cidr} --cluster prod`);
+    await h.settle();
+    const [second] = await h.runtime.store.listByRequester(bob, 1);
+    expect(second?.status).toBe('applied');
+    expect(entryOwner()).toBe(second?.id);
+    await expect(h.runtime.store.getManagedEntry('prod', cidr)).resolves.toMatchObject({ requestId: second?.id, requester: bob });
   });
 });
 

@@ -412,22 +412,147 @@ describe('addApproval', () => {
   });
 });
 
-describe('takeResponseUrlUse', () => {
-  it('allows exactly 5 uses to 10 concurrent callers, without touching the version', async () => {
-    const request = await created();
-
-    const results = await Promise.all(Array.from({ length: 10 }, () => store.takeResponseUrlUse(request.id, 5)));
-
-    expect(results.filter(Boolean)).toHaveLength(5);
-    await expect(store.takeResponseUrlUse(request.id, 5)).resolves.toBe(false);
-    await expect(store.getRequest(request.id)).resolves.toMatchObject({ responseUrlUses: 5, version: 1 });
+describe('transition with records (alsoPut, alsoDelete)', () => {
+  const cluster = `t${randomBytes(4).toString('hex')}`;
+  const managedUser = (request: Pick<ChatRequest, 'id'>, overrides: Partial<ManagedUser> = {}): ManagedUser => ({
+    cluster,
+    user: 'analyst',
+    owner: 'U0OWNER',
+    secretName: `crdb-chatops/${cluster}/analyst`,
+    database: 'defaultdb',
+    requestId: request.id,
+    createdAt: now().toISOString(),
+    ...overrides,
+  });
+  const managedEntry = (request: Pick<ChatRequest, 'id'>, cidr: string, overrides: Partial<ManagedEntry> = {}): ManagedEntry => ({
+    cluster,
+    cidr,
+    requestId: request.id,
+    requester: 'U0REQUESTER',
+    sql: true,
+    ui: false,
+    createdAt: now().toISOString(),
+    ...overrides,
   });
 
-  it('allows none without a response_url or a request', async () => {
-    const request = await created({ responseUrl: undefined });
+  /** A store whose client names every request it sends to DynamoDB (`GetItemCommand`, `TransactWriteItemsCommand`, ...). */
+  function countingStore(): { store: DynamoRequestStore; commands: string[] } {
+    const commands: string[] = [];
+    const client = createDocumentClient({ endpoint, region, credentials });
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        commands.push(String(context.commandName));
+        return next(args);
+      },
+      { step: 'initialize', name: 'countCommands' },
+    );
+    const counting = new DynamoRequestStore({ client, tableName, now });
+    return { store: counting, commands };
+  }
 
-    await expect(store.takeResponseUrlUse(request.id, 5)).resolves.toBe(false);
-    await expect(store.takeResponseUrlUse(newRequestId(), 5)).resolves.toBe(false);
+  it('writes the change, its event and the records in one transaction', async () => {
+    const request = await created({ status: 'approved' });
+    const user = managedUser(request, { user: 'starts_with_record', expiresAt: new Date(clockMs + HOUR).toISOString() });
+    const entry = managedEntry(request, '198.51.100.60/32');
+    const { store: counting, commands } = countingStore();
+
+    const result = await counting.transition(request.id, {
+      from: ['approved'],
+      changes: { status: 'applying' },
+      event: event(request, 'applying', { actor: 'bot' }),
+      alsoPut: { managedUser: user, managedEntry: entry },
+    });
+
+    expect(result).toEqual({ ok: true, request: { ...request, status: 'applying', version: 2 } });
+    expect(commands.filter((c) => !c.startsWith('Get'))).toEqual(['TransactWriteItemsCommand']);
+    await expect(store.getManagedUser(cluster, 'starts_with_record')).resolves.toEqual(user);
+    await expect(store.getManagedEntry(cluster, '198.51.100.60/32')).resolves.toEqual(entry);
+    // Written through the same item layout as putManagedUser: the expiry index sees it.
+    expect((await store.listExpiredUsers(new Date(clockMs + 2 * HOUR))).filter((u) => u.cluster === cluster)).toEqual([user]);
+    expect((await store.listEvents(request.id)).map((e) => e.type)).toEqual(['created', 'applying']);
+  });
+
+  it('ends a request with its DM receipts written and a record deleted, in one transaction', async () => {
+    const request = await created({ status: 'applying' });
+    const entry = managedEntry(request, '198.51.100.61/32');
+    await store.putManagedEntry(entry);
+    const base = Date.now() + 6_000 * 24 * HOUR;
+    const channel = `D${randomBytes(4).toString('hex').toUpperCase()}`;
+    const receipts: DmReceipt[] = [
+      { channel, ts: '1700000000.000300', user: 'U0OWNER', deleteAfter: new Date(base).toISOString(), cluster },
+      { channel, ts: '1700000000.000400', user: 'U0OWNER', deleteAfter: new Date(base).toISOString(), cluster },
+    ];
+    const { store: counting, commands } = countingStore();
+
+    const result = await counting.transition(request.id, {
+      from: ['applying'],
+      changes: { status: 'applied', outcome: 'done', step: 'told' },
+      event: event(request, 'applied', { actor: 'bot' }),
+      alsoPut: { dmReceipts: receipts },
+      alsoDelete: { managedEntry: { cluster, cidr: entry.cidr }, managedUser: { cluster, user: 'never_there' } },
+    });
+
+    expect(result.ok && result.request).toMatchObject({ status: 'applied', outcome: 'done', step: 'told', version: 2 });
+    expect(commands.filter((c) => !c.startsWith('Get'))).toEqual(['TransactWriteItemsCommand']);
+    await expect(store.getManagedEntry(cluster, entry.cidr)).resolves.toBeUndefined();
+    expect((await store.listDueDmReceipts(new Date(base))).filter((r) => r.channel === channel)).toEqual(receipts);
+  });
+
+  it('writes and deletes none of its records when refused, and returns what is stored', async () => {
+    const request = await created({ status: 'applied' });
+    const entry = managedEntry({ id: newRequestId() }, '198.51.100.62/32');
+    await store.putManagedEntry(entry);
+
+    const result = await store.transition(request.id, {
+      from: ['approved'],
+      changes: { status: 'applying' },
+      event: event(request, 'applying', { actor: 'bot' }),
+      alsoPut: { managedUser: managedUser(request, { user: 'refused_user' }) },
+      alsoDelete: { managedEntry: { cluster, cidr: entry.cidr } },
+    });
+
+    expect(result).toEqual({ ok: false, current: request });
+    await expect(store.getManagedUser(cluster, 'refused_user')).resolves.toBeUndefined();
+    await expect(store.getManagedEntry(cluster, entry.cidr)).resolves.toEqual(entry);
+    expect((await store.listEvents(request.id)).map((e) => e.type)).toEqual(['created']);
+  });
+
+  it('refuses to put and delete the same item, writing nothing', async () => {
+    const request = await created({ status: 'approved' });
+
+    await expect(
+      store.transition(request.id, {
+        from: ['approved'],
+        changes: { status: 'applying' },
+        alsoPut: { managedUser: managedUser(request, { user: 'both_ways' }) },
+        alsoDelete: { managedUser: { cluster, user: 'both_ways' } },
+      }),
+    ).rejects.toBeInstanceOf(StateStoreInvalidError);
+    await expect(store.getRequest(request.id)).resolves.toEqual(request);
+    await expect(store.getManagedUser(cluster, 'both_ways')).resolves.toBeUndefined();
+  });
+
+  it('writes the record of exactly the one of 20 concurrent transitions that went through', async () => {
+    const request = await created({ status: 'approved' });
+    const clients = Array.from({ length: 4 }, () => newStore());
+
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (clients[i % clients.length] ?? store).transition(request.id, {
+          from: ['approved'],
+          changes: { status: 'applying', step: `worker-${i}` },
+          event: event(request, 'applying', { actor: `worker-${i}` }),
+          alsoPut: { managedUser: managedUser(request, { user: 'raced', owner: `U0WORKER${i}` }) },
+        }),
+      ),
+    );
+
+    const winners = results.flatMap((r, i) => (r.ok ? [{ request: r.request, i }] : []));
+    expect(winners).toHaveLength(1);
+    const winner = winners[0];
+    await expect(store.getManagedUser(cluster, 'raced')).resolves.toMatchObject({ owner: `U0WORKER${winner?.i ?? -1}` });
+    expect(winner?.request.step).toBe(`worker-${winner?.i ?? -1}`);
+    expect((await store.listEvents(request.id)).filter((e) => e.type === 'applying')).toHaveLength(1);
   });
 });
 

@@ -12,7 +12,7 @@ import { type Context } from 'aws-lambda';
 import { applyEnv, type Config, parseConfigDocument } from '../../lib/config';
 import { createLogger, type Logger, SecretRedactor } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
-import { RequestExecutor, type RequestExecutorOptions } from '../../lib/requests/executor';
+import { type RequestExecutorOptions } from '../../lib/requests/executor';
 import { InProcessJobQueue } from '../../lib/requests/queue';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult } from '../../local/slack-emulator';
@@ -202,12 +202,18 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     redeliveryDelayMs: () => 10,
     duplicateDeliveries: options.duplicateJobDeliveries ?? 0,
   });
-  const base = createRuntime(config, {
+  const runtime = createRuntime(config, {
     env,
     redactor,
-    overrides: { queue, store, logger, awsCredentials: credentials, ...(options.now ? { now: options.now } : {}) },
+    overrides: {
+      queue,
+      store,
+      logger,
+      awsCredentials: credentials,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}),
+    },
   });
-  const runtime = options.checkpoint === undefined ? base : withCheckpoint(base, options.checkpoint, options.now);
   ref.runtime = runtime;
   const built = buildSlackFunction(runtime);
   const slackFunction = slackHandler(() => built);
@@ -252,34 +258,4 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
   };
   return harness;
-}
-
-/**
- * The runtime with its executor rebuilt around a checkpoint hook: the same parts `createRuntime`
- * wires (lib/runtime.ts offers no override for the executor's options).
- */
-function withCheckpoint(runtime: Runtime, checkpoint: NonNullable<RequestExecutorOptions['checkpoint']>, now: (() => Date) | undefined): Runtime {
-  const { config } = runtime;
-  let executor: Promise<RequestExecutor> | undefined;
-  return {
-    ...runtime,
-    executor: () =>
-      (executor ??= runtime.notifier().then(
-        (notifier) =>
-          new RequestExecutor({
-            store: runtime.store,
-            secrets: runtime.secretStore,
-            clusters: runtime.clusters,
-            notifier,
-            passwordDelivery: config.delivery.passwordDelivery,
-            propagationTimeoutMs: config.requests.propagationTimeout,
-            recoveryWindowDays: config.secrets.recoveryWindowDays,
-            logger: runtime.logger,
-            redactor: runtime.redactor,
-            audit: () => runtime.audit(),
-            checkpoint,
-            ...(now ? { now } : {}),
-          }),
-      )),
-  };
 }
