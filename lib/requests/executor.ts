@@ -19,7 +19,7 @@
  * committing makes the next delivery resume, tell again and commit: the outcome is told at least
  * once, never lost.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { passwordRenderings } from '../cluster-admin/connection-formats';
 import { ClusterAdminError, PropagationTimeoutError } from '../cluster-admin/errors';
@@ -115,11 +115,12 @@ interface Ending {
 /** How long a command-answering job is remembered as answered (SQS keeps a message at most 14 days; redeliveries come within hours). */
 const ANSWERED_JOB_TTL_SECONDS = 24 * 60 * 60;
 
-/** Tries of a rollback, the first included. */
-const ROLLBACK_ATTEMPTS = 4;
-
-/** Tries of the final commit on a job's last delivery, the first included. */
-const FINAL_COMMIT_ATTEMPTS = 4;
+/**
+ * Quick retries of a transient failure where no redelivery follows: a rollback, and the final
+ * commit on a job's last delivery. Four tries in all, about 0.2, 0.4 and 0.8 s apart.
+ */
+const LAST_CHANCE_RETRIES = 3;
+const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE_RETRIES, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 800 }) });
 
 /** How long the right to replace one leftover secret stays with the request that claimed it. */
 const REPLACE_CLAIM_TTL_SECONDS = 7 * 24 * 60 * 60;
@@ -381,24 +382,22 @@ export class RequestExecutor {
       ...(receipts.length > 0 ? { alsoPut: { dmReceipts: receipts } } : {}),
       ...(forget ? { alsoDelete: forget } : {}),
     };
-    for (let attempt = 1; ; attempt++) {
-      try {
-        if (attempt === 1) await before?.();
-        const done = await this.o.store.transition(ended.id, options);
-        if (done.ok) return done.request;
-        // Another delivery ended it: the DM this one sent is still deleted on time.
-        await this.putReceipts(receipts, log);
-        return undefined;
-      } catch (error) {
-        if (finalAttempt && attempt < FINAL_COMMIT_ATTEMPTS && isRetryable(error)) {
-          await sleep(100 * 2 ** attempt);
-          continue;
-        }
-        // Not ended: the next delivery sends its own DM; this one's is deleted on time all the same.
-        await this.putReceipts(receipts, log);
-        throw error;
-      }
+    const once = async ({ attempt }: { attempt: number }) => {
+      if (attempt === 0) await before?.();
+      return this.o.store.transition(ended.id, options);
+    };
+    let done: Awaited<ReturnType<typeof once>>;
+    try {
+      done = finalAttempt ? await lastChance.execute(once) : await once({ attempt: 0 });
+    } catch (error) {
+      // Not ended: the next delivery sends its own DM; this one's is deleted on time all the same.
+      await this.putReceipts(receipts, log);
+      throw error;
     }
+    if (done.ok) return done.request;
+    // Another delivery ended it: the DM this one sent is still deleted on time.
+    await this.putReceipts(receipts, log);
+    return undefined;
   }
 
   /** Writes DM receipts on their own (when the final commit did not), logging a failure. */
@@ -422,19 +421,15 @@ export class RequestExecutor {
     const { params } = request;
     if (params.kind !== 'allow' && params.kind !== 'user-create') return;
     // The last chance to undo it: a transient failure (throttling, a concurrent catalog change) gets a few quick retries.
-    for (let attempt = 1; ; attempt++) {
-      try {
+    let tries = 0;
+    try {
+      await lastChance.execute(async () => {
+        tries++;
         if (params.kind === 'allow') await this.rollBackAllow(request, params.allow.cidr);
         else await this.rollBackUserCreate(request, params.userCreate.user);
-        return;
-      } catch (error) {
-        if (attempt < ROLLBACK_ATTEMPTS && isRetryable(error)) {
-          await sleep(100 * 2 ** attempt);
-          continue;
-        }
-        log.error({ event: 'request.rollback-failed', err: error, attempt }, 'rollback failed; the audit reports what is left');
-        return;
-      }
+      });
+    } catch (error) {
+      log.error({ event: 'request.rollback-failed', err: error, attempt: tries }, 'rollback failed; the audit reports what is left');
     }
   }
 
@@ -520,12 +515,12 @@ export class RequestExecutor {
     const admin = await this.o.clusters.get(request.cluster);
     await admin.upsertAllowlistEntry({ cidr: allow.cidr, sql: allow.sql, ui: allow.ui, name: entryName(request.id, allow.label) });
     await this.checkpoint('allow:entry-upserted', request);
-    let managed = recorded ? record : await this.o.store.getManagedEntry(request.cluster, allow.cidr);
-    if (managed?.requestId !== request.id) {
-      await this.o.store.putManagedEntry(record);
-      managed = record;
-      await this.checkpoint('allow:recorded', request);
-    }
+    const managed = await this.ensureRecord(request, 'allow:recorded', {
+      recorded,
+      record,
+      read: () => this.o.store.getManagedEntry(request.cluster, allow.cidr),
+      write: () => this.o.store.putManagedEntry(record),
+    });
     await this.o.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
     await this.checkpoint('allow:progress-told', request);
     const what = allow.sql && allow.ui ? 'SQL and the DB Console' : allow.ui ? 'the DB Console' : 'SQL';
@@ -624,13 +619,12 @@ export class RequestExecutor {
     return {
       records: { managedUser: record },
       run: async (current, recorded) => {
-        // A request that began before this delivery: its record is there, unless it began without one.
-        let managed = recorded ? record : await this.o.store.getManagedUser(request.cluster, user);
-        if (managed?.requestId !== request.id) {
-          await this.o.store.putManagedUser(record);
-          managed = record;
-          await this.checkpoint('user-create:recorded', current);
-        }
+        const managed = await this.ensureRecord(current, 'user-create:recorded', {
+          recorded,
+          record,
+          read: () => this.o.store.getManagedUser(request.cluster, user),
+          write: () => this.o.store.putManagedUser(record),
+        });
         // A failure from here on is rolled back by `apply` when it ends the request (the secret is ours).
         const validUntil = managed.expiresAt === undefined ? undefined : new Date(managed.expiresAt);
         const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}) });
@@ -718,6 +712,25 @@ export class RequestExecutor {
       cluster: request.cluster,
       requestId: request.id,
     };
+  }
+
+  /**
+   * This request's record, stored. `recorded`: this delivery wrote it with approved → applying.
+   * Otherwise the request began before this delivery (its record is there, unless it began
+   * without one) or another request's record holds the key: it is read, and written when it is
+   * not this request's.
+   */
+  private async ensureRecord<R extends { readonly requestId: string }>(
+    request: ChatRequest,
+    step: string,
+    { recorded, record, read, write }: { recorded: boolean; record: R; read: () => Promise<R | undefined>; write: () => Promise<void> },
+  ): Promise<R> {
+    if (recorded) return record;
+    const stored = await read();
+    if (stored?.requestId === request.id) return stored;
+    await write();
+    await this.checkpoint(step, request);
+    return record;
   }
 
   /** DMs connection details; the receipt of a DM carrying a password (to delete after its TTL), not yet written. */
