@@ -11,6 +11,9 @@
  * - ES module builds first (`mainFields: module, main`), as the AWS SDK's guide recommends for
  *   esbuild: the SDK's CommonJS builds are single files esbuild cannot tree-shake, so every
  *   command of every client we use was bundled (0.2 MB more in the slack function).
+ * - `import()` lowered to `require()` (`supported: dynamic-import=false`). The AWS SDK's ES module
+ *   builds load `node:http` and `node:async_hooks` with `import()`; left as is in a CommonJS bundle,
+ *   the first one starts Node's ES module loader (ten internal modules) inside the first request.
  * - `LAMBDA_ONLY_ALIASES` (the bot's own functions only): Bolt's index module loads every receiver
  *   it ships, and with them Express, Socket Mode and OAuth (about 1.4 MB minified, half the slack
  *   function's bundle) although a Lambda function only ever runs `AwsLambdaReceiver`. Those
@@ -33,6 +36,8 @@ export interface LambdaBundleSettings {
   readonly alias: Readonly<Record<string, string>>;
   /** package.json fields tried, in order, for packages without an `exports` map (`--main-fields`). */
   readonly mainFields: readonly string[];
+  /** Syntax features esbuild is told the target lacks, so it lowers them (`--supported`). */
+  readonly supported: Readonly<Record<string, boolean>>;
 }
 
 /** The settings every Node.js function gets from us, whatever it runs: what a baseline is built with. */
@@ -44,18 +49,22 @@ export const LAMBDA_ESBUILD: LambdaBundleSettings = {
   external: ['pg-native'],
   alias: {},
   mainFields: ['module', 'main'],
+  supported: { 'dynamic-import': false },
 };
 
 /**
  * Packages no Lambda function of the bot runs, each replaced by a stub. Bolt requires them at load
  * time only for the receivers Lambda never uses (`ExpressReceiver`, `HTTPReceiver`,
- * `SocketModeReceiver`) and the OAuth installer; nothing else in the bot imports them.
+ * `SocketModeReceiver`) and the OAuth installer; `yaml` is required only for a YAML config file.
  */
 export const LAMBDA_ONLY_ALIASES: Readonly<Record<string, string>> = {
   express: './infra/lambda-stubs/express.ts',
   'raw-body': './infra/lambda-stubs/raw-body.ts',
   '@slack/socket-mode': './infra/lambda-stubs/slack-socket-mode.ts',
   '@slack/oauth': './infra/lambda-stubs/slack-oauth.ts',
+  // The functions read their config from CHATOPS_CONFIG_JSON; YAML files are for local mode and
+  // the CDK app (112 KiB of the slack function's bundle, compiled at every cold start).
+  yaml: './infra/lambda-stubs/yaml.ts',
 };
 
 /** What the bot's functions are bundled with. */
@@ -64,6 +73,7 @@ export const CHATOPS_ESBUILD: LambdaBundleSettings = { ...LAMBDA_ESBUILD, alias:
 /** The settings as NodejsFunction `bundling` props (local esbuild, run in `projectRoot`). */
 export function nodejsBundling(projectRoot: string, settings: LambdaBundleSettings = CHATOPS_ESBUILD): BundlingOptions {
   const aliases = Object.entries(settings.alias).map(([name, replacement]) => `${name}=${replacement}`);
+  const supported = Object.entries(settings.supported).map(([feature, yes]) => `${feature}=${String(yes)}`);
   return {
     forceDockerBundling: false,
     format: OutputFormat.CJS,
@@ -79,7 +89,10 @@ export function nodejsBundling(projectRoot: string, settings: LambdaBundleSettin
     tsconfig: path.join(projectRoot, 'tsconfig.json'),
     // esbuild's per-file size summary is noise in synth and test output; warnings still show.
     logLevel: LogLevel.WARNING,
-    ...(aliases.length > 0 && { esbuildArgs: { '--alias': aliases } }),
+    esbuildArgs: {
+      ...(aliases.length > 0 && { '--alias': aliases }),
+      ...(supported.length > 0 && { '--supported': supported }),
+    },
   };
 }
 
@@ -102,6 +115,7 @@ export function esbuildOptions(projectRoot: string, entry: string, outfile: stri
     external: [...settings.external],
     alias: { ...settings.alias },
     mainFields: [...settings.mainFields],
+    supported: { ...settings.supported },
     tsconfig: path.join(projectRoot, 'tsconfig.json'),
     logLevel: 'warning',
   };

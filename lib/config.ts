@@ -305,20 +305,37 @@ export function loadConfig(env: Env = process.env): Config {
     } catch {
       throw new ConfigError(`CHATOPS_CONFIG: cannot read ${file}.`, 'CHATOPS_CONFIG');
     }
-    try {
-      // Required here, not at the top: Lambda reads CHATOPS_CONFIG_JSON, and a cold start need not
-      // load a YAML parser it does not use.
-      // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (see above)
-      const { parse: parseYaml } = require('yaml') as typeof Yaml;
-      document = parseYaml(text);
-    } catch (error) {
-      const line = (error as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
-      throw new ConfigError(`CHATOPS_CONFIG: ${file} is not valid YAML/JSON${line ? ` (line ${line})` : ''}.`, 'CHATOPS_CONFIG');
-    }
+    document = parseConfigFile(text, file);
   } else {
     throw new ConfigError('CHATOPS_CONFIG is not set: point it at a config file (see README, "Configuration").', 'CHATOPS_CONFIG');
   }
   return applyEnv(parseConfigDocument(document), env, baseDir);
+}
+
+/**
+ * A config file's document: JSON as it is, anything else as YAML. `yaml` is required only for a
+ * YAML file: the Lambda functions read CHATOPS_CONFIG_JSON and are bundled without it (a stub that
+ * throws when used stands in; infra/bundling.ts), so their cold start does not compile a parser
+ * they never run.
+ */
+function parseConfigFile(text: string, file: string): unknown {
+  if (/^\s*[{[]/.test(text)) {
+    try {
+      return JSON.parse(text);
+    } catch {
+      // Not JSON after all ("[" can open a YAML flow sequence too): YAML decides, and reports the line.
+    }
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (see above)
+  const { parse: parseYaml } = require('yaml') as typeof Yaml;
+  try {
+    return parseYaml(text);
+  } catch (error) {
+    // A Lambda bundle's stub for yaml (a YAML file where only JSON is bundled): its own message says so.
+    if (error instanceof Error && error.name === 'UnbundledPackageError') throw error;
+    const line = (error as { linePos?: Array<{ line: number }> }).linePos?.[0]?.line;
+    throw new ConfigError(`CHATOPS_CONFIG: ${file} is not valid YAML/JSON${line ? ` (line ${line})` : ''}.`, 'CHATOPS_CONFIG');
+  }
 }
 
 /** Deployment facts from the environment override the file (CDK and local mode set them). */

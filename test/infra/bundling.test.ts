@@ -6,7 +6,8 @@
  */
 import { Duration, Stack } from 'aws-cdk-lib';
 import { build } from 'esbuild';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { CHATOPS_ESBUILD, esbuildOptions, LAMBDA_ONLY_ALIASES } from '../../infra/bundling';
@@ -50,7 +51,7 @@ describe('function bundles', () => {
     const inputs = await bundleInputs('handlers/slack.ts');
 
     const packages = new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
-    for (const absent of ['pg', 'pg-pool', 'openapi-fetch', 'cockatiel', 'express', 'raw-body', '@slack/socket-mode', '@slack/oauth', 'undici', 'jsonwebtoken']) {
+    for (const absent of ['pg', 'pg-pool', 'openapi-fetch', 'cockatiel', 'express', 'raw-body', '@slack/socket-mode', '@slack/oauth', 'yaml', 'undici', 'jsonwebtoken']) {
       expect(packages).not.toContain(absent);
     }
     const ours = inputs.filter((input) => !input.includes('node_modules/'));
@@ -61,11 +62,50 @@ describe('function bundles', () => {
     for (const present of ['@slack/bolt', '@aws-sdk/client-dynamodb', '@aws-sdk/client-sqs', 'zod']) expect(packages).toContain(present);
   });
 
+  it('load Node built-ins with require(): no import() starts the ES module loader in a request', async () => {
+    const outfile = path.join(tempDir('bundle-imports-'), 'index.js');
+    await build(esbuildOptions(ROOT, 'handlers/slack.ts', outfile));
+    const code = readFileSync(outfile, 'utf8');
+    // The AWS SDK's ES module builds write `await import("node:http")`; lowered, they are requires.
+    expect(code).not.toMatch(/\bimport\(/);
+    expect(code).toContain('require("node:http")');
+  });
+
   it('replace only packages that exist, each with a stub module in the repository', () => {
     for (const [name, stub] of Object.entries(LAMBDA_ONLY_ALIASES)) {
       expect(existsSync(path.join(ROOT, 'node_modules', name, 'package.json'))).toBe(true);
       expect(existsSync(path.join(ROOT, stub))).toBe(true);
     }
+  });
+});
+
+describe('config loading in a function bundle (yaml stubbed)', () => {
+  const cluster = { alias: 'prod', backend: 'cloud', clusterId: 'abc', apiKey: { secretId: 'k' } };
+  let bundle: string;
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = tempDir('bundled-config-');
+    bundle = path.join(dir, 'load-config.js');
+    // loadConfig as the functions run it: built with their settings, run by a plain `node`.
+    const contents = "import { loadConfig } from './lib/config';\ntry { process.stdout.write(loadConfig(process.env).clusters.map((c) => c.alias).join(',')); } catch (e) { process.stdout.write(`${e.name}: ${e.message}`); }\n";
+    const { entryPoints: _entry, ...options } = esbuildOptions(ROOT, 'handlers/slack.ts', bundle);
+    await build({ ...options, stdin: { contents, resolveDir: ROOT, loader: 'ts', sourcefile: 'load-config-probe.ts' } });
+  });
+
+  const run = (env: Record<string, string>): string => execFileSync(process.execPath, [bundle], { env: { PATH: process.env.PATH ?? '', ...env }, encoding: 'utf8' });
+
+  it('reads CHATOPS_CONFIG_JSON, as the stack sets it, and a JSON file', () => {
+    expect(run({ CHATOPS_CONFIG_JSON: JSON.stringify({ clusters: [cluster] }) })).toBe('prod');
+    const file = path.join(dir, 'chatops.json');
+    writeFileSync(file, JSON.stringify({ clusters: [cluster] }));
+    expect(run({ CHATOPS_CONFIG: file })).toBe('prod');
+  });
+
+  it('refuses a YAML file with the reason, not as a syntax error', () => {
+    const file = path.join(dir, 'chatops.yml');
+    writeFileSync(file, 'clusters:\n  - alias: prod\n');
+    expect(run({ CHATOPS_CONFIG: file })).toMatch(/^UnbundledPackageError: yaml\.parse\(\) is not available in this Lambda function: yaml is replaced by a stub/);
   });
 });
 

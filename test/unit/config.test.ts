@@ -56,6 +56,23 @@ describe('configuration', () => {
     expect(config.baseDir).toBe(dir);
   });
 
+  it('loads a JSON file from CHATOPS_CONFIG without a YAML parser, and names the line of bad YAML', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'config-'));
+    const json = path.join(dir, 'chatops.json');
+    writeFileSync(json, `  ${JSON.stringify({ clusters: [minimalCluster] }, null, 2)}\n`);
+    expect(loadConfig({ CHATOPS_CONFIG: json }).clusters.map((c) => c.alias)).toEqual(['prod-eu']);
+
+    // "[" opens a YAML flow sequence as well as JSON: not JSON, so YAML reads it (and refuses a list).
+    const flow = path.join(dir, 'flow.yml');
+    writeFileSync(flow, '[a, b]\n');
+    expect(configError(() => loadConfig({ CHATOPS_CONFIG: flow })).message).toMatch(/^config: /);
+
+    const bad = path.join(dir, 'bad.yml');
+    writeFileSync(bad, 'clusters:\n  - alias: prod-eu\n   backend: cloud\n');
+    const error = configError(() => loadConfig({ CHATOPS_CONFIG: bad }));
+    expect(error.message).toBe(`CHATOPS_CONFIG: ${bad} is not valid YAML/JSON (line 3).`);
+  });
+
   it('says which variable is missing or unreadable', () => {
     expect(configError(() => loadConfig({})).key).toBe('CHATOPS_CONFIG');
     expect(configError(() => loadConfig({ CHATOPS_CONFIG: '/nonexistent/chatops.yml' })).message).toMatch(/cannot read/);
