@@ -10,11 +10,15 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-// A namespace import lets esbuild drop the parts of zod the schema does not use (0.45 MB of the
-// slack function's bundle with `import { z }`, which keeps every locale and schema type).
-import * as z from 'zod';
+// zod's mini build, as a namespace: esbuild keeps only the schema types and checks used here. The
+// English messages are the one locale loaded (mini loads none: every issue would read "Invalid input").
+import * as z from 'zod/mini';
+// The English locale alone (`z.locales` would bring all 64). Its CommonJS build: this file is one.
+import en from 'zod/v4/locales/en.cjs';
 import type * as Yaml from 'yaml';
 import { DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES } from './cluster-admin/types';
+
+z.config(en());
 
 /** Thrown with a one-line message naming the bad key. */
 export class ConfigError extends Error {
@@ -49,124 +53,121 @@ export function formatDuration(ms: number): string {
   return `${Math.round(ms / UNIT_MS.m)}m`;
 }
 
-const duration = z.string().transform((text, ctx) => {
-  const ms = parseDuration(text);
-  if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration like 30m, 8h or 7d` });
-    return z.NEVER;
-  }
-  return ms;
-});
+const duration = z.pipe(
+  z.string(),
+  z.transform((text: string, ctx) => {
+    const ms = parseDuration(text);
+    if (ms === undefined) {
+      ctx.issues.push({ code: 'custom', message: `"${text}" is not a duration like 30m, 8h or 7d`, input: text });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+);
+
+// zod's mini build: the same validator as `zod`, with checks as functions instead of methods, so a
+// Lambda cold start neither compiles nor constructs what the schema does not use.
+const text = (min = 1) => z.string().check(z.minLength(min));
+const matching = (pattern: RegExp, message?: string) => z.string().check(z.regex(pattern, message));
+const integer = (min: number, max?: number) => z.int().check(z.gte(min), ...(max === undefined ? [] : [z.lte(max)]));
+const list = <T extends z.core.SomeType>(item: T) => z._default(z.array(item), []);
+const port = integer(1, 65535);
 
 /** Where a secret value comes from. Values in the file are for local use only. */
 const secretRef = z.union([
-  z.object({ secretId: z.string().min(1) }).strict(),
-  z.object({ env: z.string().regex(/^[A-Z_][A-Z0-9_]*$/) }).strict(),
-  z.object({ file: z.string().min(1) }).strict(),
-  z.object({ value: z.string().min(1) }).strict(),
+  z.strictObject({ secretId: text() }),
+  z.strictObject({ env: matching(/^[A-Z_][A-Z0-9_]*$/) }),
+  z.strictObject({ file: text() }),
+  z.strictObject({ value: text() }),
 ]);
 export type SecretRef = z.infer<typeof secretRef>;
 
-const userId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id like U012ABCDEF');
-const principal = z.string().regex(/^[UWS][A-Z0-9]{2,}$/, 'a Slack user id (U…) or user-group id (S…)');
-const channelId = z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id like C012ABCDEF');
-const alias = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -');
-const objectName = z.string().regex(/^[a-z_][a-z0-9_.-]{0,62}$/, 'a lowercase SQL name');
-const ipv4Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR like 203.0.113.0/24');
+const userId = matching(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id like U012ABCDEF');
+const principal = matching(/^[UWS][A-Z0-9]{2,}$/, 'a Slack user id (U…) or user-group id (S…)');
+const channelId = matching(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id like C012ABCDEF');
+const alias = matching(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -');
+const objectName = matching(/^[a-z_][a-z0-9_.-]{0,62}$/, 'a lowercase SQL name');
+const ipv4Cidr = matching(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR like 203.0.113.0/24');
 
 const grant = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('database'), database: objectName, privileges: z.array(z.enum(DATABASE_PRIVILEGES)).min(1) }).strict(),
-  z.object({ kind: z.literal('schema'), schema: objectName, privileges: z.array(z.enum(SCHEMA_PRIVILEGES)).min(1) }).strict(),
-  z.object({ kind: z.literal('role'), role: objectName.refine((r) => r !== 'admin', 'the bot never grants admin') }).strict(),
+  z.strictObject({ kind: z.literal('database'), database: objectName, privileges: z.array(z.enum(DATABASE_PRIVILEGES)).check(z.minLength(1)) }),
+  z.strictObject({ kind: z.literal('schema'), schema: objectName, privileges: z.array(z.enum(SCHEMA_PRIVILEGES)).check(z.minLength(1)) }),
+  z.strictObject({ kind: z.literal('role'), role: objectName.check(z.refine((r) => r !== 'admin', 'the bot never grants admin')) }),
 ]);
 
 /** An admin SQL connection (self-hosted clusters; optional for Cloud clusters, for least privilege). */
-const sqlConnection = z
-  .object({
-    host: z.string().min(1),
-    port: z.number().int().min(1).max(65535).default(26257),
-    database: objectName.default('defaultdb'),
-    user: z.string().min(1),
-    password: secretRef,
-    /** PEM file of the cluster CA; omit for publicly trusted certificates. */
-    caFile: z.string().optional(),
-    tlsServerName: z.string().optional(),
-  })
-  .strict();
+const sqlConnection = z.strictObject({
+  host: text(),
+  port: z._default(port, 26257),
+  database: z._default(objectName, 'defaultdb'),
+  user: text(),
+  password: secretRef,
+  /** PEM file of the cluster CA; omit for publicly trusted certificates. */
+  caFile: z.optional(z.string()),
+  tlsServerName: z.optional(z.string()),
+});
 
-const policy = z
-  .object({
-    /** Entries broader than this prefix are high risk (quorum.high). */
-    minPrefix: z.number().int().min(1).max(32).default(24),
-    /** Whether `0.0.0.0/0` may be requested at all (then high risk). */
-    allowOpen: z.boolean().default(false),
-    /** Production: every change needs approval, even a single host. */
-    approveAll: z.boolean().default(false),
-    /** Single-host (/32) entries apply without approval unless approveAll. */
-    autoApproveSingleHost: z.boolean().default(true),
-    userCreateNeedsApproval: z.boolean().default(true),
-    quorum: z
-      .object({ elevated: z.number().int().min(1).max(5).default(1), high: z.number().int().min(1).max(5).default(2) })
-      .strict()
-      .default({ elevated: 1, high: 2 }),
-    /** Applied when `--for` is omitted; absent = permanent entries. */
-    defaultFor: duration.optional(),
-    maxFor: duration.default(30 * UNIT_MS.d),
-    /**
-     * Cap on allowlist entries the audit warns about. Default: the plan's documented cap (CockroachDB
-     * Cloud: 50 Basic/Standard, 20 Advanced on AWS, 200 Advanced on GCP/Azure); none for sql clusters.
-     */
-    allowlistCap: z.number().int().min(1).optional(),
-    /** Users without a secret, admins the policy did not expect, etc. are reported; these admins are expected. */
-    expectedAdmins: z.array(z.string()).default([]),
-  })
-  .strict();
+const policy = z.strictObject({
+  /** Entries broader than this prefix are high risk (quorum.high). */
+  minPrefix: z._default(integer(1, 32), 24),
+  /** Whether `0.0.0.0/0` may be requested at all (then high risk). */
+  allowOpen: z._default(z.boolean(), false),
+  /** Production: every change needs approval, even a single host. */
+  approveAll: z._default(z.boolean(), false),
+  /** Single-host (/32) entries apply without approval unless approveAll. */
+  autoApproveSingleHost: z._default(z.boolean(), true),
+  userCreateNeedsApproval: z._default(z.boolean(), true),
+  quorum: z._default(z.strictObject({ elevated: z._default(integer(1, 5), 1), high: z._default(integer(1, 5), 2) }), { elevated: 1, high: 2 }),
+  /** Applied when `--for` is omitted; absent = permanent entries. */
+  defaultFor: z.optional(duration),
+  maxFor: z._default(duration, 30 * UNIT_MS.d),
+  /**
+   * Cap on allowlist entries the audit warns about. Default: the plan's documented cap (CockroachDB
+   * Cloud: 50 Basic/Standard, 20 Advanced on AWS, 200 Advanced on GCP/Azure); none for sql clusters.
+   */
+  allowlistCap: z.optional(integer(1)),
+  /** Users without a secret, admins the policy did not expect, etc. are reported; these admins are expected. */
+  expectedAdmins: list(z.string()),
+});
 
 const clusterCommon = {
   alias,
-  description: z.string().optional(),
-  approversChannel: channelId.optional(),
-  auditChannel: channelId.optional(),
-  approvers: z.array(principal).default([]),
-  policy: policy.default(() => policy.parse({})),
+  description: z.optional(z.string()),
+  approversChannel: z.optional(channelId),
+  auditChannel: z.optional(channelId),
+  approvers: list(principal),
+  policy: z._default(policy, () => z.parse(policy, {}, { jitless: true })),
   /** Grants every user the bot creates receives (least privilege). */
-  grants: z.array(grant).default([]),
-  defaultDatabase: objectName.default('defaultdb'),
+  grants: list(grant),
+  defaultDatabase: z._default(objectName, 'defaultdb'),
 };
 
-const cloudCluster = z
-  .object({
-    ...clusterCommon,
-    backend: z.literal('cloud'),
-    clusterId: z.string().min(1),
-    apiBaseUrl: z.url().default('https://cockroachlabs.cloud'),
-    apiKey: secretRef,
-    /** With it, users lose the `admin` role Cloud gives them and receive `grants` instead. */
-    adminSql: sqlConnection.optional(),
-  })
-  .strict();
+const cloudCluster = z.strictObject({
+  ...clusterCommon,
+  backend: z.literal('cloud'),
+  clusterId: text(),
+  apiBaseUrl: z._default(z.url(), 'https://cockroachlabs.cloud'),
+  apiKey: secretRef,
+  /** With it, users lose the `admin` role Cloud gives them and receive `grants` instead. */
+  adminSql: z.optional(sqlConnection),
+});
 
-const sqlCluster = z
-  .object({
-    ...clusterCommon,
-    backend: z.literal('sql'),
-    dialect: z.enum(['postgres', 'cockroach']).default('cockroach'),
-    connection: sqlConnection,
-    hba: z.discriminatedUnion('kind', [
-      z.object({ kind: z.literal('pg-hba-file'), path: z.string().min(1) }).strict(),
-      z.object({ kind: z.literal('cockroach-setting') }).strict(),
-    ]),
-    /** Networks the bot's admin connection comes from; their rule is never removed. */
-    adminSourceCidrs: z.array(ipv4Cidr).min(1).default(['127.0.0.1/32']),
-    /** HBA auth method for entries; default scram-sha-256 (postgres) or password (cockroach). */
-    authMethod: z.string().regex(/^[a-z0-9-]+$/).optional(),
-    /** What users connect to, primary first. Default: the admin connection's host. */
-    endpoints: z.array(z.object({ region: z.string().min(1), host: z.string().min(1) }).strict()).optional(),
-    port: z.number().int().min(1).max(65535).optional(),
-    /** The CA users need (`sslrootcert`); omit for publicly trusted certificates. */
-    caFile: z.string().optional(),
-  })
-  .strict();
+const sqlCluster = z.strictObject({
+  ...clusterCommon,
+  backend: z.literal('sql'),
+  dialect: z._default(z.enum(['postgres', 'cockroach']), 'cockroach'),
+  connection: sqlConnection,
+  hba: z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('pg-hba-file'), path: text() }), z.strictObject({ kind: z.literal('cockroach-setting') })]),
+  /** Networks the bot's admin connection comes from; their rule is never removed. */
+  adminSourceCidrs: z._default(z.array(ipv4Cidr).check(z.minLength(1)), ['127.0.0.1/32']),
+  /** HBA auth method for entries; default scram-sha-256 (postgres) or password (cockroach). */
+  authMethod: z.optional(matching(/^[a-z0-9-]+$/)),
+  /** What users connect to, primary first. Default: the admin connection's host. */
+  endpoints: z.optional(z.array(z.strictObject({ region: text(), host: text() }))),
+  port: z.optional(port),
+  /** The CA users need (`sslrootcert`); omit for publicly trusted certificates. */
+  caFile: z.optional(z.string()),
+});
 
 const cluster = z.discriminatedUnion('backend', [cloudCluster, sqlCluster]);
 export type ClusterConfig = z.infer<typeof cluster>;
@@ -174,84 +175,83 @@ export type CloudClusterConfig = z.infer<typeof cloudCluster>;
 export type SqlClusterConfig = z.infer<typeof sqlCluster>;
 export type ClusterPolicy = z.infer<typeof policy>;
 
+const recoveryWindowDays = z._default(integer(7, 30), 7);
+
 const fileSchema = z
-  .object({
-    slack: z
-      .object({
-        command: z.string().regex(/^\/[a-z0-9_-]+$/).default('/crdb'),
+  .strictObject({
+    slack: z._default(
+      z.strictObject({
+        command: z._default(matching(/^\/[a-z0-9_-]+$/), '/crdb'),
         /** The bot's user id and bot id: given here so cold starts skip `auth.test`. */
-        botUserId: userId.optional(),
-        botId: z.string().regex(/^B[A-Z0-9]+$/).optional(),
-        signingSecret: secretRef.default({ env: 'SLACK_SIGNING_SECRET' }),
-        botToken: secretRef.default({ env: 'SLACK_BOT_TOKEN' }),
-        apiUrl: z.url().default('https://slack.com/api/'),
-      })
-      .strict()
-      .default(() => ({ command: '/crdb', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' }, apiUrl: 'https://slack.com/api/' })),
-    access: z
-      .object({
+        botUserId: z.optional(userId),
+        botId: z.optional(matching(/^B[A-Z0-9]+$/)),
+        signingSecret: z._default(secretRef, { env: 'SLACK_SIGNING_SECRET' }),
+        botToken: z._default(secretRef, { env: 'SLACK_BOT_TOKEN' }),
+        apiUrl: z._default(z.url(), 'https://slack.com/api/'),
+      }),
+      () => ({ command: '/crdb', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' }, apiUrl: 'https://slack.com/api/' }),
+    ),
+    access: z._default(
+      z.strictObject({
         /** Who may make requests; empty = everyone in the workspace. */
-        requesters: z.array(principal).default([]),
+        requesters: list(principal),
         /** May administer: any user's connection, revoke any entry, run the audit. */
-        admins: z.array(principal).default([]),
+        admins: list(principal),
         /** May apply at once with --break-glass --reason. */
-        breakGlass: z.array(principal).default([]),
-      })
-      .strict()
-      .default({ requesters: [], admins: [], breakGlass: [] }),
-    delivery: z
-      .object({
-        passwordDelivery: z.enum(['dm', 'secret-reference']).default('dm'),
+        breakGlass: list(principal),
+      }),
+      { requesters: [], admins: [], breakGlass: [] },
+    ),
+    delivery: z._default(
+      z.strictObject({
+        passwordDelivery: z._default(z.enum(['dm', 'secret-reference']), 'dm'),
         /** DMs that carry a password are deleted after this long. */
-        dmTtl: duration.default(60 * UNIT_MS.m),
-      })
-      .strict()
-      .default({ passwordDelivery: 'dm', dmTtl: 60 * UNIT_MS.m }),
-    requests: z
-      .object({
+        dmTtl: z._default(duration, 60 * UNIT_MS.m),
+      }),
+      { passwordDelivery: 'dm', dmTtl: 60 * UNIT_MS.m },
+    ),
+    requests: z._default(
+      z.strictObject({
         /** Pending requests expire after this long. */
-        pendingTtl: duration.default(24 * UNIT_MS.h),
+        pendingTtl: z._default(duration, 24 * UNIT_MS.h),
         /** How long `allow` waits for allowlist propagation before saying so. */
-        propagationTimeout: duration.default(10 * UNIT_MS.m),
-      })
-      .strict()
-      .default({ pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m }),
-    secrets: z
-      .discriminatedUnion('store', [
-        z.object({ store: z.literal('aws'), region: z.string().optional(), endpoint: z.url().optional(), kmsKeyId: z.string().optional(), recoveryWindowDays: z.number().int().min(7).max(30).default(7) }).strict(),
-        z.object({ store: z.literal('file'), path: z.string().min(1), recoveryWindowDays: z.number().int().min(7).max(30).default(7) }).strict(),
-      ])
-      .default({ store: 'aws', recoveryWindowDays: 7 }),
-    state: z
-      .object({ tableName: z.string().min(3).default('crdb-chatops'), endpoint: z.url().optional(), region: z.string().optional() })
-      .strict()
-      .default({ tableName: 'crdb-chatops' }),
-    queue: z
-      .discriminatedUnion('kind', [
-        z.object({ kind: z.literal('sqs'), url: z.url().optional(), endpoint: z.url().optional() }).strict(),
-        z.object({ kind: z.literal('in-process') }).strict(),
-      ])
-      .default({ kind: 'sqs' }),
-    audit: z
-      .object({
+        propagationTimeout: z._default(duration, 10 * UNIT_MS.m),
+      }),
+      { pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m },
+    ),
+    secrets: z._default(
+      z.discriminatedUnion('store', [
+        z.strictObject({ store: z.literal('aws'), region: z.optional(z.string()), endpoint: z.optional(z.url()), kmsKeyId: z.optional(z.string()), recoveryWindowDays }),
+        z.strictObject({ store: z.literal('file'), path: text(), recoveryWindowDays }),
+      ]),
+      { store: 'aws', recoveryWindowDays: 7 },
+    ),
+    state: z._default(z.strictObject({ tableName: z._default(text(3), 'crdb-chatops'), endpoint: z.optional(z.url()), region: z.optional(z.string()) }), { tableName: 'crdb-chatops' }),
+    queue: z._default(
+      z.discriminatedUnion('kind', [z.strictObject({ kind: z.literal('sqs'), url: z.optional(z.url()), endpoint: z.optional(z.url()) }), z.strictObject({ kind: z.literal('in-process') })]),
+      { kind: 'sqs' },
+    ),
+    audit: z._default(
+      z.strictObject({
         /** Daily report time and zone (EventBridge Scheduler cron). */
-        reportAt: z.string().regex(/^\d{2}:\d{2}$/).default('09:00'),
-        timeZone: z.string().default('UTC'),
+        reportAt: z._default(matching(/^\d{2}:\d{2}$/), '09:00'),
+        timeZone: z._default(z.string(), 'UTC'),
         /** Remove expired entries even when the bot cannot prove it created them. */
-        removeUnprovenExpired: z.boolean().default(false),
-      })
-      .strict()
-      .default({ reportAt: '09:00', timeZone: 'UTC', removeUnprovenExpired: false }),
-    clusters: z.array(cluster).min(1, 'at least one cluster is required'),
+        removeUnprovenExpired: z._default(z.boolean(), false),
+      }),
+      { reportAt: '09:00', timeZone: 'UTC', removeUnprovenExpired: false },
+    ),
+    clusters: z.array(cluster).check(z.minLength(1, 'at least one cluster is required')),
   })
-  .strict()
-  .superRefine((config, ctx) => {
-    const seen = new Set<string>();
-    config.clusters.forEach((c, i) => {
-      if (seen.has(c.alias)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'alias'], message: `duplicate cluster alias "${c.alias}"` });
-      seen.add(c.alias);
-    });
-  });
+  .check(
+    z.superRefine((config, ctx) => {
+      const seen = new Set<string>();
+      config.clusters.forEach((c, i) => {
+        if (seen.has(c.alias)) ctx.addIssue({ code: 'custom', path: ['clusters', i, 'alias'], message: `duplicate cluster alias "${c.alias}"` });
+        seen.add(c.alias);
+      });
+    }),
+  );
 
 export type FileConfig = z.infer<typeof fileSchema>;
 
@@ -273,7 +273,7 @@ function formatIssue(issue: z.core.$ZodIssue): ConfigError {
 export function parseConfigDocument(document: unknown): FileConfig {
   // Parsed once per process: compiling zod's fast path (`new Function`) would cost more at a cold
   // start (about 7 ms) than it saves on a single parse.
-  const result = fileSchema.safeParse(document, { jitless: true });
+  const result = z.safeParse(fileSchema, document, { jitless: true });
   if (!result.success) {
     const first = result.error.issues[0];
     throw first ? formatIssue(first) : new ConfigError('config: invalid');
