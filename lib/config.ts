@@ -71,7 +71,7 @@ const text = (min = 1) => z.string().check(z.minLength(min));
 const matching = (pattern: RegExp, message?: string) => z.string().check(z.regex(pattern, message));
 const integer = (min: number, max?: number) => z.int().check(z.gte(min), ...(max === undefined ? [] : [z.lte(max)]));
 const list = <T extends z.core.SomeType>(item: T) => z._default(z.array(item), []);
-const port = integer(1, 65535);
+const portNumber = integer(1, 65535);
 
 /** Where a secret value comes from. Values in the file are for local use only. */
 const secretRef = z.union([
@@ -98,7 +98,7 @@ const grant = z.discriminatedUnion('kind', [
 /** An admin SQL connection (self-hosted clusters; optional for Cloud clusters, for least privilege). */
 const sqlConnection = z.strictObject({
   host: text(),
-  port: z._default(port, 26257),
+  port: z._default(portNumber, 26257),
   database: z._default(objectName, 'defaultdb'),
   user: text(),
   password: secretRef,
@@ -164,7 +164,7 @@ const sqlCluster = z.strictObject({
   authMethod: z.optional(matching(/^[a-z0-9-]+$/)),
   /** What users connect to, primary first. Default: the admin connection's host. */
   endpoints: z.optional(z.array(z.strictObject({ region: text(), host: text() }))),
-  port: z.optional(port),
+  port: z.optional(portNumber),
   /** The CA users need (`sslrootcert`); omit for publicly trusted certificates. */
   caFile: z.optional(z.string()),
 });

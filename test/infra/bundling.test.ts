@@ -24,11 +24,21 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** The source files and packages esbuild put into a function's bundle. */
-async function bundleInputs(entry: string): Promise<string[]> {
-  const outfile = path.join(tempDir('bundle-inputs-'), 'index.js');
-  const result = await build({ ...esbuildOptions(ROOT, entry, outfile), metafile: true, write: false, logLevel: 'silent' });
-  return Object.keys(result.metafile.inputs);
+interface Bundle {
+  readonly code: string;
+  /** The source files and packages esbuild put into it. */
+  readonly inputs: string[];
+}
+
+/** The slack function, bundled once with the deployed settings as bench/ bundles it. */
+let slack: Promise<Bundle> | undefined;
+function slackBundle(): Promise<Bundle> {
+  slack ??= (async () => {
+    const outfile = path.join(tempDir('bench-build-'), 'index.js');
+    const result = await build({ ...esbuildOptions(ROOT, 'handlers/slack.ts', outfile, CHATOPS_ESBUILD), metafile: true });
+    return { code: readFileSync(outfile, 'utf8'), inputs: Object.keys(result.metafile.inputs) };
+  })();
+  return slack;
 }
 
 describe('function bundles', () => {
@@ -41,14 +51,11 @@ describe('function bundles', () => {
     const assetDir = readdirSync(assembly.directory).find((name) => name.startsWith('asset.'));
     if (assetDir === undefined) throw new Error('no asset in the assembly');
 
-    const outfile = path.join(tempDir('bench-build-'), 'index.js');
-    await build(esbuildOptions(ROOT, 'handlers/slack.ts', outfile, CHATOPS_ESBUILD));
-
-    expect(readFileSync(path.join(assembly.directory, assetDir, 'index.js'), 'utf8')).toBe(readFileSync(outfile, 'utf8'));
+    expect(readFileSync(path.join(assembly.directory, assetDir, 'index.js'), 'utf8')).toBe((await slackBundle()).code);
   });
 
   it('give the slack function the ack path only: no cluster backends, executor, audit, SQL driver or unused Bolt receivers', async () => {
-    const inputs = await bundleInputs('handlers/slack.ts');
+    const { inputs } = await slackBundle();
 
     const packages = new Set(inputs.flatMap((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input)?.[1] ?? []));
     for (const absent of ['pg', 'pg-pool', 'openapi-fetch', 'cockatiel', 'express', 'raw-body', '@slack/socket-mode', '@slack/oauth', 'yaml', 'undici', 'jsonwebtoken']) {
@@ -63,9 +70,7 @@ describe('function bundles', () => {
   });
 
   it('load Node built-ins with require(): no import() starts the ES module loader in a request', async () => {
-    const outfile = path.join(tempDir('bundle-imports-'), 'index.js');
-    await build(esbuildOptions(ROOT, 'handlers/slack.ts', outfile));
-    const code = readFileSync(outfile, 'utf8');
+    const { code } = await slackBundle();
     // The AWS SDK's ES module builds write `await import("node:http")`; lowered, they are requires.
     expect(code).not.toMatch(/\bimport\(/);
     expect(code).toContain('require("node:http")');
