@@ -51,6 +51,9 @@ export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, 
     logger: runtime.logger,
     client: await runtime.slack(),
     ...(receiver ? { receiver } : {}),
+    workspace: { ...(config.slack.teamId !== undefined ? { teamId: config.slack.teamId } : {}), ...(config.slack.enterpriseId !== undefined ? { enterpriseId: config.slack.enterpriseId } : {}) },
+    responseUrlPrefix: config.slack.responseUrlPrefix,
+    clusters: runtime.clusters,
   });
 }
 

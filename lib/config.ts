@@ -128,6 +128,16 @@ const policy = z.strictObject({
   allowlistCap: z.optional(integer(1)),
   /** Users without a secret, admins the policy did not expect, etc. are reported; these admins are expected. */
   expectedAdmins: list(z.string()),
+  /**
+   * The broadest the whole allowlist may ever be, as a prefix length: with 16, all entries
+   * together (break-glass included) admit at most 65,536 addresses. Absent: no ceiling beyond
+   * `allowOpen`.
+   */
+  maxBreadth: z.optional(integer(0, 32)),
+  /** Risks whose requests must carry `--reason`, e.g. [high] or [elevated, high]. */
+  requireReason: list(z.enum(['low', 'elevated', 'high'])),
+  /** Allowlist entries and users must be temporary: a request without `--for` (and no defaultFor) is refused. */
+  requireFor: z._default(z.boolean(), false),
 });
 
 const clusterCommon = {
@@ -177,6 +187,9 @@ export type ClusterPolicy = z.infer<typeof policy>;
 
 const recoveryWindowDays = z._default(integer(7, 30), 7);
 
+/** Where Slack's response_urls live (`https://hooks.slack.com/commands/…`, `…/actions/…`). */
+export const RESPONSE_URL_PREFIX = 'https://hooks.slack.com/';
+
 const fileSchema = z
   .strictObject({
     slack: z._default(
@@ -188,8 +201,16 @@ const fileSchema = z
         signingSecret: z._default(secretRef, { env: 'SLACK_SIGNING_SECRET' }),
         botToken: z._default(secretRef, { env: 'SLACK_BOT_TOKEN' }),
         apiUrl: z._default(z.url(), 'https://slack.com/api/'),
+        /**
+         * The workspace (and Enterprise Grid org) the bot serves: commands and clicks from any
+         * other are refused. Unset: the bot token's own workspace, from `auth.test` on first use.
+         */
+        teamId: z.optional(matching(/^T[A-Z0-9]{2,}$/, 'a Slack team id like T012ABCDEF')),
+        enterpriseId: z.optional(matching(/^E[A-Z0-9]{2,}$/, 'a Slack enterprise id like E012ABCDEF')),
+        /** A `response_url` is used only under this prefix; any other is ignored and the answer goes by DM. */
+        responseUrlPrefix: z._default(matching(/^https?:\/\/[^/?#@\\]+\/[^?#@\\]*$/, 'an http(s) URL prefix ending in a path, like https://hooks.slack.com/'), RESPONSE_URL_PREFIX),
       }),
-      () => ({ command: '/crdb', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' }, apiUrl: 'https://slack.com/api/' }),
+      () => ({ command: '/crdb', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' }, apiUrl: 'https://slack.com/api/', responseUrlPrefix: RESPONSE_URL_PREFIX }),
     ),
     access: z._default(
       z.strictObject({
@@ -216,8 +237,13 @@ const fileSchema = z
         pendingTtl: z._default(duration, 24 * UNIT_MS.h),
         /** How long `allow` waits for allowlist propagation before saying so. */
         propagationTimeout: z._default(duration, 10 * UNIT_MS.m),
+        /** Per requester: change requests per window, and requests pending at once. */
+        rateLimit: z._default(
+          z.strictObject({ max: z._default(integer(1), 10), window: z._default(duration, 10 * UNIT_MS.m), maxPending: z._default(integer(1), 5) }),
+          { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 },
+        ),
       }),
-      { pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m },
+      { pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m, rateLimit: { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 } },
     ),
     secrets: z._default(
       z.discriminatedUnion('store', [

@@ -78,6 +78,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       commandName: config.slack.command,
       dmTtlMs: config.delivery.dmTtl,
       logger,
+      responseUrlPrefix: config.slack.responseUrlPrefix,
       ...(now ? { now } : {}),
     }),
   );

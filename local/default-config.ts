@@ -46,6 +46,12 @@ slack:
   # Local mode generates both on each start unless these variables are set.
   signingSecret: { env: SLACK_SIGNING_SECRET }
   botToken: { env: SLACK_BOT_TOKEN }
+  # Commands and clicks count only from this workspace (and Enterprise Grid org); unset, the bot
+  # token's own workspace (auth.test): the console's is T0LOCAL.
+  # teamId: T0LOCAL
+  # enterpriseId: E012ABCDEF
+  # A payload's response_url is used only under this prefix; local mode uses its emulator's.
+  # responseUrlPrefix: https://hooks.slack.com/
 
 access:
   admins: [${admin}]

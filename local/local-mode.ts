@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { buildSlackFunction, slackHandler } from '../handlers/slack';
 import { workerHandler } from '../handlers/worker';
-import { type Config, loadConfig, type SqlClusterConfig } from '../lib/config';
+import { type Config, loadConfig, RESPONSE_URL_PREFIX, type SqlClusterConfig } from '../lib/config';
 import { type Logger, SecretRedactor } from '../lib/log';
 import { DynamoRequestStore } from '../lib/requests/dynamo-store';
 import { InProcessJobQueue } from '../lib/requests/queue';
@@ -66,6 +66,15 @@ export interface StartLocalModeOptions {
 
 /** Local AWS endpoints need some credentials; these sign requests nobody checks. */
 const LOCAL_AWS_CREDENTIALS = { accessKeyId: 'AKIDLOCALMODE', secretAccessKey: 'local-mode-not-a-secret' };
+
+/**
+ * The response_url prefix of a Slack emulator on this machine (its `/response/` next to its
+ * `/api/`), when the config keeps Slack's default and the Web API is such an emulator.
+ */
+function emulatorResponseUrlPrefix(configured: string, slackApiUrl: string): string {
+  if (configured !== RESPONSE_URL_PREFIX || !isLoopbackUrl(slackApiUrl) || !slackApiUrl.endsWith('/api/')) return configured;
+  return new URL('../response/', slackApiUrl).href;
+}
 
 function isLoopbackUrl(url: string | undefined): url is string {
   if (url === undefined) return false;
@@ -196,7 +205,8 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
     lifecycle.defer('slack-web-api', () => api.stop());
   }
   const slackApiUrl = env.SLACK_API_URL || (mode === 'socket' ? fileConfig.slack.apiUrl : (slackApi?.apiUrl ?? fileConfig.slack.apiUrl));
-  const config: Config = { ...fileConfig, slack: { ...fileConfig.slack, apiUrl: slackApiUrl } };
+  // The emulator's response_urls are its own, not hooks.slack.com; the team is learnt from auth.test unless configured.
+  const config: Config = { ...fileConfig, slack: { ...fileConfig.slack, apiUrl: slackApiUrl, responseUrlPrefix: emulatorResponseUrlPrefix(fileConfig.slack.responseUrlPrefix, slackApiUrl) } };
 
   const credentials = env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE ? undefined : LOCAL_AWS_CREDENTIALS;
   const store = new DynamoRequestStore({

@@ -71,7 +71,8 @@ async function startRig(): Promise<Rig> {
 
   const tableName = `crdb-chatops-trips-${randomBytes(4).toString('hex')}`;
   const document = {
-    slack: { botUserId: BOT.userId, botId: BOT.botId, signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' } },
+    // Bound to the emulator's workspace and response_urls, as a deployment is to Slack's.
+    slack: { botUserId: BOT.userId, botId: BOT.botId, teamId: slack.team.id, responseUrlPrefix: `${slack.url}/response/`, signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' } },
     secrets: { store: 'aws', region: 'us-east-1', endpoint: smEndpoint },
     state: { tableName, endpoint: counter.endpoint, region: 'us-east-1' },
     queue: { kind: 'in-process' },

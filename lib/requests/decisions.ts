@@ -23,14 +23,19 @@ export interface DecisionInput {
   readonly actor: string;
   readonly action: 'approve' | 'deny';
   readonly reason?: string;
-  /** The message the clicked button is on; it must be the request's card. Absent for the deny modal. */
-  readonly card?: CardRef;
+  /** The message and block the clicked button is on; they must be the request's card. Absent for the deny modal. */
+  readonly card?: ClickedCard;
 }
 
 /** Where a message is: channel and ts. */
 export interface CardRef {
   readonly channel: string;
   readonly ts: string;
+}
+
+/** The card a button was clicked on, and the request its block (`block_id`) belongs to, if it is a card's. */
+export interface ClickedCard extends CardRef {
+  readonly blockRequestId: string | undefined;
 }
 
 /** `ok: false` = refused, nothing changed. `message` is for the clicker, ephemeral. */
@@ -62,13 +67,14 @@ export class Decisions {
    * Whether `actor` may decide on `requestId` now. Used before opening the deny-reason modal, and
    * by `decide`. A refusal is logged and written to the request's audit trail.
    *
-   * `card`: the message the button was on. A button's value is only the request id; a click whose
-   * value names another request than the card it was on (a tampered payload) is refused.
+   * `card`: the message and block the button was on. A button's value is only the request id; a
+   * click whose value names another request than the card and block it was on (a tampered
+   * payload) is refused.
    */
-  async check(requestId: string, actor: string, action: DecisionInput['action'], card?: CardRef): Promise<{ ok: true; request: ChatRequest } | Refusal> {
+  async check(requestId: string, actor: string, action: DecisionInput['action'], card?: ClickedCard): Promise<{ ok: true; request: ChatRequest } | Refusal> {
     const request = REQUEST_ID.test(requestId) ? await this.o.store.getRequest(requestId) : undefined;
     if (request === undefined) return this.refuse(actor, undefined, action, 'That request does not exist.');
-    if (card !== undefined && (request.card?.ts !== card.ts || request.card.channel !== card.channel)) {
+    if (card !== undefined && (request.card?.ts !== card.ts || request.card.channel !== card.channel || card.blockRequestId !== request.id)) {
       return this.refuse(actor, request, action, 'That button does not belong to this request; use the buttons on its own card.');
     }
     if (!(await this.o.access.isApprover(actor, request.cluster))) {

@@ -10,9 +10,11 @@ import { App, AwsLambdaReceiver, type BlockAction, type ButtonAction, type Recei
 import { type KnownBlock } from '@slack/types';
 import { type WebClient } from '@slack/web-api';
 import { type FindingClick, type FindingDecision, type FindingDecisions } from '../audit/decisions';
+import { decodeFindingRef } from '../audit/findings';
 import { type Logger } from '../log';
-import { type Decisions } from '../requests/decisions';
-import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, textMessage, VIEW_DENY } from './blocks';
+import { type ClickedCard, type Decisions } from '../requests/decisions';
+import { allowedResponseUrl, clickedMessage, commandOrigin, interactionOrigin, originRefusal, type PayloadOrigin, type Workspace } from './binding';
+import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
 import { type CommandHandler } from './commands';
 import { slackError } from './notifier';
 import { slackLogger } from './web-client';
@@ -33,9 +35,18 @@ export interface SlackAppOptions {
   readonly client: WebClient;
   /** Default: an `AwsLambdaReceiver`. Local mode passes an HTTP receiver. */
   readonly receiver?: Receiver;
+  /** The workspace the bot serves (config `slack.teamId`/`enterpriseId`); unset: the bot token's, from `auth.test`. */
+  readonly workspace?: Workspace;
+  /** A payload's `response_url` is used only under this prefix (config `slack.responseUrlPrefix`). */
+  readonly responseUrlPrefix: string;
+  /** The clusters' audit channels: a Remove / Keep counts only on a report in its cluster's channel. */
+  readonly clusters: { config(alias: string): { readonly auditChannel?: string } | undefined };
 }
 
 const GENERIC_FAILURE = 'Something went wrong on our side and nothing was changed. Please try again in a minute.';
+const NOT_OUR_WORKSPACE = 'This bot does not serve this workspace or user; nothing was changed.';
+const NOT_THIS_CARD = 'That button does not belong to this request; use the buttons on its own card.';
+const NOT_THIS_FINDING = 'That button does not belong to this finding; nothing was changed.';
 
 export interface SlackApp {
   readonly app: App;
@@ -62,13 +73,80 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     convoStore: false,
   });
 
+  // The workspace the bot serves: configured, or the bot token's own (one `auth.test`, on first need).
+  let learned: Promise<Workspace> | undefined;
+  const workspace = (): Promise<Workspace> => {
+    const configured = options.workspace;
+    if (configured?.teamId !== undefined || configured?.enterpriseId !== undefined) return Promise.resolve(configured);
+    learned ??= options.client.auth.test().then((auth) => ({
+      ...(typeof auth.team_id === 'string' && auth.team_id !== '' ? { teamId: auth.team_id } : {}),
+      ...(typeof auth.enterprise_id === 'string' && auth.enterprise_id !== '' ? { enterpriseId: auth.enterprise_id } : {}),
+    }));
+    learned.catch(() => (learned = undefined));
+    return learned;
+  };
+
+  /** Whether a payload is from elsewhere than the bot's workspace (or not from a user); logged when it is. */
+  const foreign = async (origin: PayloadOrigin, event: string): Promise<boolean> => {
+    const reason = originRefusal(origin, await workspace());
+    if (reason === undefined) return false;
+    logger.warn({ event, reason, team: clip(origin.teamId), enterprise: clip(origin.enterpriseId), user: clip(origin.userId) }, 'payload refused: not from a user of the bot\'s workspace');
+    return true;
+  };
+
+  /**
+   * An ephemeral answer to a click: through the click's response_url when it is Slack's, otherwise
+   * by DM (`dm: false`: not at all, for a payload that is not from our workspace).
+   */
+  const answer = async (body: BlockAction, respond: RespondFn, text: string, { dm = true }: { dm?: boolean } = {}): Promise<void> => {
+    if (allowedResponseUrl(body.response_url, options.responseUrlPrefix) !== undefined) {
+      await respond({ response_type: 'ephemeral', replace_original: false, text });
+      return;
+    }
+    logger.warn({ event: 'response-url.ignored', user: clip(body.user?.id), kind: 'click' }, 'a click\'s response_url is not Slack\'s: not used');
+    if (!dm) return;
+    try {
+      await options.client.chat.postMessage({ channel: body.user.id, text, unfurl_links: false, unfurl_media: false });
+    } catch (error) {
+      logger.warn({ event: 'click.answer-failed', err: error, user: clip(body.user?.id) }, 'could not DM the answer to a click');
+    }
+  };
+
+  /** A click that does not count: logged, answered, nothing changed. */
+  const refuseClick = async (body: BlockAction, respond: RespondFn, event: string, reason: string, text: string): Promise<void> => {
+    logger.warn({ event, reason, action: clip(body.actions?.[0]?.action_id), user: clip(body.user?.id), channel: clip(body.channel?.id) }, 'click refused');
+    await answer(body, respond, text);
+  };
+
+  /**
+   * The message and block an Approve / Deny click came from (the use case checks they are the card
+   * of the request the value names), or `undefined` when the click is refused here.
+   */
+  const cardClicked = async (body: BlockAction<ButtonAction>, action: ButtonAction, respond: RespondFn, event: string): Promise<ClickedCard | undefined> => {
+    if (await foreign(interactionOrigin(body), event)) {
+      await answer(body, respond, NOT_OUR_WORKSPACE, { dm: false });
+      return undefined;
+    }
+    const clicked = clickedMessage(body, action);
+    if (typeof clicked === 'string') return void (await refuseClick(body, respond, event, clicked, NOT_THIS_CARD));
+    return { channel: clicked.channel, ts: clicked.ts, blockRequestId: requestIdOfDecisionBlock(clicked.blockId) };
+  };
+
   app.command(options.commandName, async ({ command, ack }) => {
     try {
+      if (await foreign(commandOrigin(command), 'command.refused')) {
+        const message = refusalMessage(NOT_OUR_WORKSPACE);
+        await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
+        return;
+      }
+      // Only Slack's response_url is kept; without one, the worker answers by DM.
+      const responseUrl = allowedResponseUrl(command.response_url, options.responseUrlPrefix);
+      if (responseUrl === undefined) logger.warn({ event: 'response-url.ignored', user: command.user_id, kind: 'command' }, 'the command\'s response_url is not Slack\'s: answers go by DM');
       const message = await options.commands.handle({
         user: command.user_id,
         text: command.text,
         channel: command.channel_id,
-        responseUrl: command.response_url,
+        ...(responseUrl !== undefined ? { responseUrl } : {}),
         triggerId: command.trigger_id,
       });
       await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
@@ -82,20 +160,24 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   app.action<BlockAction<ButtonAction>>(ACTION_APPROVE, async ({ ack, body, action, respond }) => {
     await ack();
     try {
-      const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve', ...cardOf(body) });
-      await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
+      const card = await cardClicked(body, action, respond, 'click.refused');
+      if (card === undefined) return;
+      const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve', card });
+      await answer(body, respond, result.message);
     } catch (error) {
-      logger.error({ event: 'approve.error', err: error, user: body.user.id }, 'approve failed');
-      await respond({ response_type: 'ephemeral', replace_original: false, text: GENERIC_FAILURE });
+      logger.error({ event: 'approve.error', err: error, user: clip(body.user?.id) }, 'approve failed');
+      await answer(body, respond, GENERIC_FAILURE).catch(() => undefined);
     }
   });
 
   app.action<BlockAction<ButtonAction>>(ACTION_DENY, async ({ ack, body, action, respond }) => {
     await ack();
     try {
-      const checked = await options.decisions.check(action.value ?? '', body.user.id, 'deny', cardOf(body).card);
+      const card = await cardClicked(body, action, respond, 'click.refused');
+      if (card === undefined) return;
+      const checked = await options.decisions.check(action.value ?? '', body.user.id, 'deny', card);
       if (!checked.ok) {
-        await respond({ response_type: 'ephemeral', replace_original: false, text: checked.message });
+        await answer(body, respond, checked.message);
         return;
       }
       // The modal asks for an optional reason; the decision happens on submit.
@@ -106,50 +188,61 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         logger.info({ event: 'deny.modal-already-open', user: body.user.id }, 'deny modal already opened by an earlier delivery of this click');
         return;
       }
-      logger.error({ event: 'deny.error', err: error, user: body.user.id }, 'deny failed');
-      await respond({ response_type: 'ephemeral', replace_original: false, text: GENERIC_FAILURE });
+      logger.error({ event: 'deny.error', err: error, user: clip(body.user?.id) }, 'deny failed');
+      await answer(body, respond, GENERIC_FAILURE).catch(() => undefined);
     }
   });
 
   app.view(VIEW_DENY, async ({ ack, body, view }) => {
     try {
+      if (await foreign(interactionOrigin(body), 'click.refused')) {
+        await ack({ response_action: 'errors', errors: { reason: NOT_OUR_WORKSPACE } });
+        return;
+      }
       const reason = view.state.values.reason?.reason?.value?.trim();
       const result = await options.decisions.decide({ requestId: view.private_metadata, actor: body.user.id, action: 'deny', ...(reason ? { reason } : {}) });
       if (result.ok) await ack();
       else await ack({ response_action: 'errors', errors: { reason: result.message } });
     } catch (error) {
-      logger.error({ event: 'deny.error', err: error, user: body.user.id }, 'deny failed');
+      logger.error({ event: 'deny.error', err: error, user: clip(body.user?.id) }, 'deny failed');
       await ack({ response_action: 'errors', errors: { reason: GENERIC_FAILURE } });
     }
   });
 
   // Remove and Keep on an audit report: the use case decides; on success the finding's buttons
-  // give way to who did what (the report message is replaced through the click's response_url).
+  // give way to who did what (the report message is replaced through the click's response_url,
+  // or with chat.update when that is not Slack's). A click counts only on the bot's report in the
+  // finding's cluster's audit channel, from the block of the finding its value names.
   const auditAction = (decide: (click: FindingClick) => Promise<FindingDecision>, done: (actor: string) => string, event: string) =>
     async ({ ack, body, action, respond }: { ack: () => Promise<void>; body: BlockAction<ButtonAction>; action: ButtonAction; respond: RespondFn }) => {
       await ack();
       try {
-        const message = body.message;
-        const channel = body.channel?.id;
+        if (await foreign(interactionOrigin(body), 'click.refused')) return void (await answer(body, respond, NOT_OUR_WORKSPACE, { dm: false }));
+        const clicked = clickedMessage(body, action);
+        if (typeof clicked === 'string') return void (await refuseClick(body, respond, 'click.refused', clicked, NOT_THIS_FINDING));
+        const shownFingerprint = fingerprintOfActionsBlock(clicked.blockId);
+        if (shownFingerprint === undefined) return void (await refuseClick(body, respond, 'click.refused', 'not a finding\'s block', NOT_THIS_FINDING));
+        if (clicked.message.bot_id !== options.botId) return void (await refuseClick(body, respond, 'click.refused', 'not the bot\'s message', NOT_THIS_FINDING));
+        const ref = decodeFindingRef(action.value ?? '');
+        const auditChannel = ref === undefined ? undefined : options.clusters.config(ref.cluster)?.auditChannel;
+        if (ref !== undefined && auditChannel !== clicked.channel) return void (await refuseClick(body, respond, 'click.refused', 'not in the cluster\'s audit channel', NOT_THIS_FINDING));
         // Findings past the first twenty sit in the report's thread: its outcome goes to the same thread.
-        const threadTs: unknown = message?.thread_ts;
-        const reportTs = typeof threadTs === 'string' ? threadTs : message?.ts;
-        const shownFingerprint = fingerprintOfActionsBlock(action.block_id);
-        const result = await decide({
-          value: action.value ?? '',
-          actor: body.user.id,
-          ...(shownFingerprint !== undefined ? { shownFingerprint } : {}),
-          ...(channel !== undefined && reportTs !== undefined ? { report: { channel, ts: reportTs } } : {}),
-        });
+        const threadTs = clicked.message.thread_ts;
+        const reportTs = typeof threadTs === 'string' && threadTs !== '' ? threadTs : clicked.ts;
+        const result = await decide({ value: action.value ?? '', actor: body.user.id, shownFingerprint, report: { channel: clicked.channel, ts: reportTs } });
+        const message = body.message;
         const blocks = messageBlocks(message);
         if (!result.ok || blocks === undefined) {
-          await respond({ response_type: 'ephemeral', replace_original: false, text: result.message });
+          await answer(body, respond, result.message);
           return;
         }
-        await respond({ replace_original: true, text: typeof message?.text === 'string' ? message.text : 'Audit report', blocks: findingResolvedBlocks(blocks, result.ref.fingerprint, done(body.user.id)) });
+        const text = typeof message?.text === 'string' ? message.text : 'Audit report';
+        const resolved = findingResolvedBlocks(blocks, result.ref.fingerprint, done(body.user.id));
+        if (allowedResponseUrl(body.response_url, options.responseUrlPrefix) !== undefined) await respond({ replace_original: true, text, blocks: resolved });
+        else await options.client.chat.update({ channel: clicked.channel, ts: clicked.ts, text, blocks: resolved });
       } catch (error) {
-        logger.error({ event, err: error, user: body.user.id }, 'audit click failed');
-        await respond({ response_type: 'ephemeral', replace_original: false, text: GENERIC_FAILURE });
+        logger.error({ event, err: error, user: clip(body.user?.id) }, 'audit click failed');
+        await answer(body, respond, GENERIC_FAILURE).catch(() => undefined);
       }
     };
 
@@ -171,11 +264,10 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   return { app, ...(lambdaReceiver ? { lambdaReceiver } : {}) };
 }
 
-/** The message a button was on (an approval card), for checking that its value names that card's request. */
-function cardOf(body: BlockAction): { card?: { channel: string; ts: string } } {
-  const channel = body.channel?.id;
-  const ts = body.message?.ts;
-  return channel !== undefined && typeof ts === 'string' ? { card: { channel, ts } } : {};
+/** A payload field for a log line: a short string, whatever was sent. */
+function clip(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  return (typeof value === 'string' ? value : JSON.stringify(value)).slice(0, 64);
 }
 
 /** The blocks of the message a button was on, as Slack sent them (absent for ephemeral messages). */

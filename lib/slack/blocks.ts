@@ -13,6 +13,9 @@ import { formatDuration } from '../config';
 import { describe as describeRequest } from '../requests/intake';
 import { type AllowlistRow, type ConnectionDelivery, type RequesterUpdate, type View } from '../requests/notifier';
 import { type ChatRequest } from '../requests/types';
+import { escapeText, inlineCode, quoteLabel, quoteReason } from '../text';
+
+export { escapeText, inlineCode, quoteLabel, quoteReason };
 
 export interface Message {
   readonly text: string;
@@ -24,11 +27,6 @@ export const ACTION_DENY = 'crdb_deny';
 export const VIEW_DENY = 'crdb_deny_reason';
 export const ACTION_AUDIT_REMOVE = 'crdb_audit_remove';
 export const ACTION_AUDIT_KEEP = 'crdb_audit_keep';
-
-/** Slack's three control characters; everything a user typed goes through this. */
-export function escapeText(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
 
 const SECTION_LIMIT = 2900;
 
@@ -83,16 +81,16 @@ export function summary(request: Pick<ChatRequest, 'params' | 'cluster'>): strin
   switch (p.kind) {
     case 'allow': {
       const access = p.allow.sql && p.allow.ui ? 'SQL + DB Console' : p.allow.ui ? 'DB Console' : 'SQL';
-      return `allow \`${p.allow.cidr}\` (${access})${p.allow.forMs ? ` for ${formatDuration(p.allow.forMs)}` : ''}${p.allow.label ? ` “${escapeText(p.allow.label)}”` : ''}`;
+      return `allow ${inlineCode(p.allow.cidr)} (${access})${p.allow.forMs ? ` for ${formatDuration(p.allow.forMs)}` : ''}${p.allow.label ? ` ${quoteLabel(p.allow.label)}` : ''}`;
     }
     case 'revoke':
-      return `revoke \`${p.revoke.cidr}\``;
+      return `revoke ${inlineCode(p.revoke.cidr)}`;
     case 'user-create':
-      return `create SQL user \`${p.userCreate.user}\` (database \`${p.userCreate.database}\`)${p.userCreate.forMs ? ` for ${formatDuration(p.userCreate.forMs)}` : ''}`;
+      return `create SQL user ${inlineCode(p.userCreate.user)} (database ${inlineCode(p.userCreate.database)})${p.userCreate.forMs ? ` for ${formatDuration(p.userCreate.forMs)}` : ''}`;
     case 'user-rotate':
-      return `rotate the password of \`${p.user.user}\``;
+      return `rotate the password of ${inlineCode(p.user.user)}`;
     case 'user-delete':
-      return `delete SQL user \`${p.user.user}\``;
+      return `delete SQL user ${inlineCode(p.user.user)}`;
   }
 }
 
@@ -123,6 +121,18 @@ const STATUS_LINE: Record<ChatRequest['status'], string> = {
   failed: ':boom: Failed',
 };
 
+/** The block holding a card's Approve / Deny: a click counts only from the block of the request it names. */
+export function decisionBlockId(requestId: string): string {
+  return `${DECISION_BLOCK_PREFIX}${requestId}`;
+}
+
+const DECISION_BLOCK_PREFIX = 'decide-';
+
+/** The request whose card block this is, from the block's id. */
+export function requestIdOfDecisionBlock(blockId: string): string | undefined {
+  return blockId.startsWith(DECISION_BLOCK_PREFIX) ? blockId.slice(DECISION_BLOCK_PREFIX.length) : undefined;
+}
+
 /** The approvers' card: posted once, then updated in place as the request moves. */
 export function approvalCard(request: ChatRequest, mentions: readonly string[] = []): Message {
   const what = summary(request);
@@ -136,20 +146,20 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${request.params.kind} on ${request.cluster}`.slice(0, 150) } },
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) },
-    section(`*Reason*\n${request.reason ? escapeText(request.reason) : '_none given_'}`),
+    section(`*Reason*\n${request.reason ? `>${quoteReason(request.reason)}` : '_none given_'}`),
   ];
   if (request.flags.length > 0) blocks.push(section(request.flags.map((f) => `:warning: ${escapeText(f.text)}`).join('\n')));
   const approvals = request.approvals.map((a) => `<@${a.by}>`).join(', ');
   let status = `${STATUS_LINE[request.status]}`;
   if (request.status === 'pending') status += ` · ${request.approvals.length} of ${request.quorum} approvals${approvals ? ` (${approvals})` : ''} · expires ${when(request.expiresAt)}`;
-  if (request.status === 'denied') status += ` by <@${request.decidedBy ?? '?'}>${request.denyReason ? `: ${escapeText(request.denyReason)}` : ''}`;
+  if (request.status === 'denied') status += ` by <@${request.decidedBy ?? '?'}>${request.denyReason ? `: ${quoteReason(request.denyReason)}` : ''}`;
   if (['approved', 'applying', 'applied', 'failed'].includes(request.status) && approvals) status += ` · approved by ${approvals}`;
   if (request.outcome && (request.status === 'applied' || request.status === 'failed')) status += `\n${request.outcome}`;
   blocks.push(section(status));
   if (request.status === 'pending') {
     blocks.push({
       type: 'actions',
-      block_id: `decide-${request.id}`,
+      block_id: decisionBlockId(request.id),
       elements: [
         { type: 'button', action_id: ACTION_APPROVE, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: request.id },
         { type: 'button', action_id: ACTION_DENY, style: 'danger', text: { type: 'plain_text', text: 'Deny' }, value: request.id },
@@ -191,7 +201,7 @@ export function requesterUpdateMessage(request: ChatRequest, update: RequesterUp
     case 'approved':
       return textMessage(`<@${update.by}> approved your request to ${what}. Applying it now.`, 'success');
     case 'denied':
-      return textMessage(`<@${update.by}> denied your request to ${what}${update.reason ? `: ${escapeText(update.reason)}` : '.'}`, 'warning');
+      return textMessage(`<@${update.by}> denied your request to ${what}${update.reason ? `: ${quoteReason(update.reason)}` : '.'}`, 'warning');
     case 'expired':
       return textMessage(`Your request to ${what} expired without a decision. Ask again if you still need it.`, 'warning');
     case 'failed':
@@ -270,7 +280,7 @@ function rowLine(row: AllowlistRow): string {
   const who = row.managed ? ` · <@${row.managed.requester}>` : ' · _not added by the bot_';
   const until = row.managed?.expiresAt ? ` · until ${when(row.managed.expiresAt)}` : '';
   const label = row.managed?.label ?? (row.managed ? undefined : row.name);
-  return `\`${row.cidr}\` ${access}${label ? ` “${escapeText(label)}”` : ''}${who}${until}`;
+  return `${inlineCode(row.cidr)} ${access}${label ? ` ${quoteLabel(label)}` : ''}${who}${until}`;
 }
 
 export function viewMessage(view: View): Message {
@@ -293,7 +303,8 @@ export function viewMessage(view: View): Message {
       };
     }
     case 'users': {
-      const lines = view.users.length === 0 ? ['_No SQL users._'] : view.users.map((u) => (u.managed ? `\`${u.name}\` · owner <@${u.managed.owner}> · database \`${u.managed.database}\`${u.managed.expiresAt ? ` · until ${when(u.managed.expiresAt)}` : ''}` : `\`${u.name}\` · _not managed by the bot_`));
+      // Role names come from the cluster: hostile, like anything else it says.
+      const lines = view.users.length === 0 ? ['_No SQL users._'] : view.users.map((u) => (u.managed ? `${inlineCode(u.name)} · owner <@${u.managed.owner}> · database ${inlineCode(u.managed.database)}${u.managed.expiresAt ? ` · until ${when(u.managed.expiresAt)}` : ''}` : `${inlineCode(u.name)} · _not managed by the bot_`));
       return { text: `SQL users on ${view.cluster}`, blocks: [section(`*SQL users on \`${view.cluster}\`*`), ...sections(lines)].slice(0, 50) };
     }
   }
@@ -395,17 +406,17 @@ export function findingResolvedBlocks(blocks: readonly KnownBlock[], fingerprint
 function sweepLine(action: SweepAction): string {
   switch (action.kind) {
     case 'entry-removed':
-      return `• Removed expired \`${action.cidr}\` (asked by <@${action.requester}>, expired ${when(action.expiresAt)})${action.proven ? '' : ' — not provably the bot\'s; removed because `audit.removeUnprovenExpired` is on'}`;
+      return `• Removed expired ${inlineCode(action.cidr)} (asked by <@${action.requester}>, expired ${when(action.expiresAt)})${action.proven ? '' : ' — not provably the bot\'s; removed because `audit.removeUnprovenExpired` is on'}`;
     case 'entry-kept':
-      return `• :warning: Left expired \`${action.cidr}\` (asked by <@${action.requester}>): the bot cannot prove it created the entry on the allowlist — ${escapeText(action.reason)}. The daily report offers to remove it.`;
+      return `• :warning: Left expired ${inlineCode(action.cidr)} (asked by <@${action.requester}>): the bot cannot prove it created the entry on the allowlist — ${escapeText(action.reason)}. The daily report offers to remove it.`;
     case 'record-dropped':
-      return `• Expired \`${action.cidr}\` was already gone; the bot's record was dropped`;
+      return `• Expired ${inlineCode(action.cidr)} was already gone; the bot's record was dropped`;
     case 'user-dropped':
-      return `• ${action.existed ? 'Dropped' : 'Forgot'} expired SQL user \`${action.user}\` (owner <@${action.owner}>, expired ${when(action.expiresAt)}); its secret is scheduled for deletion`;
+      return `• ${action.existed ? 'Dropped' : 'Forgot'} expired SQL user ${inlineCode(action.user)} (owner <@${action.owner}>, expired ${when(action.expiresAt)}); its secret is scheduled for deletion`;
     case 'request-expired':
       return `• Expired pending request \`${action.requestId}\` (nobody decided in time)`;
     case 'failed':
-      return `• :no_entry: Could not handle \`${escapeText(action.subject)}\`: ${escapeText(action.error)} The next sweep tries again.`;
+      return `• :no_entry: Could not handle ${inlineCode(action.subject)}: ${escapeText(action.error)} The next sweep tries again.`;
   }
 }
 

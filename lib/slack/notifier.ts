@@ -13,6 +13,7 @@ import { type ClusterConfig } from '../config';
 import { type Logger } from '../log';
 import { type ConnectionDelivery, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
 import { type ChatRequest, type DmReceipt } from '../requests/types';
+import { allowedResponseUrl } from './binding';
 import { approvalCard, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
 
 /** Slack: a response_url is valid for 30 minutes (and 5 uses). We stop a minute early. */
@@ -26,6 +27,8 @@ export interface SlackNotifierOptions {
   readonly commandName: string;
   readonly dmTtlMs: number;
   readonly logger: Logger;
+  /** A response_url is posted to only under this prefix (`https://hooks.slack.com/`); any other is never fetched. */
+  readonly responseUrlPrefix: string;
   readonly fetch?: typeof fetch;
   readonly now?: () => Date;
 }
@@ -107,8 +110,14 @@ export class SlackNotifier implements Notifier {
   }
 
   private async postToResponseUrl(url: string, message: Message): Promise<boolean> {
+    // The edge drops any other URL already; a record written before that (or by anything else) is checked again.
+    const allowed = allowedResponseUrl(url, this.o.responseUrlPrefix);
+    if (allowed === undefined) {
+      this.o.logger.warn({ event: 'response-url.ignored' }, 'response_url is not Slack\'s: not used; answering by DM');
+      return false;
+    }
     try {
-      const response = await this.fetch(url, {
+      const response = await this.fetch(allowed, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: message.text, blocks: message.blocks }),

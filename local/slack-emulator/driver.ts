@@ -195,6 +195,8 @@ export class SlackDriver {
       token: this.verificationToken,
       team_id: this.server.team.id,
       team_domain: this.server.team.domain,
+      // On Enterprise Grid, Slack adds the org after the team.
+      ...(this.server.team.enterprise !== undefined && { enterprise_id: this.server.team.enterprise.id, enterprise_name: this.server.team.enterprise.name }),
       channel_id: conversation.id,
       channel_name: conversation.name,
       user_id: member.id,
@@ -248,9 +250,9 @@ export class SlackDriver {
       token: this.verificationToken,
       container: { type: 'message', message_ts: source.ts, channel_id: conversation.id, is_ephemeral: ephemeral },
       trigger_id: this.server.issueTriggerId(member.id),
-      team: { id: this.server.team.id, domain: this.server.team.domain },
+      team: this.teamPayload(),
       // Slack sends `enterprise: null` outside Enterprise Grid; Bolt's type only allows an object.
-      ...({ enterprise: null } as object),
+      ...({ enterprise: this.server.team.enterprise ?? null } as object),
       is_enterprise_install: false,
       channel: { id: conversation.id, name: conversation.name },
       // Clicks on ephemeral messages carry no `message`: Slack does not keep ephemerals.
@@ -278,7 +280,7 @@ export class SlackDriver {
     const view: SlackView = this.server.setViewState(id, stateValues);
     const payload: ViewSubmitAction = {
       type: 'view_submission',
-      team: { id: this.server.team.id, domain: this.server.team.domain },
+      team: this.teamPayload(),
       user: { id: member.id, name: member.name, team_id: this.server.team.id, ...({ username: member.name } as object) },
       api_app_id: this.server.bot.appId,
       token: this.verificationToken,
@@ -286,7 +288,7 @@ export class SlackDriver {
       view: view as unknown as ViewSubmitAction['view'],
       response_urls: [],
       is_enterprise_install: false,
-      ...({ enterprise: null } as object),
+      ...({ enterprise: this.server.team.enterprise ?? null } as object),
     };
     const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
     return { request: this.sign(body, 'application/x-www-form-urlencoded', timing), payload };
@@ -309,6 +311,12 @@ export class SlackDriver {
       },
       body,
     };
+  }
+
+  /** The `team` of an interactive payload: on Enterprise Grid it names the org too. */
+  private teamPayload(): { id: string; domain: string; enterprise_id?: string; enterprise_name?: string } {
+    const { id, domain, enterprise } = this.server.team;
+    return { id, domain, ...(enterprise !== undefined && { enterprise_id: enterprise.id, enterprise_name: enterprise.name }) };
   }
 
   private actionTs(): string {

@@ -13,6 +13,8 @@ export interface SlackTeam {
   readonly id: string;
   readonly domain: string;
   readonly name: string;
+  /** The Enterprise Grid org the workspace belongs to; absent outside Grid (payloads say `enterprise: null`). */
+  readonly enterprise?: { readonly id: string; readonly name: string };
 }
 
 /** The app's bot: the identity every bot token call acts as. */

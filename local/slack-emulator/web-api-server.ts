@@ -809,6 +809,7 @@ export class SlackWebApiServer {
       team_id: this.team.id,
       user_id: this.bot.userId,
       bot_id: this.bot.botId,
+      ...(this.team.enterprise !== undefined && { enterprise_id: this.team.enterprise.id }),
       is_enterprise_install: false,
     };
   }

@@ -15,7 +15,7 @@ import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { type RequestExecutorOptions } from '../../lib/requests/executor';
 import { InProcessJobQueue } from '../../lib/requests/queue';
 import { createRuntime, type Runtime } from '../../lib/runtime';
-import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult } from '../../local/slack-emulator';
+import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam } from '../../local/slack-emulator';
 import { buildSlackFunction, slackHandler } from '../../handlers/slack';
 import { workerHandler } from '../../handlers/worker';
 import { CloudApiStandIn } from '../stand-ins/cloud-api';
@@ -49,6 +49,8 @@ export interface HarnessOptions {
   readonly checkpoint?: RequestExecutorOptions['checkpoint'];
   /** SQS at-least-once: deliver every job this many extra times after it was handled. Default 0. */
   readonly duplicateJobDeliveries?: number;
+  /** The emulated workspace (e.g. an Enterprise Grid org); the config's `slack.teamId`/`enterpriseId` follow it. */
+  readonly team?: Partial<SlackTeam>;
 }
 
 export interface Harness {
@@ -126,6 +128,7 @@ export function localCluster(overrides: Record<string, unknown> = {}): Record<st
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const pg = testPostgres();
   const slack = new SlackWebApiServer({
+    ...(options.team ? { team: options.team } : {}),
     bot: { token: BOT_TOKEN, userId: 'U0BOTUSER', botId: 'B0BOT' },
     users: Object.entries(USERS).map(([name, id]) => ({ id, name })),
     channels: [
@@ -148,10 +151,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
 
   const tableName = `crdb-chatops-e2e-${randomBytes(4).toString('hex')}`;
   const document: Record<string, unknown> = {
-    slack: { botUserId: 'U0BOTUSER', botId: 'B0BOT', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' } },
+    slack: {
+      botUserId: 'U0BOTUSER',
+      botId: 'B0BOT',
+      signingSecret: { env: 'SLACK_SIGNING_SECRET' },
+      botToken: { env: 'SLACK_BOT_TOKEN' },
+      // Bound to the emulated workspace, and its response_urls (Slack's would be https://hooks.slack.com/).
+      teamId: slack.team.id,
+      ...(slack.team.enterprise ? { enterpriseId: slack.team.enterprise.id } : {}),
+      responseUrlPrefix: `${slack.url}/response/`,
+    },
     access: { admins: [USERS.admin], breakGlass: ['S0BREAKGLASS'] },
     delivery: { passwordDelivery: options.passwordDelivery ?? 'dm', dmTtl: '60m' },
-    requests: { pendingTtl: '24h', propagationTimeout: '30m' },
+    // Suites here make hundreds of requests as a handful of people; the limits have their own tests.
+    requests: { pendingTtl: '24h', propagationTimeout: '30m', rateLimit: { max: 100_000, window: '10m', maxPending: 10_000 } },
     secrets: { store: 'aws', region: 'us-east-1', endpoint: smEndpoint },
     state: { tableName, endpoint: testDynamo().endpoint, region: 'us-east-1' },
     queue: { kind: 'in-process' },
