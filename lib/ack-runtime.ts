@@ -122,7 +122,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
   const membership = overrides.membership ?? lazyMembership(slack);
   const access = new AccessControl({ access: config.access, clusters: config.clusters, membership });
   const now = overrides.now;
-  const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, logger, ...(now ? { now } : {}) });
+  const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, rateLimit: config.requests.rateLimit, logger, ...(now ? { now } : {}) });
   const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}) });
   const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 

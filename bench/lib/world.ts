@@ -64,9 +64,13 @@ export async function startWorld(servicesScript: string): Promise<World> {
 /** The bot's config for the slack function, as the stack transports it (CHATOPS_CONFIG_JSON). */
 export function slackFunctionConfig(): Record<string, unknown> {
   return {
-    slack: { botUserId: BOT.userId, botId: BOT.botId, signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' } },
+    // The emulator's workspace (T0TEST), so no `auth.test` is needed to learn it.
+    slack: { botUserId: BOT.userId, botId: BOT.botId, teamId: 'T0TEST', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' } },
     secrets: { store: 'aws' },
     queue: { kind: 'sqs' },
+    // One requester sends every command here: the per-requester limits would refuse the burst.
+    // The limit is still checked (one conditional write per request), as deployed.
+    requests: { rateLimit: { max: 1_000_000, maxPending: 1_000_000 } },
     clusters: [
       {
         alias: 'prod',

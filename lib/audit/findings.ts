@@ -10,6 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Cidr } from '../cluster-admin/types';
+import { plainCode } from '../text';
 
 export const FINDING_RULES = [
   'open',
@@ -26,6 +27,7 @@ export const FINDING_RULES = [
   'expired-user',
   'stale-pending',
   'dm-past-ttl',
+  'union',
 ] as const;
 export type FindingRule = (typeof FINDING_RULES)[number];
 
@@ -139,6 +141,7 @@ export const RULE_TITLES: Readonly<Record<FindingRule, string>> = {
   'expired-user': 'Expired temporary user',
   'stale-pending': 'Stale pending request',
   'dm-past-ttl': 'Password DM past its TTL',
+  union: 'The allowlist as a whole',
 };
 
 /** What Remove will do, for the button's confirmation dialog. */
@@ -149,9 +152,9 @@ export function describeFix(fix: FindingFix, cluster: string): string {
     case 'forget-entry':
       return `Drop the bot's record of \`${fix.cidr}\` on \`${cluster}\` (the entry itself is already gone).`;
     case 'drop-user':
-      return `Drop SQL user \`${fix.user}\` from \`${cluster}\` and schedule its secret for deletion.`;
+      return `Drop SQL user ${plainCode(fix.user)} from \`${cluster}\` and schedule its secret for deletion.`;
     case 'delete-secret':
-      return `Schedule secret \`${fix.name}\` for deletion (restorable during the recovery window).`;
+      return `Schedule secret ${plainCode(fix.name)} for deletion (restorable during the recovery window).`;
     case 'expire-request':
       return `Expire pending request \`${fix.requestId}\`.`;
     case 'delete-dm':

@@ -10,15 +10,17 @@ import { requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { parseCidr, type ParsedNetwork } from '../cluster-admin/network';
 import { type AllowlistEntry, type BackendKind } from '../cluster-admin/types';
 import { type ClusterPolicy } from '../config';
+import { unionOf, unionViolation } from '../policy/union';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from '../requests/types';
 import { parseSecretName, type SecretSummary } from '../secrets/types';
 import { type Finding, type FindingFix, fingerprintOf, type FindingRule, type Severity } from './findings';
+import { plainCode, plainQuote } from '../text';
 
 /** Everything the rules look at for one cluster, read once per audit run. */
 export interface ClusterInputs {
   readonly cluster: string;
   readonly backend: BackendKind;
-  readonly policy: Pick<ClusterPolicy, 'minPrefix' | 'expectedAdmins'>;
+  readonly policy: Pick<ClusterPolicy, 'minPrefix' | 'expectedAdmins'> & Partial<Pick<ClusterPolicy, 'allowOpen' | 'maxBreadth'>>;
   /** Allowlist cap (configured, or the plan's); undefined = no cap. */
   readonly cap?: number;
   readonly entries: readonly AllowlistEntry[];
@@ -50,6 +52,7 @@ export function evaluate(inputs: ClusterInputs): Finding[] {
     ...staleRecordFindings(inputs),
     ...overlapFindings(inputs, entries),
     ...capFindings(inputs),
+    ...unionFindings(inputs),
     ...userFindings(inputs),
     ...requestFindings(inputs),
     ...dmFindings(inputs),
@@ -122,7 +125,8 @@ function finding(
 
 function quoted(name: string | undefined): string {
   if (name === undefined || name === '') return 'no name';
-  return `“${name.length > 80 ? `${name.slice(0, 79)}…` : name}”`;
+  // Entry names come from the cluster or the Cloud API: quoted, unformatted, one line, capped.
+  return plainQuote(name, 80);
 }
 
 function entryFindings(inputs: ClusterInputs, parsed: Parsed[]): Finding[] {
@@ -268,6 +272,22 @@ function capFindings(inputs: ClusterInputs): Finding[] {
   return [finding(inputs, 'cap', level === 'near' ? 'medium' : 'high', 'allowlist', [level, cap], text, { facts: { entries: count, cap, level } })];
 }
 
+/**
+ * What every entry admits together: two `/1` entries open the cluster as `0.0.0.0/0` does. High
+ * when the union is the whole internet where policy forbids it, or broader than `maxBreadth`.
+ * No Remove: which entries should go is a person's call.
+ */
+function unionFindings(inputs: ClusterInputs): Finding[] {
+  const { allowOpen = false, maxBreadth } = inputs.policy;
+  const union = unionOf(inputs.entries.map((e) => e.cidr));
+  const violation = unionViolation(union, { allowOpen, ...(maxBreadth !== undefined ? { maxBreadth } : {}) }, inputs.cluster);
+  if (violation === undefined) return [];
+  const text = union.open && !allowOpen
+    ? `All ${inputs.entries.length} entries together admit every IPv4 address; the policy of ${inputs.cluster} never allows that.`
+    : `All ${inputs.entries.length} entries together admit ${union.addresses.toLocaleString('en-US')} addresses, more than the ceiling of /${maxBreadth ?? 0}.`;
+  return [finding(inputs, 'union', 'high', 'allowlist', [union.addresses, maxBreadth ?? 'none', allowOpen], text, { facts: { entries: inputs.entries.length, addresses: union.addresses, open: union.open, ...(maxBreadth !== undefined ? { maxBreadth } : {}) } })];
+}
+
 function userFindings(inputs: ClusterInputs): Finding[] {
   const out: Finding[] = [];
   const users = new Set(inputs.users);
@@ -281,8 +301,8 @@ function userFindings(inputs: ClusterInputs): Finding[] {
     if (live.has(user)) continue;
     const record = managed.get(user);
     const text = record
-      ? `SQL user \`${user}\` was created by the bot (request \`${record.requestId}\`), but its secret is gone: its password exists nowhere.`
-      : `SQL user \`${user}\` has no secret under \`crdb-chatops/${inputs.cluster}/\`: it was not created by the bot.`;
+      ? `SQL user ${plainCode(user)} was created by the bot (request \`${record.requestId}\`), but its secret is gone: its password exists nowhere.`
+      : `SQL user ${plainCode(user)} has no secret under \`crdb-chatops/${inputs.cluster}/\`: it was not created by the bot.`;
     out.push(
       finding(inputs, 'user-without-secret', 'medium', user, [user, record?.requestId ?? ''], text, {
         fix: { kind: 'drop-user', user },
@@ -294,7 +314,7 @@ function userFindings(inputs: ClusterInputs): Finding[] {
   for (const [user, secret] of live) {
     if (users.has(user)) continue;
     out.push(
-      finding(inputs, 'secret-without-user', 'low', secret.name, [secret.name, secret.createdAt?.toISOString() ?? ''], `Secret \`${secret.name}\` holds a password for \`${user}\`, which does not exist on the cluster.`, {
+      finding(inputs, 'secret-without-user', 'low', secret.name, [secret.name, secret.createdAt?.toISOString() ?? ''], `Secret ${plainCode(secret.name)} holds a password for ${plainCode(user)}, which does not exist on the cluster.`, {
         fix: { kind: 'delete-secret', name: secret.name },
         person: secret.tags['crdb-chatops:owner'],
         facts: { secretName: secret.name, user, owner: secret.tags['crdb-chatops:owner'] },
@@ -317,7 +337,7 @@ function userFindings(inputs: ClusterInputs): Finding[] {
     for (const admin of inputs.admins) {
       if (expected.has(admin)) continue;
       out.push(
-        finding(inputs, 'unexpected-admin', 'high', admin, [admin], `\`${admin}\` is a member of \`admin\` (or a superuser), and the policy's \`expectedAdmins\` does not list it; revoke it on the cluster, or add it to the policy.`, {
+        finding(inputs, 'unexpected-admin', 'high', admin, [admin], `${plainCode(admin)} is a member of \`admin\` (or a superuser), and the policy's \`expectedAdmins\` does not list it; revoke it on the cluster, or add it to the policy.`, {
           facts: { user: admin },
         }),
       );

@@ -75,3 +75,19 @@ function shown(text: string): string {
   // Not just \r\n: U+2028, NEL, bidi controls; and never half a surrogate pair.
   return shownInput(text, 40);
 }
+
+/** Roles that exist on every cluster and are never the bot's to manage. */
+export const SYSTEM_ROLES: ReadonlySet<string> = new Set(['root', 'admin', 'node', 'public', 'none', 'postgres']);
+
+/**
+ * The bot's mark on the roles it creates: a NOLOGIN role with no privileges that every user the
+ * bot creates is made a member of, in the transaction that creates it. "The bot made this role"
+ * is then a fact of the cluster, not only of the bot's own table, and works the same on
+ * PostgreSQL and CockroachDB.
+ */
+export const MANAGED_ROLE = 'crdb_chatops_managed';
+
+/** Names no chat request may create or touch, whatever the cluster says. */
+export function isReservedRoleName(user: string): boolean {
+  return SYSTEM_ROLES.has(user) || user === MANAGED_ROLE || user.startsWith('pg_') || user.startsWith('crdb_internal');
+}

@@ -60,10 +60,32 @@ export interface CreateUserOptions {
   readonly validUntil?: Date;
   /** Grants to apply after creation (least privilege). */
   readonly grants?: readonly Grant[];
+  /**
+   * The caller created this user on an earlier try (a resumed request). Without it an existing
+   * user is refused with `AlreadyExistsError`; with it an existing user is accepted only when the
+   * backend can show the bot made it and it holds no privileged attribute, and its password is
+   * set again (`created: false`).
+   */
+  readonly resume?: boolean;
+}
+
+/** What a cluster says about one role, whatever its attributes: the facts the bot acts on. */
+export interface UserInspection {
+  readonly exists: boolean;
+  /**
+   * The cluster shows that the bot created this role (sql: a member of the bot's marker role).
+   * Undefined when the backend cannot tell (the Cloud API has no such mark).
+   */
+  readonly madeByBot?: boolean;
+  /**
+   * Why the role is privileged beyond what the bot grants: `superuser`, `createrole`, `bypassrls`,
+   * `member of admin`, ... (directly or through role membership). Empty for an ordinary user.
+   */
+  readonly privileges: readonly string[];
 }
 
 export interface CreateUserResult {
-  /** False when the user already existed (its password was then set to the given one). */
+  /** False when a resumed request found the user it had created (its password was then set again). */
   readonly created: boolean;
   /**
    * `least-privilege`: the user holds only the configured grants.
@@ -144,6 +166,12 @@ export interface ClusterAdmin {
   waitForPropagation(options: WaitForPropagationOptions): Promise<void>;
 
   listUsers(): Promise<string[]>;
+  /** What the cluster says about `name`: whether it exists (login or not), who made it, its privileges. */
+  inspectUser(name: string): Promise<UserInspection>;
+  /**
+   * Creates a new user, never takes over one: an existing role of that name, whatever its
+   * attributes, is `AlreadyExistsError` (see `CreateUserOptions.resume` for a resumed request).
+   */
   createUser(name: string, password: string, options?: CreateUserOptions): Promise<CreateUserResult>;
   setPassword(name: string, password: string): Promise<void>;
   /** Dropping a user that is already gone succeeds with `false`. */

@@ -32,6 +32,8 @@ export interface AssessOptions {
   readonly breakGlass?: boolean;
   /** Private and reserved ranges are flagged only for Cloud clusters, which see public addresses. */
   readonly backend?: 'cloud' | 'sql';
+  /** The requester's `--reason`, for `policy.requireReason`. */
+  readonly reason?: string;
 }
 
 const RISK_ORDER: readonly Risk[] = ['low', 'elevated', 'high'];
@@ -41,15 +43,19 @@ function atLeast(risk: Risk, floor: Risk): Risk {
 }
 
 
-export function assessRequest(params: RequestParams, { cluster, policy, breakGlass = false, backend = 'cloud' }: AssessOptions): Assessment {
+export function assessRequest(params: RequestParams, { cluster, policy, breakGlass = false, backend = 'cloud', reason }: AssessOptions): Assessment {
   const flags: RiskFlag[] = [];
   let risk: Risk = 'low';
   const requestedFor = params.kind === 'allow' ? params.allow.forMs : params.kind === 'user-create' ? params.userCreate.forMs : undefined;
   // Only additions can be temporary; policy's default applies when --for is omitted.
   const forMs = params.kind === 'allow' || params.kind === 'user-create' ? (requestedFor ?? policy.defaultFor) : undefined;
+  const what = exampleOf(params);
   if (forMs !== undefined && forMs > policy.maxFor) {
-    const what = params.kind === 'allow' ? `allow ${params.allow.cidr}` : params.kind === 'user-create' ? `user create ${params.userCreate.user}` : '';
     return { decision: 'refused', reason: `--for is at most ${formatDuration(policy.maxFor)} on ${cluster}.`, example: `${what} --for ${formatDuration(policy.maxFor)}` };
+  }
+  // A permanent change is longer than any maxFor: where policy requires --for, it is refused.
+  if ((params.kind === 'allow' || params.kind === 'user-create') && forMs === undefined && policy.requireFor) {
+    return { decision: 'refused', reason: `${cluster} only takes temporary changes: add --for (at most ${formatDuration(policy.maxFor)}).`, example: `${what} --for ${formatDuration(Math.min(policy.maxFor, 8 * 3_600_000))} --cluster ${cluster}` };
   }
 
   switch (params.kind) {
@@ -103,10 +109,30 @@ export function assessRequest(params: RequestParams, { cluster, policy, breakGla
     risk = atLeast(risk, 'elevated');
     flags.push({ code: 'approve-all', text: `Every change on ${cluster} needs approval.` });
   }
+  if (policy.requireReason.includes(risk) && (reason === undefined || reason.trim() === '')) {
+    const withFor = requestedFor === undefined ? what : `${what} --for ${formatDuration(requestedFor)}`;
+    return { decision: 'refused', reason: `${cluster} needs a reason for ${risk}-risk changes: add --reason "…".`, example: `${withFor} --cluster ${cluster} --reason "why you need it"` };
+  }
   const quorum = risk === 'low' ? 0 : risk === 'elevated' ? policy.quorum.elevated : policy.quorum.high;
   if (breakGlass && quorum > 0) {
     flags.push({ code: 'break-glass', text: 'Break-glass: applied without approval.' });
     return { decision: 'apply', risk, quorum: 0, flags, ...(forMs !== undefined ? { forMs } : {}) };
   }
   return { decision: quorum === 0 ? 'apply' : 'approval', risk, quorum, flags, ...(forMs !== undefined ? { forMs } : {}) };
+}
+
+/** The command's arguments, for a corrected example (without the command name or --cluster). */
+function exampleOf(params: RequestParams): string {
+  switch (params.kind) {
+    case 'allow':
+      return `allow ${params.allow.cidr}${params.allow.ui ? (params.allow.sql ? ' --both' : ' --ui') : ''}`;
+    case 'revoke':
+      return `revoke ${params.revoke.cidr}`;
+    case 'user-create':
+      return `user create ${params.userCreate.user}`;
+    case 'user-rotate':
+      return `user rotate ${params.user.user}`;
+    case 'user-delete':
+      return `user delete ${params.user.user}`;
+  }
 }

@@ -81,6 +81,7 @@ import { type Logger, silentLogger } from '../log';
 import {
   RequestExistsError,
   StateStoreAccessDeniedError,
+  RecordHeldError,
   StateStoreBackendError,
   StateStoreContentionError,
   StateStoreError,
@@ -246,6 +247,7 @@ export interface DynamoRequestStoreOptions {
 
 /** The port's operations, as named in log lines and messages. */
 type Operation =
+  | 'take rate token'
   | 'claim idempotency key'
   | 'read idempotency key'
   | 'create request'
@@ -335,6 +337,28 @@ export class DynamoRequestStore implements RequestStore {
       }
     }
     throw this.logged(new StateStoreContentionError(`Could not claim idempotency key ${key}: it kept changing; try again.`), 'claim idempotency key', key);
+  }
+
+  async takeRateToken(key: string, limit: number, windowMs: number): Promise<boolean> {
+    if (key === '') throw new StateStoreInvalidError('A rate-limit key must not be empty.');
+    const now = this.now().getTime();
+    const windowStart = Math.floor(now / windowMs) * windowMs;
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `RATE#${key}`, sk: `WINDOW#${windowStart}` },
+          UpdateExpression: 'ADD #count :one SET entity = :entity, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
+          ExpressionAttributeNames: { '#count': 'count', '#ttl': TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':entity': 'rate', ':ttl': Math.ceil((windowStart + 2 * windowMs) / 1000) },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw this.translate(error, 'take rate token', key);
+    }
   }
 
   async idempotencyKeyHolder(key: string): Promise<string | undefined> {
@@ -650,7 +674,7 @@ export class DynamoRequestStore implements RequestStore {
     const twice = touched.find((key, i) => touched.indexOf(key) !== i);
     if (twice !== undefined) throw new StateStoreInvalidError(`A transition of request ${id} writes ${twice} twice.`);
     return [
-      ...items.map((Item): TransactItem => ({ Put: { TableName: this.tableName, Item } })),
+      ...items.map((Item): TransactItem => ({ Put: { TableName: this.tableName, Item, ...recordCondition(Item) } })),
       ...keys.map((Key): TransactItem => ({ Delete: { TableName: this.tableName, Key } })),
     ];
   }
@@ -723,6 +747,13 @@ export class DynamoRequestStore implements RequestStore {
       if (items.length === 1) await this.client.send(new UpdateCommand(update));
       else await this.client.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
+      const firstRecord = items.length - also.length;
+      const held = also.findIndex((_, i) => conditionFailedAt(error, firstRecord + i) && !conditionFailedAt(error, 0));
+      if (held !== -1) {
+        const item = also[held]?.Put?.Item;
+        const holder = typeof item?.requester === 'string' ? await this.recordHolder(item) : undefined;
+        throw new RecordHeldError(`${item?.entity === 'entry' ? `The allowlist entry ${String(item.cidr)}` : `The SQL user ${String(item?.user)}`} on ${String(item?.cluster)} is held by someone else.`, holder);
+      }
       if (error instanceof ConditionalCheckFailedException || isRaceCancellation(error)) return undefined;
       throw this.translate(error, operation, current.id);
     }
@@ -744,6 +775,12 @@ export class DynamoRequestStore implements RequestStore {
       operation,
       id,
     );
+  }
+
+  /** Who holds the record a transition could not write over (for the refusal's text). */
+  private async recordHolder(item: Item): Promise<string | undefined> {
+    const stored = await this.get({ pk: String(item.pk), sk: String(item.sk) }, 'read managed entry', String(item.sk)).catch(() => undefined);
+    return typeof stored?.requester === 'string' ? stored.requester : undefined;
   }
 
   // -- reads and plain writes ---------------------------------------------------------------
@@ -935,6 +972,13 @@ function isoTime(text: string, field: string): string {
   const time = new Date(text);
   if (Number.isNaN(time.getTime())) throw new StateStoreInvalidError(`${field} is not a timestamp: "${text}".`);
   return time.toISOString();
+}
+
+/** The condition a transition's record put carries: it never overwrites someone else's record. */
+function recordCondition(item: Item): { ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> } | Record<string, never> {
+  if (item.entity === 'entry') return { ConditionExpression: 'attribute_not_exists(pk) OR requester = :holder', ExpressionAttributeValues: { ':holder': item.requester } };
+  if (item.entity === 'user') return { ConditionExpression: 'attribute_not_exists(pk) OR requestId = :holder', ExpressionAttributeValues: { ':holder': item.requestId } };
+  return {};
 }
 
 function managedEntryItem(entry: ManagedEntry): Item {

@@ -6,7 +6,7 @@
  * Answers the port defines as results (a refused transition, a duplicate approval, a claimed
  * idempotency key) are not errors: they come back as values.
  */
-export type StateStoreErrorCode = 'already_exists' | 'unavailable' | 'contention' | 'access_denied' | 'table_not_found' | 'invalid' | 'backend_error';
+export type StateStoreErrorCode = 'already_exists' | 'held' | 'unavailable' | 'contention' | 'access_denied' | 'table_not_found' | 'invalid' | 'backend_error';
 
 export abstract class StateStoreError extends Error {
   abstract readonly code: StateStoreErrorCode;
@@ -57,4 +57,20 @@ export class StateStoreInvalidError extends StateStoreError {
 /** Anything the table said that fits no other class; the message is still one safe line. */
 export class StateStoreBackendError extends StateStoreError {
   readonly code = 'backend_error';
+}
+
+/**
+ * A transition's record (a managed entry or user) is held by someone else: another requester's
+ * entry on the same CIDR, another request's user of the same name. Nothing was written.
+ */
+export class RecordHeldError extends StateStoreError {
+  readonly code = 'held';
+  constructor(
+    message: string,
+    /** The requester holding the record, when it is an entry. */
+    readonly holder?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }

@@ -22,16 +22,19 @@
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { passwordRenderings } from '../cluster-admin/connection-formats';
-import { ClusterAdminError, PropagationTimeoutError } from '../cluster-admin/errors';
+import { AlreadyExistsError, ClusterAdminError, PropagationTimeoutError } from '../cluster-admin/errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
 import { type ClusterConfig } from '../config';
 import { type Logger, type SecretRedactor } from '../log';
 import { SecretExistsError, SecretStoreError } from '../secrets/errors';
 import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
+import { unionOf, unionViolation } from '../policy/union';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { StateStoreError } from './errors';
+import { describe } from './intake';
+import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts } from './store';
 import { type ChatRequest, type DmReceipt, FINAL_STATUSES, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
@@ -204,7 +207,7 @@ export class RequestExecutor {
     }
     // Said just before the request leaves `approved`: a redelivered job finds it applying or ended.
     const announce = request.breakGlass
-      ? () => this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: applied without approval. Reason: ${request.reason ?? '(none)'}`)
+      ? () => this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: ${escapeText(describe(request))}, applied without approval. Reason: ${request.reason ? quoteReason(request.reason) : '(none)'}`)
       : undefined;
     return this.apply(request, finalAttempt, announce);
   }
@@ -335,7 +338,7 @@ export class RequestExecutor {
         throw error;
       }
       log.error({ event: 'request.failed', err: error }, 'request failed');
-      await this.rollBack(request, log);
+      await this.rollBack(request, log, error);
       await leaveApproved();
       const ended: ChatRequest = { ...request, status: 'failed', outcome: failureText(error) };
       told = await this.tell(ended, []);
@@ -417,7 +420,7 @@ export class RequestExecutor {
    * Revoke, rotate and delete go forward only; what they leave half done, the audit reports. A
    * rollback that fails is logged: the audit reports what is left.
    */
-  private async rollBack(request: ChatRequest, log: Logger): Promise<void> {
+  private async rollBack(request: ChatRequest, log: Logger, cause: unknown): Promise<void> {
     const { params } = request;
     if (params.kind !== 'allow' && params.kind !== 'user-create') return;
     // The last chance to undo it: a transient failure (throttling, a concurrent catalog change) gets a few quick retries.
@@ -426,7 +429,7 @@ export class RequestExecutor {
       await lastChance.execute(async () => {
         tries++;
         if (params.kind === 'allow') await this.rollBackAllow(request, params.allow.cidr);
-        else await this.rollBackUserCreate(request, params.userCreate.user);
+        else await this.rollBackUserCreate(request, params.userCreate.user, cause);
       });
     } catch (error) {
       log.error({ event: 'request.rollback-failed', err: error, attempt: tries }, 'rollback failed; the audit reports what is left');
@@ -434,36 +437,78 @@ export class RequestExecutor {
   }
 
   /**
-   * Removes the entry this request put on the allowlist (named for it), and its record. Fails
-   * closed: an entry that was there before under another request carries this request's name
-   * once it was updated, and goes too; a record of the other request left behind is reported by
-   * the audit.
+   * Undoes what this request did to the allowlist, and only that: the entry it put there (named
+   * for it) and its record. When it had replaced the same requester's earlier entry (an allow
+   * again), that entry and record are put back as they were: a failed repeat never removes an
+   * entry an earlier, applied request made.
    */
   private async rollBackAllow(request: ChatRequest, cidr: string): Promise<void> {
     const admin = await this.o.clusters.get(request.cluster);
     const entry = (await admin.listAllowlist()).entries.find((e) => e.cidr === cidr);
     const managed = await this.o.store.getManagedEntry(request.cluster, cidr);
-    if (entry !== undefined && requestIdFromEntryName(entry.name) === request.id) await admin.removeAllowlistEntry(cidr);
-    if (managed?.requestId === request.id) await this.o.store.deleteManagedEntry(request.cluster, cidr);
-    if (entry !== undefined || managed?.requestId === request.id) {
+    const ours = managed?.requestId === request.id ? managed : undefined;
+    const previous = ours?.previous;
+    const entryIsOurs = entry !== undefined && requestIdFromEntryName(entry.name) === request.id;
+    if (previous !== undefined) {
+      if (entryIsOurs) await admin.upsertAllowlistEntry({ cidr, sql: previous.sql, ui: previous.ui, name: entryName(previous.requestId, previous.label) });
+      await this.o.store.putManagedEntry(previous);
+      await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', `${cidr} put back as request ${previous.requestId} had it`));
+      return;
+    }
+    if (entryIsOurs) await admin.removeAllowlistEntry(cidr);
+    if (ours !== undefined) await this.o.store.deleteManagedEntry(request.cluster, cidr);
+    if (entryIsOurs || ours !== undefined) {
       await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', `${cidr} removed from the allowlist`));
     }
   }
 
   /**
-   * Drops the user this request created and schedules its secret's deletion, when the secret is
-   * this request's (so never a user someone else made). The user goes first: a user is never
-   * left without its secret.
+   * Undoes a `user create`: drops the user when this request made it, then deletes this request's
+   * record and secret. Each step runs whatever the others did, so a step that throws leaves no
+   * owner record or secret behind on its account (a requester could otherwise later rotate a
+   * password onto a role that was never theirs); what a failed step leaves is an audit finding
+   * (a user without a secret, a record or a secret without a user) and is logged here.
+   *
+   * The user is dropped only when the secret is this request's (the name's lock) and the cluster
+   * does not contradict that this request made it: a role that existed before, which `createUser`
+   * refused to take over, is never dropped.
    */
-  private async rollBackUserCreate(request: ChatRequest, user: string): Promise<void> {
+  private async rollBackUserCreate(request: ChatRequest, user: string, cause: unknown): Promise<void> {
     const name = secretName(request.cluster, user);
-    const secret = await this.o.secrets.get(name);
-    if (secret?.requestId !== request.id) return;
-    const admin = await this.o.clusters.get(request.cluster);
-    await admin.deleteUser(user);
-    if ((await this.o.store.getManagedUser(request.cluster, user))?.requestId === request.id) await this.o.store.deleteManagedUser(request.cluster, user);
-    await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
-    await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', 'user dropped, secret scheduled for deletion'));
+    const failures: { step: string; error: unknown }[] = [];
+    const step = async (what: string, work: () => Promise<void>): Promise<void> => {
+      try {
+        await work();
+      } catch (error) {
+        failures.push({ step: what, error });
+      }
+    };
+    let secret: DatabaseSecret | undefined;
+    await step('read secret', async () => {
+      secret = await this.o.secrets.get(name);
+    });
+    const ours = secret?.requestId === request.id;
+    let dropped = false;
+    if (ours && !(cause instanceof AlreadyExistsError)) {
+      await step('drop user', async () => {
+        const admin = await this.o.clusters.get(request.cluster);
+        const found = await admin.inspectUser(user);
+        if (!found.exists || found.madeByBot === false || found.privileges.length > 0) return;
+        dropped = await admin.deleteUser(user);
+      });
+    }
+    await step('delete record', async () => {
+      if ((await this.o.store.getManagedUser(request.cluster, user))?.requestId === request.id) await this.o.store.deleteManagedUser(request.cluster, user);
+    });
+    if (ours) await step('delete secret', () => this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays }).then(() => undefined));
+    await this.o.store
+      .appendEvent(this.event(request.id, 'bot', 'rolled-back', `${dropped ? 'user dropped; ' : ''}record and secret of this request removed${failures.length > 0 ? ` except where ${failures.map((f) => f.step).join(', ')} failed` : ''}`))
+      .catch((error: unknown) => failures.push({ step: 'record the rollback', error }));
+    const [first] = failures;
+    if (first !== undefined) {
+      for (const failure of failures.slice(1)) this.o.logger.error({ event: 'request.rollback-step-failed', requestId: request.id, step: failure.step, err: failure.error }, 'rollback step failed; the audit reports what is left');
+      throw first.error;
+    }
   }
 
   /** Checks what needs no change and prepares the kind's work; `user create` writes its secret here. */
@@ -486,13 +531,34 @@ export class RequestExecutor {
   /**
    * The entry's record is written with approved → applying, before the entry goes on the allowlist:
    * an entry the bot made is never unknown to its table (a record whose entry is not there yet is
-   * the audit's low "record only" finding). When the CIDR's record is another request's (an entry
-   * allowed again), it is replaced only once the entry is this request's, as before: a request that
-   * fails earlier leaves the other request's entry and record as they were.
+   * the audit's low "record only" finding).
+   *
+   * Checked against the cluster before anything is written: a CIDR held by another requester, or
+   * on the allowlist without being the bot's, is refused (never renamed, re-timed or taken over);
+   * and the allowlist as a whole, with this entry, must stay within the cluster's policy
+   * (`allowOpen`, `maxBreadth`), break-glass included. The same requester may allow a CIDR again
+   * (to extend it): its earlier record is kept inside the new one, and a failure puts it back.
    */
   private async planAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow']): Promise<Plan> {
     const stored = await this.o.store.getManagedEntry(request.cluster, allow.cidr);
+    const mine = stored?.requestId === request.id;
+    if (stored !== undefined && !mine && stored.requester !== request.requester) {
+      throw new PermanentFailure(`\`${allow.cidr}\` is already on the allowlist of \`${request.cluster}\`, held by <@${stored.requester}>; nothing was changed. Ask them or an admin.`);
+    }
+    const admin = await this.o.clusters.get(request.cluster);
+    const { entries } = await admin.listAllowlist();
+    const onCluster = entries.find((e) => e.cidr === allow.cidr);
+    const onClusterBy = requestIdFromEntryName(onCluster?.name);
+    if (onCluster !== undefined && onClusterBy !== request.id && (stored === undefined || onClusterBy !== stored.requestId) && admin.backend === 'cloud') {
+      throw new PermanentFailure(`\`${allow.cidr}\` is already on the allowlist of \`${request.cluster}\` as an entry the bot did not make; nothing was changed.`);
+    }
+    const config = this.o.clusters.config(request.cluster);
+    if (config !== undefined) {
+      const violation = unionViolation(unionOf([...entries.map((e) => e.cidr), allow.cidr]), config.policy, request.cluster);
+      if (violation !== undefined) throw new PermanentFailure(`\`${allow.cidr}\` was refused: ${violation}`);
+    }
     const expiresAt = allow.forMs === undefined ? undefined : new Date(this.now().getTime() + allow.forMs).toISOString();
+    const previous = stored !== undefined && !mine ? withoutPrevious(stored) : stored?.previous;
     const record: ManagedEntry = {
       cluster: request.cluster,
       cidr: allow.cidr,
@@ -503,9 +569,10 @@ export class RequestExecutor {
       createdAt: this.now().toISOString(),
       ...(allow.label !== undefined ? { label: allow.label } : {}),
       ...(expiresAt !== undefined ? { expiresAt } : {}),
+      ...(previous !== undefined ? { previous } : {}),
     };
     return {
-      ...(stored === undefined || stored.requestId === request.id ? { records: { managedEntry: record } } : {}),
+      records: { managedEntry: record },
       run: (current, recorded) => this.applyAllow(current, allow, record, recorded),
     };
   }
@@ -543,6 +610,14 @@ export class RequestExecutor {
     const admin = await this.o.clusters.get(request.cluster);
     // A resumed revoke finds the entry gone; its record, still there, says the bot had applied it.
     const recorded = await this.o.store.getManagedEntry(request.cluster, cidr);
+    if (recorded !== undefined && admin.backend === 'cloud') {
+      // Only the entry the bot made for that record: one someone else has put in its place stays.
+      const entry = (await admin.listAllowlist()).entries.find((e) => e.cidr === cidr);
+      const by = requestIdFromEntryName(entry?.name);
+      if (entry !== undefined && by !== recorded.requestId && by !== request.id) {
+        throw new PermanentFailure(`\`${cidr}\` on the allowlist of \`${request.cluster}\` is no longer the entry the bot made; it was left in place. Ask an admin.`);
+      }
+    }
     const removed = await admin.removeAllowlistEntry(cidr);
     await this.checkpoint('revoke:entry-removed', request);
     return {
@@ -568,7 +643,8 @@ export class RequestExecutor {
     if (resuming) {
       password = existing.password;
     } else {
-      if ((await admin.listUsers()).includes(user)) {
+      // Any role of that name, login or not, privileged or not: the bot only ever creates new ones.
+      if ((await admin.inspectUser(user)).exists) {
         const managed = await this.o.store.getManagedUser(request.cluster, user);
         throw new PermanentFailure(
           managed
@@ -627,7 +703,8 @@ export class RequestExecutor {
         });
         // A failure from here on is rolled back by `apply` when it ends the request (the secret is ours).
         const validUntil = managed.expiresAt === undefined ? undefined : new Date(managed.expiresAt);
-        const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}) });
+        // `resume`: an earlier delivery of this request may have created the user already.
+        const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}), resume: resuming });
         await this.checkpoint('user-create:user-created', current);
         return {
           text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
@@ -638,10 +715,33 @@ export class RequestExecutor {
     };
   }
 
+  /**
+   * The cluster, not only the bot's record, must say the user is the bot's to hand out: it exists,
+   * no mark shows someone else made it, and it holds no privilege the bot never grants (superuser,
+   * `admin`, CREATEROLE, BYPASSRLS, directly or through a role). Refused permanently otherwise,
+   * before anything is changed. `missingIsFine`: a delete of a user already gone goes on.
+   */
+  private async requireHandOut(admin: ClusterAdmin, cluster: string, user: string, { missingIsFine = false } = {}): Promise<void> {
+    const found = await admin.inspectUser(user);
+    if (!found.exists) {
+      if (missingIsFine) return;
+      throw new PermanentFailure(`SQL user \`${user}\` no longer exists on \`${cluster}\`; nothing was changed. An admin can run \`audit\`.`);
+    }
+    if (found.privileges.length > 0 || found.madeByBot === false) {
+      this.o.logger.warn({ event: 'user.not-handed-out', cluster, sqlUser: user, privileges: found.privileges, madeByBot: found.madeByBot }, 'refused to act on a role the bot may not hand out');
+      throw new PermanentFailure(
+        found.privileges.length > 0
+          ? `SQL user \`${user}\` on \`${cluster}\` holds privileges the bot never grants; the bot will not touch it. Nothing was changed; ask an admin.`
+          : `SQL user \`${user}\` on \`${cluster}\` was not created by the bot; the bot will not touch it. Nothing was changed.`,
+      );
+    }
+  }
+
   private async applyUserRotate(request: ChatRequest, user: string): Promise<Applied> {
     const admin = await this.o.clusters.get(request.cluster);
     const managed = await this.o.store.getManagedUser(request.cluster, user);
     if (managed === undefined) throw new PermanentFailure(`SQL user \`${user}\` on \`${request.cluster}\` is not managed by the bot.`);
+    await this.requireHandOut(admin, request.cluster, user);
     const current = await this.o.secrets.get(managed.secretName);
     if (current === undefined) throw new PermanentFailure(`The secret of \`${user}\` is missing; ask an admin to run \`audit\`.`);
     let password: string;
@@ -684,6 +784,7 @@ export class RequestExecutor {
   private async applyUserDelete(request: ChatRequest, user: string): Promise<Applied> {
     const admin = await this.o.clusters.get(request.cluster);
     const name = (await this.o.store.getManagedUser(request.cluster, user))?.secretName ?? secretName(request.cluster, user);
+    await this.requireHandOut(admin, request.cluster, user, { missingIsFine: true });
     const dropped = await admin.deleteUser(user);
     await this.checkpoint('user-delete:user-dropped', request);
     await this.o.store.deleteManagedUser(request.cluster, user);
@@ -803,10 +904,11 @@ export class RequestExecutor {
   private async connect(job: Extract<Job, { type: 'connect' }>): Promise<void> {
     const managed = await this.o.store.getManagedUser(job.cluster, job.user);
     if (managed === undefined) throw new PermanentFailure(`SQL user \`${job.user}\` on \`${job.cluster}\` is not managed by the bot.`);
+    const admin = await this.o.clusters.get(job.cluster);
+    await this.requireHandOut(admin, job.cluster, job.user);
     const secret = await this.o.secrets.get(managed.secretName);
     if (secret === undefined) throw new PermanentFailure(`The secret of \`${job.user}\` is missing; ask an admin to run \`audit\`.`);
     this.o.redactor?.addAll(passwordRenderings(secret.password));
-    const admin = await this.o.clusters.get(job.cluster);
     const details = await admin.connectionDetails({
       user: job.user,
       database: job.database ?? managed.database,
@@ -852,4 +954,10 @@ export class RequestExecutor {
   private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {
     return { requestId, actor, type, at: this.now().toISOString(), ...(detail !== undefined ? { detail } : {}) };
   }
+}
+
+/** A record as kept inside the one that replaced it (one level deep: older history is the audit trail's). */
+function withoutPrevious(entry: ManagedEntry): Omit<ManagedEntry, 'previous'> {
+  const { previous: _older, ...rest } = entry;
+  return rest;
 }

@@ -6,7 +6,9 @@
 import { type ClusterConfig, formatDuration } from '../config';
 import { type Logger } from '../log';
 import { type AccessControl } from '../policy/access';
+import { isReservedRoleName } from '../cluster-admin/sql-names';
 import { assessRequest } from '../policy/assess';
+import { unionOf, unionViolation } from '../policy/union';
 import { newRequestId } from './ids';
 import { type Job, type JobQueue, jobGroup } from './jobs';
 import { type RequestStore } from './store';
@@ -18,6 +20,8 @@ export interface IntakeOptions {
   readonly access: AccessControl;
   readonly clusters: { config(alias: string): ClusterConfig | undefined; readonly aliases: readonly string[] };
   readonly pendingTtlMs: number;
+  /** Per-requester limits on change requests; default 10 per 10 minutes, 5 pending. */
+  readonly rateLimit?: { readonly max: number; readonly window: number; readonly maxPending: number };
   readonly logger: Logger;
   readonly now?: () => Date;
   readonly newId?: () => string;
@@ -69,8 +73,23 @@ export class RequestIntake {
       this.o.logger.info({ event: 'request.refused', requester: input.requester, cluster: input.cluster, kind: input.params.kind, reason: refusal?.reason }, 'request refused');
       return refusal ?? this.unknownCluster(input.cluster);
     }
-    const assessment = assessRequest(input.params, { cluster: cluster.alias, policy: cluster.policy, breakGlass: input.breakGlass === true, backend: cluster.backend });
+    const assessment = assessRequest(input.params, {
+      cluster: cluster.alias,
+      policy: cluster.policy,
+      breakGlass: input.breakGlass === true,
+      backend: cluster.backend,
+      ...(input.reason !== undefined ? { reason: input.reason } : {}),
+    });
     if (assessment.decision === 'refused') return { outcome: 'refused', reason: assessment.reason, example: assessment.example };
+    if (input.params.kind === 'allow') {
+      // The policy holds for what the allowlist admits as a whole; what the table knows, at the ack
+      // (the worker checks the cluster's actual allowlist before it writes).
+      const others = (await this.o.store.listManagedEntries(cluster.alias)).map((e) => e.cidr);
+      const violation = unionViolation(unionOf([...others, input.params.allow.cidr]), cluster.policy, cluster.alias);
+      if (violation !== undefined) return { outcome: 'refused', reason: `\`${input.params.allow.cidr}\` was refused: ${violation}`, example: `allow 203.0.113.7 --for 8h --cluster ${cluster.alias}` };
+    }
+    const limited = await this.rateLimit(input, assessment.decision === 'approval');
+    if (limited !== undefined) return limited;
 
     const now = this.now();
     const id = this.newId();
@@ -112,6 +131,26 @@ export class RequestIntake {
     return { outcome: 'accepted', request };
   }
 
+  /**
+   * Per requester: at most `maxPending` requests waiting for approval (checked for a request that
+   * would wait too), and `max` change requests
+   * per window (a fixed window, counted atomically in the table, so a burst cannot slip through).
+   * Checked last, so a refusal for another reason costs no token; a Slack retry never gets here.
+   */
+  private async rateLimit(input: SubmitInput, waitsForApproval: boolean): Promise<Extract<SubmitResult, { outcome: 'refused' }> | undefined> {
+    const { max, window, maxPending } = this.o.rateLimit ?? { max: 10, window: 10 * 60_000, maxPending: 5 };
+    const pending = waitsForApproval ? (await this.o.store.listByRequester(input.requester, maxPending + 20)).filter((r) => r.status === 'pending').length : 0;
+    if (waitsForApproval && pending >= maxPending) {
+      this.o.logger.warn({ event: 'request.rate-limited', requester: input.requester, pending }, 'too many pending requests');
+      return { outcome: 'refused', reason: `You have ${pending} requests waiting for approval, the most allowed at once; wait for a decision or cancel one first.`, example: 'requests' };
+    }
+    if (!(await this.o.store.takeRateToken(`requester:${input.requester}`, max, window))) {
+      this.o.logger.warn({ event: 'request.rate-limited', requester: input.requester, max, windowMs: window }, 'too many change requests');
+      return { outcome: 'refused', reason: `You have made ${max} change requests in the last ${formatDuration(window)}, the most allowed; try again later.`, example: 'requests' };
+    }
+    return undefined;
+  }
+
   /** Enqueues a job; the deduplication id makes a repeated enqueue of the same step harmless. */
   async enqueue(job: Job, deduplicationId: string): Promise<void> {
     await this.o.queue.enqueue(job, { deduplicationId, groupId: jobGroup(job) });
@@ -141,6 +180,12 @@ export class RequestIntake {
         };
       }
       case 'user-create': {
+        const name = params.userCreate.user;
+        const config = this.o.clusters.config(input.cluster);
+        const adminUser = config === undefined ? undefined : config.backend === 'sql' ? config.connection.user : config.adminSql?.user;
+        if (isReservedRoleName(name) || name === adminUser) {
+          return { outcome: 'refused', reason: `\`${name}\` is a reserved or administrative role; the bot only creates new, ordinary users.`, example: `user create ${suggestedName(input.requester)} --cluster ${input.cluster}` };
+        }
         const managed = await store.getManagedUser(input.cluster, params.userCreate.user);
         if (managed === undefined) return undefined;
         return {
@@ -158,8 +203,18 @@ export class RequestIntake {
         if (managed.owner === input.requester || (await access.isAdmin(input.requester))) return undefined;
         return { outcome: 'refused', reason: `Only <@${managed.owner}>, who owns \`${params.user.user}\`, or an admin may do that.` };
       }
-      case 'allow':
+      case 'allow': {
+        // What the table knows, at the ack; the worker checks the cluster itself before it writes.
+        const held = await store.getManagedEntry(input.cluster, params.allow.cidr);
+        if (held !== undefined && held.requester !== input.requester) {
+          return {
+            outcome: 'refused',
+            reason: `\`${params.allow.cidr}\` is already on the allowlist of \`${input.cluster}\`, held by <@${held.requester}>; ask them or an admin.`,
+            example: `allowlist --cluster ${input.cluster}`,
+          };
+        }
         return undefined;
+      }
     }
   }
 
@@ -195,4 +250,9 @@ function withDuration(params: RequestParams, forMs: number | undefined): Request
   if (params.kind === 'allow') return { kind: 'allow', allow: { ...params.allow, forMs } };
   if (params.kind === 'user-create') return { kind: 'user-create', userCreate: { ...params.userCreate, forMs } };
   return params;
+}
+
+/** A user name that is certainly not reserved, for examples. */
+function suggestedName(requester: string): string {
+  return `u_${requester.toLowerCase()}`;
 }

@@ -45,6 +45,12 @@ export type RequestChanges = Partial<
  * Items a transition puts with its change, in the same transaction. Each put replaces what is
  * stored under its key, as `putManagedUser`, `putManagedEntry` and `putDmReceipt` do.
  */
+/**
+ * Records written with a transition. They never take over someone else's: a managed entry is
+ * written only where none exists or the same requester holds it, a managed user only where none
+ * exists or the same request holds it; otherwise the transition throws `RecordHeldError` and
+ * writes nothing.
+ */
 export interface TransitionPuts {
   readonly managedUser?: ManagedUser;
   readonly managedEntry?: ManagedEntry;
@@ -93,6 +99,11 @@ export interface RequestStore {
    * `ttlSeconds`. Returns the request id that already holds it when someone claimed it first (even
    * if that is `requestId` itself). A key past its TTL counts as unclaimed, deleted or not.
    */
+  /**
+   * Takes one of `limit` tokens of the fixed window of `windowMs` that now falls in, for `key`
+   * (e.g. a requester). Atomic under concurrent callers: of many at once, exactly `limit` get one.
+   */
+  takeRateToken(key: string, limit: number, windowMs: number): Promise<boolean>;
   claimIdempotencyKey(key: string, requestId: string, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; requestId: string }>;
   /** The request id holding `key`, or undefined when it is unclaimed (or its claim expired). Strongly consistent. */
   idempotencyKeyHolder(key: string): Promise<string | undefined>;

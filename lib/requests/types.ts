@@ -142,6 +142,11 @@ export interface ManagedEntry {
   readonly label?: string;
   readonly createdAt: string;
   readonly expiresAt?: string;
+  /**
+   * The same requester's record this one replaced (a CIDR allowed again, e.g. to extend it): what a
+   * failed re-allow puts back, so it never removes the entry an earlier, applied request made.
+   */
+  readonly previous?: Omit<ManagedEntry, 'previous'>;
 }
 
 /** A SQL user the bot created: owner and where its password lives. */

@@ -478,15 +478,31 @@ describe('cloud backend: SQL users', () => {
     await expect(admin.revoke('alice', [{ kind: 'role', role: 'app_read' }])).rejects.toBeInstanceOf(InvalidInputError);
   });
 
-  it('sets the password of a user that already exists (created: false)', async () => {
-    const { admin, id } = cluster({ users: [{ name: 'erin', password: fakePassword() }] });
+  it('never takes over a user that already exists; only a resumed request sets its password (created: false)', async () => {
+    const original = fakePassword();
+    const { admin, id } = cluster({ users: [{ name: 'erin', password: original }] });
     const password = fakePassword();
 
-    const result = await admin.createUser('erin', password);
+    const error = await rejection(admin.createUser('erin', password));
+    expect(error).toBeInstanceOf(AlreadyExistsError);
+    expect(error.message).toBe('A SQL user named `erin` already exists on acme-prod; the bot only creates new users and never takes one over.');
+    expect(standIn.state(id).users.get('erin')?.password).toBe(original);
 
+    const result = await admin.createUser('erin', password, { resume: true });
     expect(result.created).toBe(false);
-    expect(result.notes[0]).toBe('`erin` already existed on acme-prod; its password was replaced.');
     expect(standIn.state(id).users.get('erin')?.password).toBe(password);
+  });
+
+  it('refuses reserved names and reports what it sees of a user', async () => {
+    const { admin } = cluster({ users: [{ name: 'root', password: fakePassword() }, { name: 'ivan', password: fakePassword() }] });
+    for (const name of ['root', 'admin', 'crdb_chatops_managed', 'pg_monitor']) {
+      await expect(admin.createUser(name, fakePassword())).rejects.toBeInstanceOf(InvalidInputError);
+    }
+    await expect(admin.setPassword('root', fakePassword())).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(admin.deleteUser('root')).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(admin.inspectUser('ivan')).resolves.toEqual({ exists: true, privileges: [] });
+    await expect(admin.inspectUser('root')).rejects.toBeInstanceOf(InvalidInputError);
+    await expect(admin.inspectUser('nobody')).resolves.toEqual({ exists: false, privileges: [] });
   });
 
   it('notes that the Cloud API cannot expire a user', async () => {

@@ -131,7 +131,7 @@ describe('telling before the final commit', () => {
 });
 
 describe('allow of an entry another request made', () => {
-  it("takes over the other request's record only once the entry is its own; failing before, leaves both as they were", async () => {
+  it("is refused for another requester; the owner's allow again takes the entry over only once it is its own", async () => {
     const cidr = '203.0.113.91/32';
     const entryOwner = () => requestIdFromEntryName(h.cloud.state(PROD_CLUSTER_ID).allowlist.get(cidr)?.name ?? '');
     await h.command(alice, `allow ${cidr} --cluster prod`);
@@ -139,21 +139,27 @@ describe('allow of an entry another request made', () => {
     const first = await lastRequest();
     expect(first.status).toBe('applied');
 
-    // Refused for good before the entry changes: the other request's entry and record stay.
+    // Another requester: refused at the ack, nothing written.
+    const bobs = await h.command(bob, `allow ${cidr} --cluster prod`);
+    expect(h.ackText(bobs)).toMatch(/already on the allowlist of `prod`, held by <@U0ALICE>/);
+    await expect(h.runtime.store.listByRequester(bob, 1)).resolves.toEqual([]);
+
+    // The owner again (to extend it), refused for good before the entry changes: entry and record stay.
     h.cloud.failNext(1, { status: 403, match: { operationId: 'CockroachCloud_ListAllowlistEntries' } });
-    await h.command(bob, `allow ${cidr} --cluster prod`);
+    await h.command(alice, `allow ${cidr} --cluster prod --for 8h`);
     await h.settle();
-    const [refused] = await h.runtime.store.listByRequester(bob, 1);
-    expect(refused?.status).toBe('failed');
+    const refused = await lastRequest();
+    expect(refused.id).not.toBe(first.id);
+    expect(refused.status).toBe('failed');
     expect(entryOwner()).toBe(first.id);
     await expect(h.runtime.store.getManagedEntry('prod', cidr)).resolves.toMatchObject({ requestId: first.id, requester: alice });
 
-    await h.command(bob, `allow ${cidr} --cluster prod`);
+    await h.command(alice, `allow ${cidr} --cluster prod --for 8h`);
     await h.settle();
-    const [second] = await h.runtime.store.listByRequester(bob, 1);
-    expect(second?.status).toBe('applied');
-    expect(entryOwner()).toBe(second?.id);
-    await expect(h.runtime.store.getManagedEntry('prod', cidr)).resolves.toMatchObject({ requestId: second?.id, requester: bob });
+    const second = await lastRequest();
+    expect(second.status).toBe('applied');
+    expect(entryOwner()).toBe(second.id);
+    await expect(h.runtime.store.getManagedEntry('prod', cidr)).resolves.toMatchObject({ requestId: second.id, requester: alice, previous: { requestId: first.id } });
   });
 });
 

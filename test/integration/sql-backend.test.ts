@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Pool } from 'pg';
-import { InvalidInputError, NotFoundError, PropagationTimeoutError } from '../../lib/cluster-admin/errors';
+import { AlreadyExistsError, InvalidInputError, NotFoundError, PropagationTimeoutError } from '../../lib/cluster-admin/errors';
 import { BLOCK_BEGIN, BLOCK_END } from '../../lib/cluster-admin/sql/hba';
 import { PgHbaFileStore } from '../../lib/cluster-admin/sql/hba-store';
 import { SqlClusterAdmin } from '../../lib/cluster-admin/sql/backend';
@@ -220,11 +220,14 @@ describe('sql backend (real PostgreSQL)', () => {
       expect(await tryConnect({ user, password: newPassword, sourceAddress: ALLOWED })).toBe('ok');
     });
 
-    it('creating an existing user sets the new password and reports created: false', async () => {
+    it('never takes over an existing user: a second create is refused, a resumed one sets the password of the user it made', async () => {
       const user = userName('twice');
-      await admin.createUser(user, generatePassword());
+      const first = generatePassword();
+      await admin.createUser(user, first);
       const second = generatePassword();
-      expect((await admin.createUser(user, second)).created).toBe(false);
+      await expect(admin.createUser(user, second)).rejects.toBeInstanceOf(AlreadyExistsError);
+      expect(await tryConnect({ user, password: first, sourceAddress: ALLOWED })).toBe('ok');
+      expect((await admin.createUser(user, second, { resume: true })).created).toBe(false);
       expect(await tryConnect({ user, password: second, sourceAddress: ALLOWED })).toBe('ok');
     });
 

@@ -9,7 +9,7 @@
 import { coveringEntries, pollUntilPropagated, sameEntry } from '../allowlist';
 import { AlreadyExistsError, BackendError, ClusterAdminError, InvalidInputError, NotFoundError } from '../errors';
 import { parseCidr, parseIpv4Address, parseIpv4Network, splitCidr } from '../network';
-import { validateObjectName, validateUserName } from '../sql-names';
+import { isReservedRoleName, validateObjectName, validateUserName } from '../sql-names';
 import {
   type AllowlistEntry,
   type AllowlistSnapshot,
@@ -26,6 +26,7 @@ import {
   type RegionEndpoint,
   type SqlPrivilegeManager,
   type UpsertOutcome,
+  type UserInspection,
   type WaitForPropagationOptions,
 } from '../types';
 import { silentLogger, type Logger } from '../../log';
@@ -178,8 +179,22 @@ export class CloudClusterAdmin implements ClusterAdmin {
     return this.client.listSqlUsers(this.ref, { limit: this.pageSize });
   }
 
+  /**
+   * The Cloud API lists every SQL user; it cannot tell who made one. Admin membership is seen
+   * through the admin SQL connection when there is one; without it every user the Cloud API
+   * creates is an admin by design, which is what this cluster hands out, so it is not flagged.
+   */
+  async inspectUser(name: string): Promise<UserInspection> {
+    const user = validateUserName(name);
+    const [users, admins] = await Promise.all([this.listUsers(), this.privileges ? this.privileges.listAdmins() : Promise.resolve([])]);
+    if (!users.includes(user)) return { exists: false, privileges: [] };
+    const privileges = [...(isReservedRoleName(user) ? ['reserved'] : []), ...(admins.includes(user) ? ['member of admin'] : [])];
+    return { exists: true, privileges };
+  }
+
   async createUser(name: string, password: string, options: CreateUserOptions = {}): Promise<CreateUserResult> {
     const user = validateUserName(name);
+    if (isReservedRoleName(user)) throw new InvalidInputError(`\`${user}\` is a reserved role name and cannot be managed from chat.`, 'maxroach');
     requirePassword(password);
     const grants = options.grants ?? this.grants;
     const notes: string[] = [];
@@ -188,9 +203,12 @@ export class CloudClusterAdmin implements ClusterAdmin {
       await this.client.createSqlUser(this.ref, user, password);
     } catch (error) {
       if (!(error instanceof AlreadyExistsError)) throw error;
+      // Only a resumed request sets the password of the user it created on an earlier try.
+      if (options.resume !== true) {
+        throw new AlreadyExistsError(`A SQL user named \`${user}\` already exists on ${this.cluster}; the bot only creates new users and never takes one over.`, { cause: error });
+      }
       await this.client.setSqlUserPassword(this.ref, user, password);
       created = false;
-      notes.push(`\`${user}\` already existed on ${this.cluster}; its password was replaced.`);
     }
     if (options.validUntil !== undefined) {
       notes.push(
@@ -210,11 +228,11 @@ export class CloudClusterAdmin implements ClusterAdmin {
 
   async setPassword(name: string, password: string): Promise<void> {
     requirePassword(password);
-    await this.client.setSqlUserPassword(this.ref, validateUserName(name), password);
+    await this.client.setSqlUserPassword(this.ref, unreserved(name), password);
   }
 
   async deleteUser(name: string): Promise<boolean> {
-    return this.client.deleteSqlUser(this.ref, validateUserName(name));
+    return this.client.deleteSqlUser(this.ref, unreserved(name));
   }
 
   async grant(name: string, grants: readonly Grant[]): Promise<void> {
@@ -370,6 +388,13 @@ function normaliseEntry(entry: AllowlistEntry): AllowlistEntry {
     throw new InvalidInputError('An allowlist entry must allow SQL, the DB Console, or both.', `${cidr} --sql`);
   }
   return { cidr, sql: entry.sql, ui: entry.ui, ...(entry.name ? { name: entry.name } : {}) };
+}
+
+/** A valid user name that is not reserved (`root`, `admin`, the bot's marker, ...). */
+function unreserved(name: string): string {
+  const user = validateUserName(name);
+  if (isReservedRoleName(user)) throw new InvalidInputError(`\`${user}\` is a reserved role name and cannot be managed from chat.`, 'maxroach');
+  return user;
 }
 
 function requirePassword(password: string): void {

@@ -20,6 +20,7 @@ import {
   type CreateUserResult,
   type Grant,
   type UpsertOutcome,
+  type UserInspection,
   type WaitForPropagationOptions,
 } from '../types';
 import { parseHba, renderHba, type AdminRule, type HbaRuleStyle, type UnmanagedRule } from './hba';
@@ -116,6 +117,10 @@ export class SqlClusterAdmin implements ClusterAdmin {
 
   listUsers(): Promise<string[]> {
     return this.users.listUsers();
+  }
+
+  inspectUser(name: string): Promise<UserInspection> {
+    return this.users.inspectUser(name);
   }
 
   async createUser(name: string, password: string, options: CreateUserOptions = {}): Promise<CreateUserResult> {

@@ -9,14 +9,15 @@
  */
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors';
-import { quoteIdent, validateObjectName, validateUserName } from '../sql-names';
+import { AlreadyExistsError, ConflictError, InvalidInputError, NotFoundError, PermissionDeniedError } from '../errors';
+import { isReservedRoleName, MANAGED_ROLE, quoteIdent, SYSTEM_ROLES, validateObjectName, validateUserName } from '../sql-names';
 import {
   DATABASE_PRIVILEGES,
   SCHEMA_PRIVILEGES,
   type CreateUserOptions,
   type Grant,
   type SqlPrivilegeManager,
+  type UserInspection,
 } from '../types';
 import { inTransaction } from './pool';
 import { translatePgError } from './pg-errors';
@@ -42,14 +43,16 @@ const conflictRetry = retry(
   { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 500 }) },
 );
 
-/** Roles that exist on every cluster and are never the bot's to manage. */
-const SYSTEM_ROLES = new Set(['root', 'admin', 'node', 'public', 'none', 'postgres']);
+
+/** Membership in these hands out what the bot never grants (CockroachDB's admin; PostgreSQL's server-side file and program access). */
+const PRIVILEGED_ROLES = new Set(['admin', 'pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files', 'pg_database_owner']);
 
 export class SqlUsers implements SqlPrivilegeManager {
   private readonly cluster: string;
   private readonly pool: Pool;
   private readonly adminUser: string;
   private readonly ownsPool: boolean;
+  private managedRoleReady = false;
 
   constructor({ cluster, pool, adminUser, ownsPool = true }: SqlUsersOptions) {
     this.cluster = cluster;
@@ -74,47 +77,72 @@ export class SqlUsers implements SqlPrivilegeManager {
   }
 
   /**
-   * Creates the user and applies grants in one transaction, so a user never exists without its
-   * grants. An existing user gets the new password instead (`created: false`).
+   * Creates a new user and applies its grants in one transaction, so a user never exists without
+   * its grants, and marks it as the bot's (membership in `MANAGED_ROLE`) in the same transaction.
+   * A role of that name that exists already, login or not, is never altered: `AlreadyExistsError`.
+   * Only a resumed request (`resume`) accepts an existing role, and only one the bot made that
+   * holds no privileged attribute; its password is then set again (`created: false`).
    */
-  async createUser(name: string, password: string, { validUntil, grants = [] }: CreateUserOptions = {}): Promise<{ created: boolean }> {
+  async createUser(name: string, password: string, { validUntil, grants = [], resume = false }: CreateUserOptions = {}): Promise<{ created: boolean }> {
     const user = this.managedName(name);
     const statements = grants.flatMap((g) => this.grantStatements(user, g, 'GRANT'));
+    await this.ensureManagedRole();
     return this.run(`create user ${user}`, (client) =>
       inTransaction(client, async () => {
-        const exists = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [user]);
+        const found = await this.inspectOn(client, user);
         const validity = validUntil ? ` VALID UNTIL ${escapeLiteral(validUntil.toISOString())}` : '';
-        const verb = (exists.rowCount ?? 0) > 0 ? 'ALTER' : 'CREATE';
-        await client.query(`${verb} USER ${quoteIdent(user)} WITH LOGIN PASSWORD ${passwordLiteral(password)}${validity}`);
+        if (found.exists) {
+          if (!resume || found.madeByBot !== true || found.privileges.length > 0) {
+            throw new AlreadyExistsError(`A role named \`${user}\` already exists on ${this.cluster}; the bot only creates new users and never takes one over.`);
+          }
+          await client.query(`ALTER USER ${quoteIdent(user)} WITH LOGIN PASSWORD ${passwordLiteral(password)}${validity}`);
+        } else {
+          await client.query(`CREATE USER ${quoteIdent(user)} WITH LOGIN PASSWORD ${passwordLiteral(password)}${validity}`);
+          await client.query(`GRANT ${quoteIdent(MANAGED_ROLE)} TO ${quoteIdent(user)}`);
+        }
         for (const sql of statements) await client.query(sql);
-        return { created: verb === 'CREATE' };
+        return { created: !found.exists };
       }),
     );
   }
 
+  /** Sets the password of a user the bot made; a privileged role, or one the bot did not make, is refused. */
   async setPassword(name: string, password: string): Promise<void> {
     const user = this.managedName(name);
     await this.run(`set the password of ${user}`, async (c) => {
-      if (!(await this.existsOn(c, user))) throw new NotFoundError(`SQL user ${user} does not exist on ${this.cluster}.`);
+      const found = await this.inspectOn(c, user);
+      if (!found.exists) throw new NotFoundError(`SQL user ${user} does not exist on ${this.cluster}.`);
+      refuseUnmanaged(this.cluster, user, found);
       await c.query(`ALTER USER ${quoteIdent(user)} WITH PASSWORD ${passwordLiteral(password)}`);
     });
   }
 
   /**
    * Drops the user. Objects it owns are reassigned to the bot's admin user first, so tables a
-   * user created survive the user (nothing is lost); its privileges go with it.
+   * user created survive the user (nothing is lost); its privileges go with it. A privileged role
+   * (superuser, `admin` member, CREATEROLE, BYPASSRLS, ...) is never dropped.
    */
   async deleteUser(name: string): Promise<boolean> {
     const user = this.managedName(name);
     return this.run(`drop user ${user}`, (client) =>
       inTransaction(client, async () => {
-        if (!(await this.existsOn(client, user))) return false;
+        const found = await this.inspectOn(client, user);
+        if (!found.exists) return false;
+        if (found.privileges.length > 0) {
+          throw new PermissionDeniedError(`\`${user}\` on ${this.cluster} is a privileged role; the bot never drops one.`);
+        }
         await client.query(`REASSIGN OWNED BY ${quoteIdent(user)} TO ${quoteIdent(this.adminUser)}`);
         await client.query(`DROP OWNED BY ${quoteIdent(user)}`);
         await client.query(`DROP USER ${quoteIdent(user)}`);
         return true;
       }),
     );
+  }
+
+  /** What the cluster says about a role: exists (login or not), made by the bot, privileged and why. */
+  async inspectUser(name: string): Promise<UserInspection> {
+    const user = validateUserName(name);
+    return this.run(`look up ${user}`, (c) => this.inspectOn(c, user));
   }
 
   async grant(name: string, grants: readonly Grant[]): Promise<void> {
@@ -194,12 +222,64 @@ export class SqlUsers implements SqlPrivilegeManager {
     if (user === this.adminUser) {
       throw new InvalidInputError(`\`${user}\` is the bot's own admin user and cannot be managed from chat.`, 'maxroach');
     }
+    if (isReservedRoleName(user)) throw new InvalidInputError(`\`${user}\` is a reserved role name and cannot be managed from chat.`, 'maxroach');
     return user;
   }
 
   private async existsOn(client: PoolClient, user: string): Promise<boolean> {
     const { rowCount } = await client.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [user]);
     return (rowCount ?? 0) > 0;
+  }
+
+  /**
+   * The role's own attributes and those of every role it is a member of, directly or through
+   * other roles (a member of a superuser role may `SET ROLE` to it). One statement in the common
+   * dialect of PostgreSQL and CockroachDB.
+   */
+  private async inspectOn(client: PoolClient, user: string): Promise<UserInspection> {
+    const { rows } = await client.query<{ name: string; self: boolean; rolsuper: boolean | null; rolcreaterole: boolean | null; rolbypassrls: boolean | null }>(
+      `WITH RECURSIVE target AS (
+         SELECT oid FROM pg_catalog.pg_roles WHERE rolname = $1
+       ), ancestors(oid) AS (
+         SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN target t ON m.member = t.oid
+         UNION
+         SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN ancestors a ON m.member = a.oid
+       )
+       SELECT r.rolname AS name, true AS self, r.rolsuper, r.rolcreaterole, r.rolbypassrls
+         FROM pg_catalog.pg_roles r JOIN target t ON r.oid = t.oid
+       UNION ALL
+       SELECT r.rolname AS name, false AS self, r.rolsuper, r.rolcreaterole, r.rolbypassrls
+         FROM pg_catalog.pg_roles r JOIN ancestors a ON r.oid = a.oid`,
+      [user],
+    );
+    const self = rows.find((r) => r.self);
+    if (self === undefined) return { exists: false, privileges: [] };
+    const privileges: string[] = [];
+    if (self.rolsuper === true || SYSTEM_ROLES.has(user) || user === this.adminUser) privileges.push(self.rolsuper === true ? 'superuser' : 'reserved');
+    if (self.rolcreaterole === true) privileges.push('createrole');
+    if (self.rolbypassrls === true) privileges.push('bypassrls');
+    for (const role of rows.filter((r) => !r.self)) {
+      if (role.rolsuper === true || role.rolcreaterole === true || role.rolbypassrls === true || PRIVILEGED_ROLES.has(role.name) || role.name === this.adminUser) {
+        privileges.push(`member of ${role.name}`);
+      }
+    }
+    return { exists: true, madeByBot: rows.some((r) => !r.self && r.name === MANAGED_ROLE), privileges };
+  }
+
+  /** Creates the marker role on first use; a concurrent creator winning the race is success. */
+  private async ensureManagedRole(): Promise<void> {
+    if (this.managedRoleReady) return;
+    await this.run('create the marker role', async (c) => {
+      const { rowCount } = await c.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [MANAGED_ROLE]);
+      if ((rowCount ?? 0) > 0) return;
+      try {
+        await c.query(`CREATE ROLE ${quoteIdent(MANAGED_ROLE)} WITH NOLOGIN`);
+      } catch (error) {
+        // 42710 duplicate_object: another process created it between the check and here.
+        if ((error as { code?: unknown }).code !== '42710') throw error;
+      }
+    });
+    this.managedRoleReady = true;
   }
 
   private run<T>(what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
@@ -221,6 +301,14 @@ export class SqlUsers implements SqlPrivilegeManager {
       client.release();
     }
   }
+}
+
+/** Refuses a role the bot did not make, or one holding a privilege the bot never grants. */
+function refuseUnmanaged(cluster: string, user: string, found: UserInspection): void {
+  if (found.privileges.length > 0) {
+    throw new PermissionDeniedError(`\`${user}\` on ${cluster} is a privileged role; the bot never hands it out.`);
+  }
+  if (found.madeByBot === false) throw new PermissionDeniedError(`\`${user}\` on ${cluster} was not created by the bot; it will not touch it.`);
 }
 
 function passwordLiteral(password: string): string {
