@@ -1,6 +1,7 @@
 /**
  * Lambda entry point for the scheduled audit (EventBridge Scheduler):
  *
+ * - `{ "mode": "reconcile" }` every minute: open requests nothing has moved on are driven on;
  * - `{ "mode": "sweep" }` every 15 minutes: the expiry sweep;
  * - `{ "mode": "report" }` daily: the report of every cluster to its audit channel.
  *
@@ -13,7 +14,7 @@ import { type ReportSummary, type SweepSummary } from '../lib/audit/auditor';
 import { loadConfig } from '../lib/config';
 import { createRuntime, type Runtime } from '../lib/runtime';
 
-export type AuditEvent = { readonly mode: 'sweep' } | { readonly mode: 'report' };
+export type AuditEvent = { readonly mode: 'sweep' } | { readonly mode: 'report' } | { readonly mode: 'reconcile' };
 
 /** Some of the run failed; the details are in the function's log records. */
 export class AuditIncompleteError extends Error {
@@ -25,14 +26,15 @@ export class AuditIncompleteError extends Error {
 
 function parseEvent(event: unknown): AuditEvent {
   const mode = typeof event === 'object' && event !== null ? (event as { mode?: unknown }).mode : undefined;
-  if (mode === 'sweep' || mode === 'report') return { mode };
+  if (mode === 'sweep' || mode === 'report' || mode === 'reconcile') return { mode };
   // A misconfigured schedule: fail loudly rather than guess.
-  throw new Error(`audit: the event must be {"mode":"sweep"} or {"mode":"report"}, not ${JSON.stringify(event)?.slice(0, 200)}.`);
+  throw new Error(`audit: the event must be {"mode":"reconcile"}, {"mode":"sweep"} or {"mode":"report"}, not ${JSON.stringify(event)?.slice(0, 200)}.`);
 }
 
 export function auditHandler(runtime: () => Runtime) {
-  return async (event: unknown, _context: Context): Promise<SweepSummary | ReportSummary> => {
+  return async (event: unknown, _context: Context): Promise<SweepSummary | ReportSummary | { driven: number }> => {
     const { mode } = parseEvent(event);
+    if (mode === 'reconcile') return { driven: (await (await runtime().maintenance()).reconcile()).length };
     const auditor = await runtime().audit();
     if (mode === 'sweep') {
       const summary = await auditor.sweep();

@@ -1,5 +1,5 @@
 /**
- * EventBridge Scheduler drives the audit function: an expiry sweep every 15 minutes and the full
+ * EventBridge Scheduler drives the audit function: the reconciler every minute, an expiry sweep every 15 minutes and the full
  * report once a day at the configured time, in the configured time zone (daylight saving
  * included: Scheduler evaluates the cron in that zone). Each schedule sends its own payload, so
  * one function serves both.
@@ -18,6 +18,13 @@ import { Construct } from 'constructs';
 /** What the audit function receives from each schedule (handlers/audit.ts reads `mode`). */
 export const SWEEP_INPUT = { mode: 'sweep' } as const;
 export const REPORT_INPUT = { mode: 'report' } as const;
+export const RECONCILE_INPUT = { mode: 'reconcile' } as const;
+
+/**
+ * How often the reconciler looks for open requests nothing has moved on (a worker killed by its
+ * timeout, a job lost or dead-lettered): Scheduler's finest rate.
+ */
+export const RECONCILE_INTERVAL = Duration.minutes(1);
 
 /** How often the sweep runs. */
 export const SWEEP_INTERVAL = Duration.minutes(15);
@@ -33,6 +40,7 @@ export interface AuditSchedulesProps {
 export class AuditSchedules extends Construct {
   readonly sweep: scheduler.Schedule;
   readonly report: scheduler.Schedule;
+  readonly reconcile: scheduler.Schedule;
 
   constructor(scope: Construct, id: string, props: AuditSchedulesProps) {
     super(scope, id);
@@ -50,6 +58,16 @@ export class AuditSchedules extends Construct {
         // A sweep later than the next one is useless.
         maxEventAge: SWEEP_INTERVAL,
         retryAttempts: 3,
+      }),
+    });
+    this.reconcile = new scheduler.Schedule(this, 'Reconcile', {
+      description: 'crdb-chatops: drive on every acked request nothing has moved on (nothing acked is lost)',
+      schedule: scheduler.ScheduleExpression.rate(RECONCILE_INTERVAL),
+      target: new targets.LambdaInvoke(props.target, {
+        input: scheduler.ScheduleTargetInput.fromObject(RECONCILE_INPUT),
+        // The next run is a minute away and does the same.
+        maxEventAge: RECONCILE_INTERVAL,
+        retryAttempts: 0,
       }),
     });
     this.report = new scheduler.Schedule(this, 'Report', {

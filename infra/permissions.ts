@@ -63,10 +63,11 @@ export const USER_SECRET_ACTIONS: Readonly<Record<FunctionRole, readonly string[
 export const LISTS_SECRETS: Readonly<Record<FunctionRole, boolean>> = { slack: false, worker: true, audit: true };
 
 /**
- * Who enqueues jobs: the slack function only (commands, approvals, audit Remove clicks). The worker
- * runs jobs and the scheduled audit works in its own function; neither enqueues.
+ * Who enqueues jobs: the slack function (commands, approvals, audit Remove clicks) and the audit
+ * function, whose reconciler drives on open requests nothing has moved (a `drive` job each). The
+ * worker runs jobs and enqueues none.
  */
-export const SENDS_JOBS: Readonly<Record<FunctionRole, boolean>> = { slack: true, worker: false, audit: false };
+export const SENDS_JOBS: Readonly<Record<FunctionRole, boolean>> = { slack: true, worker: false, audit: true };
 
 /**
  * KMS, when `secrets.kmsKeyId` is set: Secrets Manager encrypts with a data key it asks KMS for

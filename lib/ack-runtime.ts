@@ -103,6 +103,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
       client: createDocumentClient({ region: config.state.region ?? region, ...(config.state.endpoint ? { endpoint: config.state.endpoint } : {}), ...(credentials ? { credentials } : {}) }),
       tableName: config.state.tableName,
       logger,
+      reconcileAfterMs: config.requests.reconcileAfter,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
 

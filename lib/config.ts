@@ -237,13 +237,15 @@ const fileSchema = z
         pendingTtl: z._default(duration, 24 * UNIT_MS.h),
         /** How long `allow` waits for allowlist propagation before saying so. */
         propagationTimeout: z._default(duration, 10 * UNIT_MS.m),
+        /** An open request nothing has moved on for this long is driven on by the reconciler. */
+        reconcileAfter: z._default(duration, UNIT_MS.m),
         /** Per requester: change requests per window, and requests pending at once. */
         rateLimit: z._default(
           z.strictObject({ max: z._default(integer(1), 10), window: z._default(duration, 10 * UNIT_MS.m), maxPending: z._default(integer(1), 5) }),
           { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 },
         ),
       }),
-      { pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m, rateLimit: { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 } },
+      { pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m, reconcileAfter: UNIT_MS.m, rateLimit: { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 } },
     ),
     secrets: z._default(
       z.discriminatedUnion('store', [

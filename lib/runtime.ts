@@ -99,7 +99,9 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       ...(checkpoint ? { checkpoint } : {}),
     }),
   );
-  const maintenance = memo(async () => new Maintenance({ store, notifier: await notifier(), executor: await executor(), logger, ...(now ? { now } : {}) }));
+  const maintenance = memo(
+    async () => new Maintenance({ store, notifier: await notifier(), executor: await executor(), queue: ack.queue, logger, cardlessAfterMs: config.requests.reconcileAfter, ...(now ? { now } : {}) }),
+  );
   const audit: () => Promise<Auditor> = memo(async () =>
     new Auditor({
       clusters,

@@ -267,14 +267,23 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
   };
 }
 
-/** Deletes due password DMs and expires stale requests now and every `intervalMs`, one run at a time. */
+/** Drives open requests on, deletes due password DMs and expires stale requests: now and every `intervalMs`, one run at a time. */
 function startMaintenance(runtime: Runtime, intervalMs: number, lifecycle: Lifecycle): void {
-  let running: Promise<void> = Promise.resolve();
+  // On start, every open request is driven on: this one process is the only worker, so whatever
+  // is open was left by a process that is gone (a crash, a kill -9). Then due ones, every interval.
+  let running: Promise<void> = (async () => {
+    try {
+      const driven = await (await runtime.maintenance()).reconcile({ everyOpen: true });
+      if (driven.length > 0) runtime.logger.info({ event: 'local.recovered', driven }, 'open requests from an earlier run driven on');
+    } catch (error) {
+      runtime.logger.warn({ event: 'local.recover-failed', err: error }, 'could not drive open requests on; the next maintenance run tries again');
+    }
+  })();
   const tick = (): void => {
     running = running.then(async () => {
       try {
         const report = await (await runtime.maintenance()).run();
-        if (report.expiredRequests.length > 0 || report.deletedDms > 0 || report.failedDmDeletions > 0) {
+        if (report.driven.length > 0 || report.expiredRequests.length > 0 || report.deletedDms > 0 || report.failedDmDeletions > 0) {
           runtime.logger.info({ event: 'local.maintenance', ...report }, 'maintenance ran');
         }
       } catch (error) {

@@ -7,8 +7,9 @@
 import { type Logger } from '../log';
 import { type AccessControl } from '../policy/access';
 import { type RequestIntake } from './intake';
+import { driveJob, type EnqueueOptions, type Job } from './jobs';
 import { type RequestStore } from './store';
-import { type ChatRequest, type RequestEvent } from './types';
+import { type ChatRequest, isOpen, type RequestEvent } from './types';
 
 export interface DecisionsOptions {
   readonly store: RequestStore;
@@ -81,10 +82,15 @@ export class Decisions {
       return this.refuse(actor, request, action, `Only approvers of \`${request.cluster}\` can decide on this request.`);
     }
     if (actor === request.requester) return this.refuse(actor, request, action, 'You cannot approve or deny your own request.');
-    if (request.status !== 'pending') return this.refuse(actor, request, action, `This request is already ${request.status}.`);
+    if (request.status !== 'pending') {
+      // A click on a request that is decided but not done (its job lost with a crashed worker):
+      // drive it on rather than only answering "already approved".
+      if (isOpen(request)) await this.send(driveJob(request));
+      return this.refuse(actor, request, action, `This request is already ${request.status}.`);
+    }
     if (Date.parse(request.expiresAt) <= this.now().getTime()) {
       const expired = await this.o.store.transition(request.id, { from: ['pending'], changes: { status: 'expired' }, event: this.event(request.id, 'bot', 'expired') });
-      if (expired.ok) await this.o.intake.enqueue({ type: 'decided', requestId: request.id }, `decided-${request.id}-expired`);
+      if (expired.ok) await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-expired` });
       return this.refuse(actor, request, action, 'This request has expired; ask the requester to make it again.');
     }
     return { ok: true, request };
@@ -102,7 +108,7 @@ export class Decisions {
         event: this.event(request.id, actor, 'denied', reason),
       });
       if (!denied.ok) return this.refuse(actor, request, action, `This request is already ${denied.current?.status ?? 'gone'}.`);
-      await this.o.intake.enqueue({ type: 'decided', requestId: request.id }, `decided-${request.id}-denied`);
+      await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-denied` });
       this.o.logger.info({ event: 'request.denied', requestId: request.id, actor }, 'request denied');
       return { ok: true, message: 'Denied. The requester has been told.', request: denied.request };
     }
@@ -115,7 +121,7 @@ export class Decisions {
         return this.refuse(actor, request, action, `This request is already ${result.request?.status ?? 'gone'}.`);
       case 'counted': {
         const count = result.request.approvals.length;
-        await this.o.intake.enqueue({ type: 'decided', requestId: request.id }, `decided-${request.id}-${count}`);
+        await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-${count}` });
         this.o.logger.info({ event: 'request.approval', requestId: request.id, actor, count, quorum: result.request.quorum }, 'approval counted');
         return {
           ok: true,
@@ -123,6 +129,18 @@ export class Decisions {
           request: result.request,
         };
       }
+    }
+  }
+
+  /**
+   * Sends a job after the decision is written. The written decision is what counts: a job that
+   * cannot be sent is logged, and the reconciler drives the request on from the table.
+   */
+  private async send(next: { job: Job; dedup: string } | { job: Job; options: EnqueueOptions }): Promise<void> {
+    try {
+      await this.o.intake.enqueue(next.job, 'dedup' in next ? next.dedup : next.options.deduplicationId);
+    } catch (error) {
+      this.o.logger.warn({ event: 'decision.enqueue-failed', job: next.job.type, err: error }, 'decision written, job not sent; the reconciler will drive it');
     }
   }
 

@@ -103,6 +103,7 @@ import {
   type AuditAck,
   type ChatRequest,
   type DmReceipt,
+  isOpen,
   type ManagedEntry,
   type ManagedUser,
   type RequestEvent,
@@ -204,6 +205,8 @@ const LAYOUT_ATTRIBUTES = new Set(['pk', 'sk', 'entity', 'gsi1pk', 'gsi1sk', 'gs
 const REQUEST_SK = 'REQUEST';
 const EVENT_PREFIX = 'EVENT#';
 const PENDING_PK = 'PENDING';
+/** Open requests (approved, applying, ended but not told), keyed by when they are due for the reconciler. */
+const OPEN_PK = 'OPEN';
 const EXPIRING_ENTRY_PK = 'EXPIRING#ENTRY';
 const EXPIRING_USER_PK = 'EXPIRING#USER';
 const DM_DUE_PK = 'DM#DUE';
@@ -228,6 +231,8 @@ const CHANGEABLE_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof Reque
   'appliedAt',
   'quorum',
   'expiresAt',
+  'dueAt',
+  'waitingSince',
 ]);
 const REQUIRED_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof RequestChanges>(['status', 'approvals', 'quorum', 'expiresAt']);
 
@@ -243,6 +248,8 @@ export interface DynamoRequestStoreOptions {
   readonly logger?: Logger;
   /** Tries of one optimistic update (read, decide, conditional write) before giving up. Default 10. */
   readonly maxOptimisticAttempts?: number;
+  /** An open request nothing has moved for this long is due for the reconciler. Default 60 s. */
+  readonly reconcileAfterMs?: number;
 }
 
 /** The port's operations, as named in log lines and messages. */
@@ -286,8 +293,10 @@ export class DynamoRequestStore implements RequestStore {
   private readonly now: () => Date;
   private readonly logger: Logger;
   private readonly maxOptimisticAttempts: number;
+  private readonly reconcileAfterMs: number;
 
-  constructor({ client, tableName, now = () => new Date(), logger = silentLogger(), maxOptimisticAttempts = 10 }: DynamoRequestStoreOptions) {
+  constructor({ client, tableName, now = () => new Date(), logger = silentLogger(), maxOptimisticAttempts = 10, reconcileAfterMs = 60_000 }: DynamoRequestStoreOptions) {
+    this.reconcileAfterMs = reconcileAfterMs;
     this.ownsClient = !(client instanceof DynamoDBDocumentClient);
     this.client = client instanceof DynamoDBDocumentClient ? client : createDocumentClient(client);
     this.tableName = tableName;
@@ -525,6 +534,15 @@ export class DynamoRequestStore implements RequestStore {
     return this.queryPending(now);
   }
 
+  async listDue(now: Date, limit = 100): Promise<ChatRequest[]> {
+    const items = await this.queryDue(OPEN_PK, now, 'list requests');
+    // The index is eventually consistent: re-check what it says against the item itself.
+    return items
+      .map((item) => toDomain<ChatRequest>(item, 'request'))
+      .filter((request) => isOpen(request) && request.dueAt !== undefined && Date.parse(request.dueAt) <= now.getTime())
+      .slice(0, limit);
+  }
+
   // -- managed entries ----------------------------------------------------------------------
 
   async putManagedEntry(entry: ManagedEntry): Promise<void> {
@@ -639,6 +657,7 @@ export class DynamoRequestStore implements RequestStore {
       sk: REQUEST_SK,
       entity: 'request',
       ...(request.status === 'pending' && { gsi1pk: PENDING_PK, gsi1sk: pendingSk(request.expiresAt, request.id) }),
+      ...(isOpen(request) && this.openFields(request)),
       gsi2pk: `REQUESTER#${request.requester}`,
       gsi2sk: `${isoTime(request.createdAt, 'createdAt')}#${request.id}`,
     };
@@ -698,6 +717,13 @@ export class DynamoRequestStore implements RequestStore {
       if (value !== undefined) set.set(field, value);
       else if (!REQUIRED_FIELDS.has(field)) remove.push(field);
     }
+    // An open request is due for the reconciler a while after every write, unless the writer says when.
+    const opens = isOpen({ status: (set.get('status') as RequestStatus | undefined) ?? current.status, step: set.has('step') ? (set.get('step') as string) : remove.includes('step') ? undefined : current.step });
+    if (opens && !set.has('dueAt')) set.set('dueAt', this.dueAfterWrite());
+    if (!opens && current.dueAt !== undefined && !remove.includes('dueAt')) {
+      set.delete('dueAt');
+      remove.push('dueAt');
+    }
     const nextFields: Record<string, unknown> = { ...current, ...Object.fromEntries(set), version: current.version + 1 };
     for (const field of remove) delete nextFields[field];
     // Only fields of RequestChanges were set, and only optional ones removed: still a ChatRequest.
@@ -724,6 +750,11 @@ export class DynamoRequestStore implements RequestStore {
       setClauses.push('gsi1pk = :pendingPk', 'gsi1sk = :pendingSk');
       values[':pendingPk'] = PENDING_PK;
       values[':pendingSk'] = pendingSk(next.expiresAt, next.id);
+    } else if (opens) {
+      const open = this.openFields(next);
+      setClauses.push('gsi1pk = :openPk', 'gsi1sk = :openSk');
+      values[':openPk'] = open.gsi1pk;
+      values[':openSk'] = open.gsi1sk;
     } else {
       removeClauses.push('gsi1pk', 'gsi1sk');
     }
@@ -822,6 +853,16 @@ export class DynamoRequestStore implements RequestStore {
         : await this.queryDue(PENDING_PK, now, 'list requests');
     // The index is eventually consistent: an item can linger there briefly after it left `pending`.
     return items.map((item) => toDomain<ChatRequest>(item, 'request')).filter((request) => request.status === 'pending');
+  }
+
+  /** The open index's key: when the request is due for the reconciler. */
+  private openFields(request: ChatRequest): { gsi1pk: string; gsi1sk: string; dueAt: string } {
+    const dueAt = request.dueAt ?? this.dueAfterWrite();
+    return { gsi1pk: OPEN_PK, gsi1sk: `${isoTime(dueAt, 'dueAt')}#${request.id}`, dueAt };
+  }
+
+  private dueAfterWrite(): string {
+    return new Date(this.now().getTime() + this.reconcileAfterMs).toISOString();
   }
 
   /** Items of a gsi1 partition whose time key is at or before `now`, earliest first. */

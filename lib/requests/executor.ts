@@ -36,7 +36,7 @@ import { StateStoreError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts } from './store';
-import { type ChatRequest, type DmReceipt, FINAL_STATUSES, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
+import { type ChatRequest, type DmReceipt, FINAL_STATUSES, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
 export interface AuditJobs {
@@ -128,8 +128,6 @@ const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE_RET
 /** How long the right to replace one leftover secret stays with the request that claimed it. */
 const REPLACE_CLAIM_TTL_SECONDS = 7 * 24 * 60 * 60;
 
-/** The `step` of a request whose requester has been told how it ended. */
-const STEP_TOLD = 'told';
 
 /** What the requester is told about a request in a final state. */
 function finalUpdate(request: ChatRequest, notes: readonly string[]): RequesterUpdate {
@@ -176,6 +174,8 @@ export class RequestExecutor {
         return this.submit(job.requestId, finalAttempt);
       case 'decided':
         return this.decided(job.requestId, finalAttempt);
+      case 'drive':
+        return this.drive(job.requestId, finalAttempt);
       case 'connect':
         return this.answering(job, finalAttempt, () => this.connect(job));
       case 'read':
@@ -197,9 +197,22 @@ export class RequestExecutor {
     }
   }
 
+  /**
+   * Takes an open request on from wherever a crash, a lost job or a dead letter left it. What a
+   * request decided by approvers still owes is what `decided` does; any other, what `submit` does.
+   */
+  private async drive(requestId: string, finalAttempt: boolean): Promise<void> {
+    const request = await this.o.store.getRequest(requestId);
+    if (request === undefined) return this.o.logger.warn({ requestId }, 'drive: request not found');
+    this.o.logger.info({ event: 'request.driven', requestId, status: request.status, step: request.step }, 'driving an open request on');
+    if (request.decidedBy !== undefined) return this.decided(requestId, finalAttempt);
+    return this.submit(requestId, finalAttempt);
+  }
+
   private async submit(requestId: string, finalAttempt: boolean): Promise<void> {
     const request = await this.o.store.getRequest(requestId);
     if (request === undefined) return this.o.logger.warn({ requestId }, 'submit: request not found');
+    if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
     if (request.status === 'pending') {
       if (this.isPastExpiry(request)) return this.expire(request);
       if (request.card === undefined) await this.postCard(request);

@@ -10,9 +10,9 @@ import { isReservedRoleName } from '../cluster-admin/sql-names';
 import { assessRequest } from '../policy/assess';
 import { unionOf, unionViolation } from '../policy/union';
 import { newRequestId } from './ids';
-import { type Job, type JobQueue, jobGroup } from './jobs';
+import { driveJob, type Job, type JobQueue, jobGroup } from './jobs';
 import { type RequestStore } from './store';
-import { type ChatRequest, type RequestEvent, type RequestParams } from './types';
+import { type ChatRequest, isOpen, type RequestEvent, type RequestParams } from './types';
 
 export interface IntakeOptions {
   readonly store: RequestStore;
@@ -68,7 +68,7 @@ export class RequestIntake {
       if (input.idempotencyKey !== undefined) {
         const earlierId = await this.o.store.idempotencyKeyHolder(`slash:${input.idempotencyKey}`);
         const earlier = earlierId === undefined ? undefined : await this.o.store.getRequest(earlierId);
-        if (earlier !== undefined) return { outcome: 'duplicate', request: earlier };
+        if (earlier !== undefined) return { outcome: 'duplicate', request: await this.redrive(earlier) };
       }
       this.o.logger.info({ event: 'request.refused', requester: input.requester, cluster: input.cluster, kind: input.params.kind, reason: refusal?.reason }, 'request refused');
       return refusal ?? this.unknownCluster(input.cluster);
@@ -118,15 +118,21 @@ export class RequestIntake {
       const once = await this.o.store.createRequestOnce(request, created, { key: `slash:${input.idempotencyKey}`, ttlSeconds: IDEMPOTENCY_TTL_SECONDS });
       if (!once.created) {
         const earlier = await this.o.store.getRequest(once.requestId);
-        if (earlier) return { outcome: 'duplicate', request: earlier };
+        if (earlier) return { outcome: 'duplicate', request: await this.redrive(earlier) };
         // Claimed by a delivery whose request cannot be read (yet): that one answers.
         return { outcome: 'refused', reason: 'This command is already being processed.' };
       }
     } else {
       await this.o.store.createRequest(request, created);
     }
-    if (request.breakGlass) await this.o.store.appendEvent(this.event(id, input.requester, 'break-glass', input.reason));
-    await this.enqueue({ type: 'submit', requestId: id }, `submit-${id}`);
+    // The request is written: from here on nothing fails the ack. The job only gets the worker
+    // there sooner; if it is lost (a crash now, SQS refusing), the reconciler drives the request.
+    try {
+      if (request.breakGlass) await this.o.store.appendEvent(this.event(id, input.requester, 'break-glass', input.reason));
+      await this.enqueue({ type: 'submit', requestId: id }, `submit-${id}`);
+    } catch (error) {
+      this.o.logger.warn({ event: 'request.enqueue-failed', requestId: id, err: error }, 'request written, job not sent; the reconciler will drive it');
+    }
     this.o.logger.info({ event: 'request.created', requestId: id, requester: input.requester, cluster: cluster.alias, kind: input.params.kind, status: request.status, risk: request.risk }, 'request created');
     return { outcome: 'accepted', request };
   }
@@ -149,6 +155,23 @@ export class RequestIntake {
       return { outcome: 'refused', reason: `You have made ${max} change requests in the last ${formatDuration(window)}, the most allowed; try again later.`, example: 'requests' };
     }
     return undefined;
+  }
+
+  /**
+   * A Slack retry of a command whose request is still open (or pending with no card): the first
+   * delivery's job may have been lost with a crashed process. Drive it on again (once per state),
+   * best effort: the reconciler does the same later.
+   */
+  private async redrive(request: ChatRequest): Promise<ChatRequest> {
+    if (!isOpen(request) && !(request.status === 'pending' && request.card === undefined)) return request;
+    const { job, options } = driveJob(request);
+    try {
+      await this.o.queue.enqueue(job, options);
+      this.o.logger.info({ event: 'request.redriven', requestId: request.id, status: request.status, by: 'slack-retry' }, 'open request driven on by a repeated delivery');
+    } catch (error) {
+      this.o.logger.warn({ event: 'request.redrive-failed', requestId: request.id, err: error }, 'could not enqueue a drive job');
+    }
+    return request;
   }
 
   /** Enqueues a job; the deduplication id makes a repeated enqueue of the same step harmless. */

@@ -18,6 +18,12 @@ export type Job =
   | { readonly type: 'submit'; readonly requestId: string }
   /** An approver decided: refresh the card, tell the requester, apply when approved. */
   | { readonly type: 'decided'; readonly requestId: string }
+  /**
+   * Take an open request on from wherever it stands (the reconciler's job, and a Slack retry's or a
+   * repeated click's, after a crash or a lost job): post its card, apply or resume it, or tell its
+   * requester how it ended.
+   */
+  | { readonly type: 'drive'; readonly requestId: string }
   /** DM the connection details of an existing user again. */
   | (Answered & {
       readonly type: 'connect';
@@ -69,6 +75,7 @@ export function jobGroup(job: Job): string {
   switch (job.type) {
     case 'submit':
     case 'decided':
+    case 'drive':
       return `request-${job.requestId}`;
     case 'connect':
       return `connect-${job.cluster}-${job.user}`;
@@ -79,4 +86,10 @@ export function jobGroup(job: Job): string {
       // Fixes on one cluster run one at a time (each re-reads the cluster before it changes it).
       return `audit-fix-${job.cluster}`;
   }
+}
+
+/** A drive job for a request, deduplicated per version: one re-drive per state it is stuck in (SQS FIFO keeps ids five minutes). */
+export function driveJob(request: { readonly id: string; readonly version: number }): { job: Job; options: EnqueueOptions } {
+  const job: Job = { type: 'drive', requestId: request.id };
+  return { job, options: { deduplicationId: `drive-${request.id}-v${request.version}`, groupId: jobGroup(job) } };
 }

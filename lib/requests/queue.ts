@@ -41,7 +41,7 @@ export class SqsJobQueue implements JobQueue {
   }
 }
 
-const JOB_TYPES = new Set(['submit', 'decided', 'connect', 'read', 'audit', 'audit-fix']);
+const JOB_TYPES = new Set(['submit', 'decided', 'drive', 'connect', 'read', 'audit', 'audit-fix']);
 
 /** Parses a message body; anything else is a poison message (logged, dropped). */
 export function parseJob(body: string): Job | undefined {

@@ -38,6 +38,8 @@ export type RequestChanges = Partial<
     | 'appliedAt'
     | 'quorum'
     | 'expiresAt'
+    | 'dueAt'
+    | 'waitingSince'
   >
 >;
 
@@ -147,6 +149,11 @@ export interface RequestStore {
   listByRequester(requester: string, limit?: number): Promise<ChatRequest[]>;
   /** Every pending request, oldest first. */
   listPending(): Promise<ChatRequest[]>;
+  /**
+   * Open requests (see `isOpen`) whose `dueAt` is at or before `now`: the ones nothing has moved
+   * on for a while, which the reconciler drives. Oldest due first, at most `limit`.
+   */
+  listDue(now: Date, limit?: number): Promise<ChatRequest[]>;
   /** Pending requests whose `expiresAt` is at or before `now`, earliest expiry first. */
   listExpiredPending(now: Date): Promise<ChatRequest[]>;
 

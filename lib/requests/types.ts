@@ -50,6 +50,18 @@ export type RequestStatus = 'pending' | 'approved' | 'applying' | 'applied' | 'd
 
 export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['applied', 'denied', 'expired', 'failed']);
 
+/** The `step` of a request whose requester has been told how it ended. */
+export const STEP_TOLD = 'told';
+
+/**
+ * Open: the bot owes the request work, or its requester an answer. Every open request is found
+ * and driven on by the reconciler after a crash; a pending one waits for people instead.
+ */
+export function isOpen(request: Pick<ChatRequest, 'status' | 'step'>): boolean {
+  if (request.status === 'pending') return false;
+  return !FINAL_STATUSES.has(request.status) || request.step !== STEP_TOLD;
+}
+
 export type Risk = 'low' | 'elevated' | 'high';
 
 /** Something about a request an approver should see. */
@@ -95,6 +107,14 @@ export interface ChatRequest {
   /** One-line user-safe outcome (no secret). */
   readonly outcome?: string;
   readonly appliedAt?: string;
+  /**
+   * While the request is open (approved, applying, or ended but its requester not yet told): when
+   * the reconciler drives it on if nothing has moved it by then. Set by the store on every write;
+   * a worker waiting for something (allowlist propagation) sets it to when to look again.
+   */
+  readonly dueAt?: string;
+  /** When the request began waiting for allowlist propagation (the wait's deadline counts from it). */
+  readonly waitingSince?: string;
   /** Optimistic-lock counter: every update increments it. */
   readonly version: number;
 }

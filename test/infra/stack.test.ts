@@ -10,7 +10,7 @@ import path from 'node:path';
 import { MAX_RECEIVE_COUNT } from '../../handlers/worker';
 import { loadConfig } from '../../lib/config';
 import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store';
-import { REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
+import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
 import { ChatopsStack } from '../../infra/chatops-stack';
 import { loadDeployConfig } from '../../infra/deploy-config';
 import { allStatements, EXAMPLE_CONFIG, logicalId, projectApp, resourceOf, resourcesOfType, roleStatements, type Statement, templateJson } from './support';
@@ -216,7 +216,14 @@ describe('audit schedules', () => {
       ScheduleExpressionTimezone: 'Europe/Paris',
       Target: { Arn: { 'Fn::GetAtt': [ids.audit, 'Arn'] }, Input: JSON.stringify(REPORT_INPUT) },
     });
-    expect(schedules()).toHaveLength(2);
+    expect(schedules()).toHaveLength(3);
+  });
+
+  it('runs the reconciler every minute, without retries (the next run is a minute away)', () => {
+    expectResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Target: { Arn: { 'Fn::GetAtt': [ids.audit, 'Arn'] }, Input: JSON.stringify(RECONCILE_INPUT), RetryPolicy: { MaximumEventAgeInSeconds: 60, MaximumRetryAttempts: 0 } },
+    });
   });
 
   it('lets the scheduler invoke the audit function and nothing else', () => {
@@ -314,10 +321,11 @@ describe('IAM: each function gets exactly what its code calls', () => {
     );
   });
 
-  it("audit: its table items, queries, listing and deleting users' secrets, the cluster credentials; no queue", () => {
+  it("audit: its table items, queries, sending drive jobs, listing and deleting users' secrets, the cluster credentials", () => {
     expect(roleStatements(template, ids.auditRole ?? '').sort(bySid)).toEqual(
       [
         logs('audit'),
+        { sid: 'SendJobs', effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`\${${ids.queue}.Arn}`] },
         { sid: 'StateTableItems', effect: 'Allow', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table()] },
         tableQueries(),
         { sid: 'ReadConfigSecrets', effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: clusterSecrets },

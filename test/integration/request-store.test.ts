@@ -73,7 +73,10 @@ function event(request: Pick<ChatRequest, 'id'>, type: RequestEvent['type'], ove
 async function created(overrides: Partial<ChatRequest> = {}): Promise<ChatRequest> {
   const request = chatRequest(overrides);
   await store.createRequest(request, event(request, 'created'));
-  return request;
+  // As stored: an open request also carries when the reconciler is due to look at it (`dueAt`).
+  const stored = await store.getRequest(request.id);
+  if (stored === undefined) throw new Error('created request not found');
+  return stored;
 }
 
 beforeAll(async () => {
@@ -173,7 +176,8 @@ describe('transition', () => {
       event: event(request, 'denied', { actor: 'U0APPROVER' }),
     });
 
-    const expected = { ...request, status: 'denied', decidedBy: 'U0APPROVER', denyReason: 'not from the office', version: 2 };
+    // Denied but its requester not told yet: open, due for the reconciler a minute on.
+    const expected = { ...request, status: 'denied', decidedBy: 'U0APPROVER', denyReason: 'not from the office', version: 2, dueAt: new Date(clockMs + 60_000).toISOString() };
     expect(result).toEqual({ ok: true, request: expected });
     await expect(store.getRequest(request.id)).resolves.toEqual(expected);
     expect((await store.listEvents(request.id)).map((e) => e.type)).toEqual(['created', 'denied']);
@@ -347,7 +351,7 @@ describe('addApproval', () => {
 
     const result = await store.addApproval(request.id, approval);
 
-    const expected = { ...request, approvals: [approval], status: 'approved', decidedBy: 'U0APPROVER1', version: 2 };
+    const expected = { ...request, approvals: [approval], status: 'approved', decidedBy: 'U0APPROVER1', version: 2, dueAt: new Date(clockMs + 60_000).toISOString() };
     expect(result).toEqual({ outcome: 'counted', request: expected, reachedQuorum: true });
     await expect(store.getRequest(request.id)).resolves.toEqual(expected);
     const approved = (await store.listEvents(request.id)).filter((e) => e.type === 'approved');
@@ -779,5 +783,36 @@ describe('the dynalite front server (test infrastructure)', () => {
     expect((await client.send(new GetCommand({ TableName: tableName, Key: { pk, sk: 'B' } }))).Item).toEqual({ pk, sk: 'B', value: 1 });
     expect((await client.send(new GetCommand({ TableName: tableName, Key: { pk, sk: 'C' } }))).Item).toBeUndefined();
     client.destroy();
+  });
+});
+
+describe("open requests (the reconciler's index)", () => {
+  const dueIds = async (atMs: number): Promise<string[]> => (await store.listDue(new Date(atMs), 1_000)).map((r) => r.id);
+
+  it('lists an open request once nothing has moved it for a minute, until it has ended and its requester was told', async () => {
+    const request = await created({ status: 'approved' });
+    expect(await dueIds(clockMs + 59_000)).not.toContain(request.id);
+    expect(await dueIds(clockMs + 60_000)).toContain(request.id);
+
+    await store.transition(request.id, { from: ['approved'], changes: { status: 'failed', outcome: 'cluster unreachable' } });
+    // Ended, but nobody told the requester yet: still owed.
+    expect(await dueIds(clockMs + 60_000)).toContain(request.id);
+
+    await store.transition(request.id, { from: ['failed'], changes: { step: 'told' } });
+    expect(await dueIds(clockMs + 365 * 86_400_000)).not.toContain(request.id);
+    expect((await store.getRequest(request.id))?.dueAt).toBeUndefined();
+  });
+
+  it('takes the time a writer gives (a wait for propagation) instead of the default minute', async () => {
+    const request = await created({ status: 'applying' });
+    const later = new Date(clockMs + 5_000).toISOString();
+    await store.transition(request.id, { from: ['applying'], changes: { step: 'propagating', dueAt: later } });
+    expect(await dueIds(clockMs + 4_999)).not.toContain(request.id);
+    expect(await dueIds(clockMs + 5_000)).toContain(request.id);
+  });
+
+  it('keeps pending requests out: they wait for people, not for the bot', async () => {
+    const request = await created();
+    expect(await dueIds(clockMs + 365 * 86_400_000)).not.toContain(request.id);
   });
 });
