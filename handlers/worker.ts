@@ -14,7 +14,7 @@ export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECE
   return async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
     const rt = runtime();
     const executor = await rt.executor();
-    return processJobBatch(event, executor, { maxReceiveCount, logger: rt.logger });
+    return processJobBatch(event, executor, { maxReceiveCount, logger: rt.logger, queue: rt.queue });
   };
 }
 

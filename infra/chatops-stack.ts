@@ -24,7 +24,7 @@ import path from 'node:path';
 import { MAX_RECEIVE_COUNT } from '../handlers/worker';
 import { AuditSchedules } from './audit-schedules';
 import { ChatopsFunction } from './chatops-function';
-import { type DeployConfig, type FunctionRole, WORKER_MARGIN_MS } from './deploy-config';
+import { type DeployConfig, type FunctionRole, WORKER_TIMEOUT_MS } from './deploy-config';
 import { JobQueue } from './job-queue';
 import {
   configSecretStatement,
@@ -93,7 +93,7 @@ export class ChatopsStack extends Stack {
     const entries = { ...DEFAULT_ENTRIES, ...props.entries };
 
     const alarmAction = this.alarmAction(props);
-    const workerTimeout = Duration.millis(Math.ceil((file.requests.propagationTimeout + WORKER_MARGIN_MS) / 60_000) * 60_000);
+    const workerTimeout = Duration.millis(WORKER_TIMEOUT_MS);
 
     this.state = new StateTable(this, 'State');
     this.jobs = new JobQueue(this, 'Jobs', { maxReceiveCount: MAX_RECEIVE_COUNT, consumerTimeout: workerTimeout, ...(alarmAction && { alarmAction }) });
@@ -132,9 +132,9 @@ export class ChatopsStack extends Stack {
     // Slack signs every request; the function verifies before anything else (DESIGN, "Security model").
     this.functionUrl = this.slack.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE, invokeMode: lambda.InvokeMode.BUFFERED });
 
-    // One job per invocation: a job may wait minutes for allowlist propagation, and must not hold
-    // up other requests' jobs batched with it. Partial batch responses stay on, as the handler
-    // reports them.
+    // One job per invocation: a job's failure sets its own retry delay (ChangeMessageVisibility),
+    // which must not hold up other requests' jobs batched with it. Partial batch responses stay
+    // on, as the handler reports them.
     this.worker.function.addEventSource(new SqsEventSource(this.jobs.queue, { batchSize: 1, reportBatchItemFailures: true }));
 
     // A failed report must not be posted twice by Lambda's asynchronous retries.

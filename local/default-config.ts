@@ -63,6 +63,7 @@ delivery:
 requests:
   pendingTtl: 24h
   propagationTimeout: 2m
+  reconcileAfter: 1m    # an acked request nothing has moved for this long is driven on (every open one on start)
 
 secrets:
   store: file

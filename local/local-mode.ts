@@ -247,7 +247,7 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
     lifecycle.defer('socket-mode', () => app.stop());
   }
 
-  startMaintenance(runtime, options.maintenanceIntervalMs, lifecycle);
+  startMaintenance(runtime, options, lifecycle);
 
   return {
     options,
@@ -268,7 +268,7 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
 }
 
 /** Drives open requests on, deletes due password DMs and expires stale requests: now and every `intervalMs`, one run at a time. */
-function startMaintenance(runtime: Runtime, intervalMs: number, lifecycle: Lifecycle): void {
+function startMaintenance(runtime: Runtime, { maintenanceIntervalMs: intervalMs, reconcileIntervalMs }: Pick<LocalOptions, 'maintenanceIntervalMs' | 'reconcileIntervalMs'>, lifecycle: Lifecycle): void {
   // On start, every open request is driven on: this one process is the only worker, so whatever
   // is open was left by a process that is gone (a crash, a kill -9). Then due ones, every interval.
   let running: Promise<void> = (async () => {
@@ -291,10 +291,22 @@ function startMaintenance(runtime: Runtime, intervalMs: number, lifecycle: Lifec
       }
     });
   };
+  const reconcile = (): void => {
+    running = running.then(async () => {
+      try {
+        const driven = await (await runtime.maintenance()).reconcile();
+        if (driven.length > 0) runtime.logger.info({ event: 'local.reconciled', driven }, 'due open requests driven on');
+      } catch (error) {
+        runtime.logger.warn({ event: 'local.reconcile-failed', err: error }, 'reconcile failed; trying again next time');
+      }
+    });
+  };
   tick();
   const timer = setInterval(tick, intervalMs);
+  const reconcileTimer = setInterval(reconcile, reconcileIntervalMs);
   lifecycle.defer('maintenance', async () => {
     clearInterval(timer);
+    clearInterval(reconcileTimer);
     await running;
   });
 }

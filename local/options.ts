@@ -22,6 +22,8 @@ export interface LocalOptions {
   readonly dynamoPort: number;
   /** How often `Maintenance.run()` deletes due password DMs and expires pending requests. */
   readonly maintenanceIntervalMs: number;
+  /** How often the reconciler looks for due open requests (allowlist propagation waits are due in seconds). */
+  readonly reconcileIntervalMs: number;
   /** The environment, for `loadConfig` and `{ env }` secret references. */
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly help: boolean;
@@ -125,6 +127,7 @@ export function parseLocalOptions(
     pgPort,
     dynamoPort,
     maintenanceIntervalMs: 60_000,
+    reconcileIntervalMs: 5_000,
     env,
     help,
   };

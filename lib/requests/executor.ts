@@ -22,7 +22,7 @@
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { passwordRenderings } from '../cluster-admin/connection-formats';
-import { AlreadyExistsError, ClusterAdminError, PropagationTimeoutError } from '../cluster-admin/errors';
+import { AlreadyExistsError, ClusterAdminError } from '../cluster-admin/errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
 import { type ClusterConfig } from '../config';
 import { type Logger, type SecretRedactor } from '../log';
@@ -74,6 +74,25 @@ export interface RequestExecutorOptions {
    * step that follows.
    */
   readonly checkpoint?: (step: string, request: ChatRequest) => void | Promise<void>;
+}
+
+/** The `step` of an `allow` waiting in the table for its entry to propagate. */
+const STEP_PROPAGATING = 'propagating';
+
+/** Thrown by `allow` while the cluster still applies the change: the request waits, due in `delayMs`. */
+class WaitingForPropagation extends Error {
+  constructor(
+    readonly since: string,
+    readonly delayMs: number,
+  ) {
+    super('waiting for the allowlist to propagate');
+    this.name = 'WaitingForPropagation';
+  }
+}
+
+/** How long to wait before looking again: 5 s at first, then longer, at most a minute. */
+function propagationPollDelay(waitedMs: number): number {
+  return Math.min(60_000, Math.max(5_000, Math.round(waitedMs / 4)));
 }
 
 /** A failure no retry will fix; the message is user-safe. */
@@ -346,6 +365,13 @@ export class RequestExecutor {
       }
       ending = { request: ended, notes, receipts: receipt ? [receipt] : [], ...(applied.forget ? { forget: applied.forget } : {}) };
     } catch (error) {
+      if (error instanceof WaitingForPropagation) {
+        // Not a failure: the request waits in the table, due when the cluster should be done.
+        const dueAt = new Date(this.now().getTime() + error.delayMs).toISOString();
+        await this.o.store.transition(request.id, { from: ['applying'], changes: { step: STEP_PROPAGATING, waitingSince: error.since, dueAt } });
+        log.info({ event: 'request.waiting', since: error.since, dueAt }, 'waiting for the allowlist to propagate');
+        return;
+      }
       if (isRetryable(error) && !finalAttempt) {
         log.warn({ event: 'request.retry', err: error }, 'request will be retried');
         throw error;
@@ -601,14 +627,19 @@ export class RequestExecutor {
       read: () => this.o.store.getManagedEntry(request.cluster, allow.cidr),
       write: () => this.o.store.putManagedEntry(record),
     });
-    await this.o.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
-    await this.checkpoint('allow:progress-told', request);
+    // Said once: a request looking again after a wait is `propagating` already.
+    if (request.step !== STEP_PROPAGATING) {
+      await this.o.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
+      await this.checkpoint('allow:progress-told', request);
+    }
     const what = allow.sql && allow.ui ? 'SQL and the DB Console' : allow.ui ? 'the DB Console' : 'SQL';
     const until = managed.expiresAt === undefined ? '' : ` until ${managed.expiresAt.replace('T', ' ').slice(0, 16)} UTC`;
-    try {
-      await admin.waitForPropagation({ timeoutMs: this.o.propagationTimeoutMs });
-    } catch (error) {
-      if (!(error instanceof PropagationTimeoutError)) throw error;
+    // The worker never sleeps: one look, and while the cluster is still applying the change the
+    // request waits in the table (due again in a few seconds) and the job ends.
+    if ((await admin.listAllowlist()).propagating) {
+      const since = request.waitingSince ?? this.now().toISOString();
+      const waited = this.now().getTime() - Date.parse(since);
+      if (waited < this.o.propagationTimeoutMs) throw new WaitingForPropagation(since, propagationPollDelay(waited));
       return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}, but it is still propagating; try to connect in a few minutes.` };
     }
     await this.checkpoint('allow:propagated', request);

@@ -68,6 +68,11 @@ export interface EnqueueOptions {
 /** The queue port: `SqsJobQueue` on AWS, `InProcessJobQueue` locally and in tests. */
 export interface JobQueue {
   enqueue(job: Job, options: EnqueueOptions): Promise<void>;
+  /**
+   * Delivers a message that failed again after `delayMs` rather than after the queue's visibility
+   * timeout (SQS: `ChangeMessageVisibility` on its receipt handle).
+   */
+  retryIn?(receiptHandle: string, delayMs: number): Promise<void>;
 }
 
 /** Jobs about one request share a group, so two deliveries never run it concurrently. */

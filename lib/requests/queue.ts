@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type SQSBatchResponse, type SQSEvent, type SQSRecord } from 'aws-lambda';
 import { type Logger } from '../log';
 import { type EnqueueOptions, type Job, type JobQueue } from './jobs';
@@ -39,6 +39,29 @@ export class SqsJobQueue implements JobQueue {
       }),
     );
   }
+
+  async retryIn(receiptHandle: string, delayMs: number): Promise<void> {
+    await this.options.client.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(delayMs / 1000)) }),
+    );
+  }
+}
+
+/** SQS's ceiling on a message's visibility timeout. */
+const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
+
+/** Backoff of a retried job: 2 s, 4 s, 8 s, … at most a minute, with jitter (half fixed, half random). */
+export const RETRY_BASE_MS = 2_000;
+export const RETRY_CAP_MS = 60_000;
+export function retryDelayMs(receiveCount: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, receiveCount - 1));
+  return Math.round(ceiling / 2 + random() * (ceiling / 2));
+}
+
+/** How long the failed job should wait: what the failure asked for (a 429's Retry-After), else the backoff. */
+function delayAfter(error: unknown, receiveCount: number): number {
+  const asked = typeof error === 'object' && error !== null && 'retryAfterMs' in error ? Number((error as { retryAfterMs?: unknown }).retryAfterMs) : Number.NaN;
+  return Number.isFinite(asked) && asked > 0 ? Math.min(RETRY_CAP_MS, asked) : retryDelayMs(receiveCount);
 }
 
 const JOB_TYPES = new Set(['submit', 'decided', 'drive', 'connect', 'read', 'audit', 'audit-fix']);
@@ -63,7 +86,11 @@ export interface JobRunner {
  * response); after the first failure the rest of the batch is reported too, because FIFO order
  * within a group must hold and the batch may mix groups.
  */
-export async function processJobBatch(event: SQSEvent, runner: JobRunner, { maxReceiveCount, logger }: { maxReceiveCount: number; logger: Logger }): Promise<SQSBatchResponse> {
+export async function processJobBatch(
+  event: SQSEvent,
+  runner: JobRunner,
+  { maxReceiveCount, logger, queue }: { maxReceiveCount: number; logger: Logger; queue?: Pick<JobQueue, 'retryIn'> },
+): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   for (const record of event.Records) {
     if (failures.length > 0) {
@@ -79,8 +106,16 @@ export async function processJobBatch(event: SQSEvent, runner: JobRunner, { maxR
     try {
       await runner.run(job, { finalAttempt: receiveCount >= maxReceiveCount });
     } catch (error) {
-      logger.warn({ event: 'job.failed', messageId: record.messageId, type: job.type, receiveCount, err: error }, 'job failed; it will be delivered again');
+      // Back in seconds, not after the visibility timeout: the worker never sleeps, the queue waits.
+      const delayMs = delayAfter(error, receiveCount);
+      logger.warn({ event: 'job.failed', messageId: record.messageId, type: job.type, receiveCount, retryInMs: delayMs, err: error }, 'job failed; it will be delivered again');
       failures.push({ itemIdentifier: record.messageId });
+      try {
+        await queue?.retryIn?.(record.receiptHandle, delayMs);
+      } catch (visibilityError) {
+        // The message comes back after the visibility timeout instead.
+        logger.warn({ event: 'job.retry-delay-failed', messageId: record.messageId, err: visibilityError }, 'could not set the retry delay');
+      }
     }
   }
   return { batchItemFailures: failures };
@@ -107,6 +142,8 @@ interface Message {
   readonly groupId: string;
   readonly deduplicationId: string;
   receiveCount: number;
+  /** Set by `retryIn` for the next redelivery (SQS: the changed visibility timeout). */
+  retryInMs?: number;
 }
 
 export class InProcessJobQueue implements JobQueue {
@@ -141,6 +178,15 @@ export class InProcessJobQueue implements JobQueue {
     return Promise.resolve();
   }
 
+  /** Messages in flight, by the receipt handle of their current delivery. */
+  private readonly inFlight = new Map<string, Message>();
+
+  retryIn(receiptHandle: string, delayMs: number): Promise<void> {
+    const message = this.inFlight.get(receiptHandle);
+    if (message !== undefined) message.retryInMs = delayMs;
+    return Promise.resolve();
+  }
+
   /** Resolves when every job enqueued so far, and every job they enqueued, has finished. */
   async drain(): Promise<void> {
     while (this.pending.size > 0) await Promise.all([...this.pending]);
@@ -164,12 +210,17 @@ export class InProcessJobQueue implements JobQueue {
       this.stats.deliveries += 1;
       if (attempt > 0) this.stats.redeliveries += 1;
       let failed: boolean;
+      const record = this.record(message);
+      message.retryInMs = undefined;
+      this.inFlight.set(record.receiptHandle, message);
       try {
-        const response = await this.o.deliver({ Records: [this.record(message)] });
+        const response = await this.o.deliver({ Records: [record] });
         failed = (response?.batchItemFailures ?? []).some((f) => f.itemIdentifier === message.id);
       } catch (error) {
         this.o.logger.error({ event: 'queue.handler-threw', err: error }, 'worker threw');
         failed = true;
+      } finally {
+        this.inFlight.delete(record.receiptHandle);
       }
       if (!failed) return true;
       if (message.receiveCount >= max) {
@@ -178,7 +229,8 @@ export class InProcessJobQueue implements JobQueue {
         this.o.logger.error({ event: 'queue.dead-letter', groupId: message.groupId }, 'job moved to the dead-letter list');
         return false;
       }
-      await sleep(this.o.redeliveryDelayMs?.(message.receiveCount) ?? 50 * 2 ** message.receiveCount);
+      // A fixed test delay wins; else the delay the worker asked for, as SQS honours it.
+      await sleep(this.o.redeliveryDelayMs?.(message.receiveCount) ?? message.retryInMs ?? 50 * 2 ** message.receiveCount);
     }
   }
 

@@ -81,7 +81,7 @@ function expectResourceCount(type: string, count: number): void {
 describe('functions', () => {
   it.each([
     ['slack', 10, 1024],
-    ['worker', 13 * 60, 512],
+    ['worker', 2 * 60, 512],
     ['audit', 10 * 60, 1024],
   ])('%s runs Node.js 22 on arm64 with its timeout, memory, source maps and own log group', (name, timeout, memory) => {
     const props = functionProps(name);

@@ -417,8 +417,8 @@ describe('the audit, end to end', () => {
   });
 
   describe('failures', () => {
-    it('refuses an event that is neither a sweep nor a report', async () => {
-      await expect(audit({ mode: 'purge' }, context)).rejects.toThrow('audit: the event must be {"mode":"sweep"} or {"mode":"report"}, not {"mode":"purge"}.');
+    it('refuses an event that is neither a reconcile, a sweep nor a report', async () => {
+      await expect(audit({ mode: 'purge' }, context)).rejects.toThrow('audit: the event must be {"mode":"reconcile"}, {"mode":"sweep"} or {"mode":"report"}, not {"mode":"purge"}.');
     });
 
     it('reports every cluster it can, then fails the invocation (so the alarm fires) naming the ones it could not', async () => {

@@ -13,6 +13,7 @@ import { applyEnv, type Config, parseConfigDocument } from '../../lib/config';
 import { createLogger, type Logger, SecretRedactor } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { type RequestExecutorOptions } from '../../lib/requests/executor';
+import { driveJob } from '../../lib/requests/jobs';
 import { InProcessJobQueue } from '../../lib/requests/queue';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam } from '../../local/slack-emulator';
@@ -248,7 +249,20 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     config,
     redactor,
     command: (user, text, opts = {}) => driver.slashCommand({ user, text, ...opts }),
-    settle: () => queue.drain(),
+    // What the scheduled reconciler does for a request waiting for propagation, without waiting
+    // for its due time: drive it again, until nothing waits.
+    settle: async () => {
+      for (let round = 0; round < 100; round++) {
+        await queue.drain();
+        const waiting = (await store.listDue(new Date(Date.now() + 365 * 86_400_000), 1_000)).filter((r) => r.step === 'propagating');
+        if (waiting.length === 0) return;
+        for (const request of waiting) {
+          const { job, options } = driveJob(request);
+          await queue.enqueue(job, options);
+        }
+      }
+      throw new Error('requests still waiting for propagation after 100 rounds');
+    },
     ackText: (result) => messageText(result.response.json<{ text?: string; blocks?: unknown[] }>()),
     card: (requestId) => {
       const card = slack.messages(APPROVERS_CHANNEL).find((m) => messageText(m).includes(requestId) && !m.thread_ts);
