@@ -32,7 +32,7 @@ import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/ty
 import { unionOf, unionViolation } from '../policy/union';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
-import { StateStoreError } from './errors';
+import { RecordHeldError, StateStoreError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts } from './store';
@@ -109,8 +109,8 @@ interface Applied {
   readonly notes?: readonly string[];
   /**
    * Sends the connection DM. It runs last, after the requester was told and right before the final
-   * commit, which writes its receipt: a DM and its receipt stay one step (no crash point between
-   * them), so no DM with a password escapes its deletion.
+   * commit. Its receipt is written before the password is in the DM (`connectionDm`), so a crash
+   * at any point leaves no password DM that the sweep will not delete.
    */
   readonly deliver?: () => Promise<DmReceipt | undefined>;
   /** Records the change made obsolete, deleted by the final commit. */
@@ -144,8 +144,6 @@ const ANSWERED_JOB_TTL_SECONDS = 24 * 60 * 60;
 const LAST_CHANCE_RETRIES = 3;
 const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE_RETRIES, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 800 }) });
 
-/** How long the right to replace one leftover secret stays with the request that claimed it. */
-const REPLACE_CLAIM_TTL_SECONDS = 7 * 24 * 60 * 60;
 
 
 /** What the requester is told about a request in a final state. */
@@ -169,6 +167,16 @@ export function isRetryable(error: unknown): boolean {
   if (error instanceof ClusterAdminError || error instanceof SecretStoreError || error instanceof StateStoreError) return error.retryable;
   // Unknown errors (a bug, an SDK surprise) get the queue's retries, then the final-attempt rollback.
   return true;
+}
+
+/** What a requester is told when the record their request needs is someone else's (a race the ack could not see). */
+function heldText(request: ChatRequest, error: RecordHeldError): string {
+  const { params } = request;
+  if (params.kind === 'allow') {
+    return `\`${params.allow.cidr}\` is already on the allowlist of \`${request.cluster}\`${error.holder !== undefined ? `, held by <@${error.holder}>` : ''}; nothing was changed.`;
+  }
+  const user = params.kind === 'user-create' ? params.userCreate.user : params.kind === 'revoke' ? params.revoke.cidr : params.user.user;
+  return `SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`;
 }
 
 /** The one-line, user-safe text of a failure. */
@@ -356,14 +364,14 @@ export class RequestExecutor {
       // commit. Failing to tell is not failing to apply: the request is committed as applied, not
       // told, and the next delivery tells.
       told = await this.tell(ended, notes);
-      let receipt: DmReceipt | undefined;
       if (applied.deliver) {
         if (told.ok) await this.checkpoint('told', ended);
-        receipt = await applied.deliver();
+        // Its receipt is written before the password is in the DM (see `connectionDm`).
+        await applied.deliver();
       } else if (told.ok) {
         beforeCommit = () => this.checkpoint('told', ended);
       }
-      ending = { request: ended, notes, receipts: receipt ? [receipt] : [], ...(applied.forget ? { forget: applied.forget } : {}) };
+      ending = { request: ended, notes, receipts: [], ...(applied.forget ? { forget: applied.forget } : {}) };
     } catch (error) {
       if (error instanceof WaitingForPropagation) {
         // Not a failure: the request waits in the table, due when the cluster should be done.
@@ -379,7 +387,7 @@ export class RequestExecutor {
       log.error({ event: 'request.failed', err: error }, 'request failed');
       await this.rollBack(request, log, error);
       await leaveApproved();
-      const ended: ChatRequest = { ...request, status: 'failed', outcome: failureText(error) };
+      const ended: ChatRequest = { ...request, status: 'failed', outcome: error instanceof RecordHeldError ? heldText(request, error) : failureText(error) };
       told = await this.tell(ended, []);
       beforeCommit = told.ok ? () => this.checkpoint('told', ended) : undefined;
       ending = { request: ended, notes: [], receipts: [] };
@@ -671,60 +679,25 @@ export class RequestExecutor {
   }
 
   /**
-   * Checks the name and writes the secret (the name's lock), before the request begins: the user's
-   * record is written by the request holding the secret, with approved → applying, and the user is
-   * created after it (a user the bot made is never unknown to its table; the audit finds a record
-   * and secret without a user).
+   * Checks the name, and writes nothing: the user's record, written with approved → applying, is
+   * the name's lock (a conditional write; another open request holding it makes this one fail
+   * "being created by another request"). Then, each recorded before it is made: the secret (its
+   * name is in the record), the user (its password is in the secret), the DM (see
+   * `connectionDm`). A crash anywhere leaves an open request the reconciler finishes or rolls
+   * back, never a name blocked by a secret nobody will use.
    */
   private async planUserCreate(request: ChatRequest, params: Extract<ChatRequest['params'], { kind: 'user-create' }>['userCreate']): Promise<Plan> {
     const { user, database } = params;
     const admin = await this.o.clusters.get(request.cluster);
     const name = secretName(request.cluster, user);
-    const existing = await this.o.secrets.get(name);
-    const resuming = existing?.requestId === request.id;
-    const details = await admin.connectionDetails({ user, database });
-    let password: string;
-    if (resuming) {
-      password = existing.password;
-    } else {
-      // Any role of that name, login or not, privileged or not: the bot only ever creates new ones.
-      if ((await admin.inspectUser(user)).exists) {
-        const managed = await this.o.store.getManagedUser(request.cluster, user);
-        throw new PermanentFailure(
-          managed
-            ? `SQL user \`${user}\` already exists on \`${request.cluster}\` (owner <@${managed.owner}>); use \`user rotate\` for a new password.`
-            : `SQL user \`${user}\` already exists on \`${request.cluster}\` and was not created by the bot; it will not take it over.`,
-        );
-      }
-      const busy = new PermanentFailure(`SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`);
-      password = generatePassword();
-      this.o.redactor?.addAll(passwordRenderings(password));
-      const value = this.secretValue(request, details, password);
-      if (existing) {
-        // A secret left by an earlier request for the same name, and the user does not exist: reuse
-        // the name, unless that request is still at work (it wrote its secret and will create the
-        // user next). Of several requests finding the same leftover, one may replace it.
-        const owner = existing.requestId === undefined ? undefined : await this.o.store.getRequest(existing.requestId);
-        if (owner !== undefined && !FINAL_STATUSES.has(owner.status)) throw busy;
-        const claim = await this.o.store.claimIdempotencyKey(`user-create:${request.cluster}:${user}:replacing:${existing.requestId ?? 'unknown'}`, request.id, REPLACE_CLAIM_TTL_SECONDS);
-        if (!claim.claimed && claim.requestId !== request.id) throw busy;
-        await this.o.secrets.put(name, value, { idempotencyKey: request.id });
-      } else {
-        try {
-          await this.o.secrets.create(name, value, {
-            tags: { owner: request.requester, cluster: request.cluster },
-            idempotencyKey: request.id,
-            description: `SQL user ${user} on ${request.cluster}, created by crdb-chatops request ${request.id}`,
-          });
-        } catch (error) {
-          // Another request created the secret since we read it (the name is the lock): it creates the user.
-          if (error instanceof SecretExistsError && !error.scheduledForDeletion) throw busy;
-          throw error;
-        }
-      }
-      await this.checkpoint('user-create:secret-written', request);
+    const held = await this.o.store.getManagedUser(request.cluster, user);
+    if (held !== undefined && held.requestId !== request.id) throw await this.nameTaken(request, user, held);
+    // Any role of that name, login or not, privileged or not: the bot only ever creates new ones.
+    // A request that began already may have created its own user: `createUser` checks that one.
+    if (held === undefined && (await admin.inspectUser(user)).exists) {
+      throw new PermanentFailure(`SQL user \`${user}\` already exists on \`${request.cluster}\` and was not created by the bot; it will not take it over.`);
     }
-    this.o.redactor?.addAll(passwordRenderings(password));
+    const details = await admin.connectionDetails({ user, database });
     const expiresAt = params.forMs === undefined ? undefined : new Date(this.now().getTime() + params.forMs).toISOString();
     const record: ManagedUser = {
       cluster: request.cluster,
@@ -745,10 +718,12 @@ export class RequestExecutor {
           read: () => this.o.store.getManagedUser(request.cluster, user),
           write: () => this.o.store.putManagedUser(record),
         });
+        const { password, resumed } = await this.writeUserSecret(current, name, details);
+        this.o.redactor?.addAll(passwordRenderings(password));
         // A failure from here on is rolled back by `apply` when it ends the request (the secret is ours).
         const validUntil = managed.expiresAt === undefined ? undefined : new Date(managed.expiresAt);
-        // `resume`: an earlier delivery of this request may have created the user already.
-        const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}), resume: resuming });
+        // `resume`: an earlier delivery of this request wrote the secret, and may have created the user.
+        const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}), resume: resumed });
         await this.checkpoint('user-create:user-created', current);
         return {
           text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
@@ -757,6 +732,47 @@ export class RequestExecutor {
         };
       },
     };
+  }
+
+  /** Why a user's name is not free: its record is another request's (still at work, or done). */
+  private async nameTaken(request: ChatRequest, user: string, held: ManagedUser): Promise<PermanentFailure> {
+    const holder = await this.o.store.getRequest(held.requestId);
+    return new PermanentFailure(
+      holder !== undefined && !FINAL_STATUSES.has(holder.status)
+        ? `SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`
+        : `SQL user \`${user}\` already exists on \`${request.cluster}\` (owner <@${held.owner}>); use \`user rotate\` for a new password.`,
+    );
+  }
+
+  /**
+   * The new user's secret, written under the name the request holds (its record): this request's
+   * own from an earlier delivery is reused (`resumed`); one left by an older request for the same
+   * name (its user long gone, or deleted and waiting out its recovery window) is taken over.
+   */
+  private async writeUserSecret(request: ChatRequest, name: string, details: ConnectionDetails): Promise<{ password: string; resumed: boolean }> {
+    const existing = await this.o.secrets.get(name);
+    if (existing?.requestId === request.id) return { password: existing.password, resumed: true };
+    const password = generatePassword();
+    this.o.redactor?.addAll(passwordRenderings(password));
+    const value = this.secretValue(request, details, password);
+    if (existing !== undefined) {
+      await this.o.secrets.put(name, value, { idempotencyKey: request.id });
+    } else {
+      try {
+        await this.o.secrets.create(name, value, {
+          tags: { owner: request.requester, cluster: request.cluster },
+          idempotencyKey: request.id,
+          description: `SQL user ${details.user} on ${request.cluster}, created by crdb-chatops request ${request.id}`,
+        });
+      } catch (error) {
+        if (!(error instanceof SecretExistsError)) throw error;
+        // Deleted with an older user and still in its recovery window: the name is ours now.
+        if (error.scheduledForDeletion) await this.o.secrets.restore?.(name);
+        await this.o.secrets.put(name, value, { idempotencyKey: request.id });
+      }
+    }
+    await this.checkpoint('user-create:secret-written', request);
+    return { password, resumed: false };
   }
 
   /**
@@ -878,7 +894,10 @@ export class RequestExecutor {
     return record;
   }
 
-  /** DMs connection details; the receipt of a DM carrying a password (to delete after its TTL), not yet written. */
+  /**
+   * DMs connection details. A DM carrying a password is recorded for deletion (its receipt
+   * written) before the password is put in it.
+   */
   private async connectionDm(
     recipient: string,
     cluster: string,
@@ -889,17 +908,22 @@ export class RequestExecutor {
     notes: readonly string[],
     format?: string,
   ): Promise<DmReceipt | undefined> {
-    const receipt = await this.o.notifier.deliverConnection({
-      recipient,
-      cluster,
-      details,
-      secretName: name,
-      why,
-      notes,
-      ...(this.o.passwordDelivery === 'dm' ? { password } : {}),
-      ...(format !== undefined ? { format } : {}),
-    });
-    // The cluster lets the audit report a DM that outlived its TTL to that cluster's channel.
+    const receipt = await this.o.notifier.deliverConnection(
+      {
+        recipient,
+        cluster,
+        details,
+        secretName: name,
+        why,
+        notes,
+        ...(this.o.passwordDelivery === 'dm' ? { password } : {}),
+        ...(format !== undefined ? { format } : {}),
+      },
+      {
+        // The cluster lets the audit report a DM that outlived its TTL to that cluster's channel.
+        record: (posted) => this.o.store.putDmReceipt({ ...posted, cluster }),
+      },
+    );
     return receipt ? { ...receipt, cluster } : undefined;
   }
 
@@ -958,8 +982,7 @@ export class RequestExecutor {
       database: job.database ?? managed.database,
       ...(job.region !== undefined ? { region: job.region } : {}),
     });
-    const receipt = await this.connectionDm(job.requester, job.cluster, details, managed.secretName, secret.password, 'requested', [], job.format);
-    if (receipt) await this.o.store.putDmReceipt(receipt);
+    await this.connectionDm(job.requester, job.cluster, details, managed.secretName, secret.password, 'requested', [], job.format);
     await this.o.notifier.reply(this.target(job), { kind: 'text', text: `The connection details of \`${job.user}\` on \`${job.cluster}\` are in your DMs.`, tone: 'success' });
   }
 

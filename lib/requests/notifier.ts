@@ -59,7 +59,13 @@ export interface Notifier {
   /** A line to the approvers' channel (e.g. a break-glass change). */
   notifyApprovers(request: ChatRequest, text: string): Promise<void>;
   /** DMs connection details; a receipt when the DM carries a password (deleted after the TTL). */
-  deliverConnection(delivery: ConnectionDelivery): Promise<DmReceipt | undefined>;
+  /**
+   * DMs the connection details. A DM that carries a password is recorded before the password is
+   * in it: an empty message is posted, `record` is given its receipt (the caller writes it, so the
+   * sweep deletes the DM after its TTL), and only then is the message filled in. A crash at any
+   * point leaves no password DM unrecorded. Returns the receipt (undefined when no password).
+   */
+  deliverConnection(delivery: ConnectionDelivery, options: { record(receipt: DmReceipt): Promise<void> }): Promise<DmReceipt | undefined>;
   reply(target: ReplyTarget, view: View): Promise<void>;
   deleteMessage(channel: string, ts: string): Promise<void>;
 }

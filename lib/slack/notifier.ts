@@ -80,11 +80,20 @@ export class SlackNotifier implements Notifier {
     await this.o.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, ...(request.card ? { thread_ts: request.card.ts } : {}) });
   }
 
-  async deliverConnection(delivery: ConnectionDelivery): Promise<DmReceipt | undefined> {
+  async deliverConnection(delivery: ConnectionDelivery, { record }: { record(receipt: DmReceipt): Promise<void> }): Promise<DmReceipt | undefined> {
     const message = connectionMessage(delivery, { dmTtlMs: this.o.dmTtlMs, command: this.o.commandName });
-    const posted = await this.dm(delivery.recipient, message);
-    if (delivery.password === undefined || posted === undefined) return undefined;
-    return { channel: posted.channel, ts: posted.ts, user: delivery.recipient, deleteAfter: new Date(this.now().getTime() + this.o.dmTtlMs).toISOString() };
+    if (delivery.password === undefined) {
+      await this.dm(delivery.recipient, message);
+      return undefined;
+    }
+    // Posted empty, recorded, then filled in: the password is never in a DM the sweep does not know.
+    const placeholder = textMessage(`Connection details for \`${delivery.details.user}\` on \`${delivery.cluster}\` are on their way…`);
+    const posted = await this.dm(delivery.recipient, placeholder);
+    if (posted === undefined) throw new Error('Slack did not say where the DM was posted');
+    const receipt: DmReceipt = { channel: posted.channel, ts: posted.ts, user: delivery.recipient, deleteAfter: new Date(this.now().getTime() + this.o.dmTtlMs).toISOString() };
+    await record(receipt);
+    await this.o.client.chat.update({ channel: posted.channel, ts: posted.ts, text: message.text, blocks: message.blocks });
+    return receipt;
   }
 
   async reply(target: ReplyTarget, view: View): Promise<void> {
