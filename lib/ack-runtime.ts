@@ -40,6 +40,12 @@ export interface RuntimeOverrides {
   readonly now?: () => Date;
   /** Credentials for AWS clients pointed at local endpoints (dynalite, stand-ins). */
   readonly awsCredentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Called at the ack path's step boundaries (`intake:written`: a request is written, its job not
+   * yet sent; `decision:written`: a click's decision is written, its job not yet sent). A
+   * fault-injection seam for the crash suite, like the executor's `checkpoint`.
+   */
+  readonly ackCheckpoint?: (step: string) => void | Promise<void>;
 }
 
 export interface CreateRuntimeOptions {
@@ -123,8 +129,9 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
   const membership = overrides.membership ?? lazyMembership(slack);
   const access = new AccessControl({ access: config.access, clusters: config.clusters, membership });
   const now = overrides.now;
-  const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, rateLimit: config.requests.rateLimit, logger, ...(now ? { now } : {}) });
-  const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}) });
+  const checkpoint = overrides.ackCheckpoint;
+  const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, rateLimit: config.requests.rateLimit, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
+  const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
   const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 
   return { config, logger, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack };

@@ -129,6 +129,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         owner,
       );
     }
+    await stopOrphanedPostmaster(dataDir, log);
     await server.start();
   } catch (error) {
     const where = logFile ? ` (log: ${logFile})` : '';
@@ -187,3 +188,43 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
+
+/**
+ * A postmaster left running on this data directory by a run that was killed (kill -9 of
+ * `npm start` leaves PostgreSQL behind, holding the port and `postmaster.pid`): it is this local
+ * mode's own server, so it is asked to stop (fast shutdown, then immediate, then SIGKILL) before
+ * a new one starts. A stale lock file whose process is gone is left to PostgreSQL, which
+ * removes it itself.
+ */
+async function stopOrphanedPostmaster(dataDir: string, log: (line: string) => void): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await readFile(path.join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !alive(pid)) return;
+  log(`[local] a PostgreSQL from an earlier run (pid ${pid}) still holds ${dataDir}; stopping it\n`);
+  for (const [signal, waitMs] of [['SIGINT', 10_000], ['SIGQUIT', 5_000], ['SIGKILL', 5_000]] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return;
+    }
+    const deadline = Date.now() + waitMs;
+    while (Date.now() < deadline) {
+      if (!alive(pid)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists, but is not ours to signal.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -213,6 +213,7 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
     client: { region: config.state.region ?? config.awsRegion ?? 'us-east-1', ...(config.state.endpoint ? { endpoint: config.state.endpoint } : {}), ...(credentials ? { credentials } : {}) },
     tableName: config.state.tableName,
     logger,
+    reconcileAfterMs: config.requests.reconcileAfter,
   });
   lifecycle.defer('state-store', () => store.close());
   await store.ensureTable();
@@ -229,7 +230,12 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
     deliver: (event) => worker(event, createLambdaContext({ functionName: 'crdb-chatops-worker', timeoutMs: 15 * 60_000 })),
     logger,
   });
-  const runtime = createRuntime(config, { env: configEnv, redactor, overrides: { queue, store, logger, ...(credentials ? { awsCredentials: credentials } : {}) } });
+  const crash = crashSeam(env.CHATOPS_TEST_CRASH_AT, logger);
+  const runtime = createRuntime(config, {
+    env: configEnv,
+    redactor,
+    overrides: { queue, store, logger, ...(credentials ? { awsCredentials: credentials } : {}), ...(crash ? { checkpoint: (step, request) => crash(step, request), ackCheckpoint: (step) => crash(step) } : {}) },
+  });
   ref.runtime = runtime;
   lifecycle.defer('runtime', () => runtime.close());
   // Jobs in flight finish (or time out) before their servers go away.
@@ -311,3 +317,22 @@ function startMaintenance(runtime: Runtime, { maintenanceIntervalMs: intervalMs,
   });
 }
 
+
+/**
+ * The crash suite's seam (`CHATOPS_TEST_CRASH_AT=step[,step…]`, never set in use): at the first of
+ * those step boundaries a request made in this run reaches, it says so on one log line and kills itself with
+ * SIGKILL — a real kill -9, nothing unwinds, no finally runs — so a test can restart it on the
+ * same data directory and check that every acked request is finished or rolled back.
+ */
+function crashSeam(spec: string | undefined, logger: Logger): ((step: string, request?: { readonly createdAt: string }) => void) | undefined {
+  const steps = new Set((spec ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  if (steps.size === 0) return undefined;
+  // Only requests made in this run: what an earlier run left is recovered without crashing again.
+  const startedAt = Date.now();
+  return (step, request) => {
+    if (!steps.has(step) || (request !== undefined && Date.parse(request.createdAt) < startedAt)) return;
+    logger.warn({ event: 'local.crash', step }, 'CHATOPS_TEST_CRASH_AT: killing this process');
+    // pino writes synchronously to stdout here; the line is out before the signal lands.
+    process.kill(process.pid, 'SIGKILL');
+  };
+}

@@ -17,6 +17,8 @@ export interface DecisionsOptions {
   readonly intake: Pick<RequestIntake, 'enqueue'>;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /** Fault-injection seam: `decision:written` after a decision is written, before its job is sent. */
+  readonly checkpoint?: (step: string) => void | Promise<void>;
 }
 
 export interface DecisionInput {
@@ -137,6 +139,7 @@ export class Decisions {
    * cannot be sent is logged, and the reconciler drives the request on from the table.
    */
   private async send(next: { job: Job; dedup: string } | { job: Job; options: EnqueueOptions }): Promise<void> {
+    await this.o.checkpoint?.('decision:written');
     try {
       await this.o.intake.enqueue(next.job, 'dedup' in next ? next.dedup : next.options.deduplicationId);
     } catch (error) {

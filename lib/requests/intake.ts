@@ -25,6 +25,8 @@ export interface IntakeOptions {
   readonly logger: Logger;
   readonly now?: () => Date;
   readonly newId?: () => string;
+  /** Fault-injection seam: `intake:written` after the request is written, before its job is sent. */
+  readonly checkpoint?: (step: string) => void | Promise<void>;
 }
 
 export interface SubmitInput {
@@ -127,6 +129,7 @@ export class RequestIntake {
     }
     // The request is written: from here on nothing fails the ack. The job only gets the worker
     // there sooner; if it is lost (a crash now, SQS refusing), the reconciler drives the request.
+    await this.o.checkpoint?.('intake:written');
     try {
       if (request.breakGlass) await this.o.store.appendEvent(this.event(id, input.requester, 'break-glass', input.reason));
       await this.enqueue({ type: 'submit', requestId: id }, `submit-${id}`);
