@@ -26,7 +26,7 @@ export const RECONCILE_INPUT = { mode: 'reconcile' } as const;
  */
 export const RECONCILE_INTERVAL = Duration.minutes(1);
 
-/** How often the sweep runs. */
+/** How often the sweep runs by default (config `audit.sweepEvery`). */
 export const SWEEP_INTERVAL = Duration.minutes(15);
 
 export interface AuditSchedulesProps {
@@ -35,6 +35,8 @@ export interface AuditSchedulesProps {
   readonly reportAt: string;
   /** IANA zone name (config `audit.timeZone`). */
   readonly timeZone: string;
+  /** Config `audit.sweepEvery`; default 15 minutes. */
+  readonly sweepEvery?: Duration;
 }
 
 export class AuditSchedules extends Construct {
@@ -50,13 +52,14 @@ export class AuditSchedules extends Construct {
     if (!match || hour > 23 || minute > 59) throw new Error(`AuditSchedules: reportAt "${props.reportAt}" is not a time of day like 09:00`);
 
     // One role for both schedules (the target creates it: lambda:InvokeFunction on this function only).
+    const sweepEvery = props.sweepEvery ?? SWEEP_INTERVAL;
     this.sweep = new scheduler.Schedule(this, 'Sweep', {
       description: 'crdb-chatops: expiry sweep (expired entries and users, stale requests, password DMs past their TTL)',
-      schedule: scheduler.ScheduleExpression.rate(SWEEP_INTERVAL),
+      schedule: scheduler.ScheduleExpression.rate(sweepEvery),
       target: new targets.LambdaInvoke(props.target, {
         input: scheduler.ScheduleTargetInput.fromObject(SWEEP_INPUT),
         // A sweep later than the next one is useless.
-        maxEventAge: SWEEP_INTERVAL,
+        maxEventAge: sweepEvery,
         retryAttempts: 3,
       }),
     });

@@ -139,7 +139,12 @@ export class ChatopsStack extends Stack {
 
     // A failed report must not be posted twice by Lambda's asynchronous retries.
     this.audit.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
-    this.schedules = new AuditSchedules(this, 'AuditSchedules', { target: this.audit.function, reportAt: file.audit.reportAt, timeZone: file.audit.timeZone });
+    this.schedules = new AuditSchedules(this, 'AuditSchedules', {
+      target: this.audit.function,
+      reportAt: file.audit.reportAt,
+      timeZone: file.audit.timeZone,
+      sweepEvery: Duration.millis(file.audit.sweepEvery),
+    });
     this.auditAlarm = new cloudwatch.Alarm(this, 'AuditFailedAlarm', {
       alarmDescription: 'crdb-chatops: the scheduled audit or sweep failed. Read the audit function logs; the next sweep runs within 15 minutes.',
       metric: this.audit.function.metricErrors({ period: Duration.minutes(15), statistic: cloudwatch.Stats.SUM }),

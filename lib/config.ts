@@ -266,8 +266,10 @@ const fileSchema = z
         timeZone: z._default(z.string(), 'UTC'),
         /** Remove expired entries even when the bot cannot prove it created them. */
         removeUnprovenExpired: z._default(z.boolean(), false),
+        /** How often the expiry sweep runs (the scheduler on AWS, a timer in local mode). */
+        sweepEvery: z._default(duration, 15 * UNIT_MS.m),
       }),
-      { reportAt: '09:00', timeZone: 'UTC', removeUnprovenExpired: false },
+      { reportAt: '09:00', timeZone: 'UTC', removeUnprovenExpired: false, sweepEvery: 15 * UNIT_MS.m },
     ),
     clusters: z.array(cluster).check(z.minLength(1, 'at least one cluster is required')),
   })

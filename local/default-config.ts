@@ -76,6 +76,11 @@ state:
 queue:
   kind: in-process
 
+audit:
+  sweepEvery: 1m      # expired entries and users are removed within a minute (AWS: every 15m by default)
+  reportAt: "09:00"   # the daily report, in timeZone
+  timeZone: UTC
+
 clusters:
   - alias: local
     description: Embedded PostgreSQL started by npm start

@@ -9,7 +9,8 @@
  * - the queue: `InProcessJobQueue`, delivering SQS-shaped batches to `handlers/worker.ts`;
  * - Slack: `handlers/slack.ts`'s handler behind a `node:http` endpoint, calling the Slack Web API
  *   at `SLACK_API_URL` or, by default, the console's own `SlackWebApiServer`;
- * - maintenance (password DM deletion, request expiry) every minute, as the audit schedule does.
+ * - the schedules AWS runs: the reconciler (every open request on start, due ones every 5 s), the
+ *   expiry sweep (`audit.sweepEvery`, every minute in the default config) and the daily report.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -29,6 +30,7 @@ import { LocalModeError } from './errors';
 import { type SlackEndpoint, startSlackEndpoint } from './http-endpoint';
 import { type Lifecycle } from './lifecycle';
 import { type LocalOptions } from './options';
+import { LocalSchedules } from './schedules';
 import { assertPortFree } from './ports';
 import { createLambdaContext, type FunctionUrlHandler, SlackWebApiServer } from './slack-emulator';
 import { startSocketMode } from './socket-mode';
@@ -253,7 +255,7 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
     lifecycle.defer('socket-mode', () => app.stop());
   }
 
-  startMaintenance(runtime, options, lifecycle);
+  startSchedules(runtime, config, options, lifecycle);
 
   return {
     options,
@@ -273,50 +275,34 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
   };
 }
 
-/** Drives open requests on, deletes due password DMs and expires stale requests: now and every `intervalMs`, one run at a time. */
-function startMaintenance(runtime: Runtime, { maintenanceIntervalMs: intervalMs, reconcileIntervalMs }: Pick<LocalOptions, 'maintenanceIntervalMs' | 'reconcileIntervalMs'>, lifecycle: Lifecycle): void {
-  // On start, every open request is driven on: this one process is the only worker, so whatever
-  // is open was left by a process that is gone (a crash, a kill -9). Then due ones, every interval.
-  let running: Promise<void> = (async () => {
-    try {
-      const driven = await (await runtime.maintenance()).reconcile({ everyOpen: true });
-      if (driven.length > 0) runtime.logger.info({ event: 'local.recovered', driven }, 'open requests from an earlier run driven on');
-    } catch (error) {
-      runtime.logger.warn({ event: 'local.recover-failed', err: error }, 'could not drive open requests on; the next maintenance run tries again');
-    }
-  })();
-  const tick = (): void => {
-    running = running.then(async () => {
-      try {
-        const report = await (await runtime.maintenance()).run();
-        if (report.driven.length > 0 || report.expiredRequests.length > 0 || report.deletedDms > 0 || report.failedDmDeletions > 0) {
-          runtime.logger.info({ event: 'local.maintenance', ...report }, 'maintenance ran');
-        }
-      } catch (error) {
-        runtime.logger.warn({ event: 'local.maintenance-failed', err: error }, 'maintenance failed; trying again next time');
-      }
-    });
+/** The schedules AWS runs, on timers in this process (see `local/schedules.ts`). */
+function startSchedules(runtime: Runtime, config: Config, { reconcileIntervalMs }: Pick<LocalOptions, 'reconcileIntervalMs'>, lifecycle: Lifecycle): void {
+  const logged = (event: string, what: string) => (result: unknown) => {
+    runtime.logger.info({ event, result }, what);
+    return result;
   };
-  const reconcile = (): void => {
-    running = running.then(async () => {
-      try {
+  const schedules = new LocalSchedules({
+    tasks: {
+      recoverAll: async () => {
+        const driven = await (await runtime.maintenance()).reconcile({ everyOpen: true });
+        if (driven.length > 0) runtime.logger.info({ event: 'local.recovered', driven }, 'open requests from an earlier run driven on');
+      },
+      reconcile: async () => {
         const driven = await (await runtime.maintenance()).reconcile();
         if (driven.length > 0) runtime.logger.info({ event: 'local.reconciled', driven }, 'due open requests driven on');
-      } catch (error) {
-        runtime.logger.warn({ event: 'local.reconcile-failed', err: error }, 'reconcile failed; trying again next time');
-      }
-    });
-  };
-  tick();
-  const timer = setInterval(tick, intervalMs);
-  const reconcileTimer = setInterval(reconcile, reconcileIntervalMs);
-  lifecycle.defer('maintenance', async () => {
-    clearInterval(timer);
-    clearInterval(reconcileTimer);
-    await running;
+      },
+      sweep: async () => (await runtime.audit()).sweep(),
+      report: async () => logged('local.report', 'daily audit report ran')(await (await runtime.audit()).report()),
+    },
+    reconcileEveryMs: reconcileIntervalMs,
+    sweepEveryMs: config.audit.sweepEvery,
+    reportAt: config.audit.reportAt,
+    timeZone: config.audit.timeZone,
+    logger: runtime.logger,
   });
+  schedules.start();
+  lifecycle.defer('schedules', () => schedules.stop());
 }
-
 
 /**
  * The crash suite's seam (`CHATOPS_TEST_CRASH_AT=step[,step…]`, never set in use): at the first of

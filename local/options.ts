@@ -20,8 +20,6 @@ export interface LocalOptions {
   /** Ports written into the default config on first start (later starts read them from the config). */
   readonly pgPort: number;
   readonly dynamoPort: number;
-  /** How often `Maintenance.run()` deletes due password DMs and expires pending requests. */
-  readonly maintenanceIntervalMs: number;
   /** How often the reconciler looks for due open requests (allowlist propagation waits are due in seconds). */
   readonly reconcileIntervalMs: number;
   /** The environment, for `loadConfig` and `{ env }` secret references. */
@@ -126,7 +124,6 @@ export function parseLocalOptions(
     host,
     pgPort,
     dynamoPort,
-    maintenanceIntervalMs: 60_000,
     reconcileIntervalMs: 5_000,
     env,
     help,

@@ -9,7 +9,7 @@ import { type AccessControl } from '../policy/access';
 import { type Job } from '../requests/jobs';
 import { type RequestIntake, type SubmitResult } from '../requests/intake';
 import { type RequestStore } from '../requests/store';
-import { type ChatRequest, type RequestParams } from '../requests/types';
+import { type ChatRequest, isOpen, type RequestParams } from '../requests/types';
 import { acceptedMessage, duplicateMessage, escapeText, markdownMessage, type Message, refusalMessage, summary, textMessage } from './blocks';
 import { type ParsedCommand, parseCommand, rangeWarnings } from './grammar';
 import { helpText } from './help';
@@ -195,9 +195,13 @@ export class CommandHandler {
     const [mine, approverOf, pending] = await Promise.all([this.o.store.listByRequester(user, 10), this.o.access.approverClusters(user), this.o.store.listPending()]);
     const toDecide = pending.filter((r) => approverOf.includes(r.cluster) && r.requester !== user && !r.approvals.some((a) => a.by === user));
     const line = (r: ChatRequest) => `• \`${r.id}\` ${summary(r)} on \`${r.cluster}\` — *${r.status}*${r.status === 'pending' ? ` (${r.approvals.length}/${r.quorum})` : ''}`;
+    // Decided but not done (or done but not yet told): the bot still owes these an outcome.
+    const unfinished = mine.filter((r) => isOpen(r));
+    const since = (r: ChatRequest) => (r.step === 'propagating' ? ' — waiting for the allowlist to propagate' : ` — since ${r.createdAt.replace('T', ' ').slice(0, 16)} UTC; the bot picks it up again by itself`);
     const parts = [
       `*Waiting for your decision* (${toDecide.length})`,
       ...(toDecide.length ? toDecide.map((r) => `${line(r)} from <@${r.requester}>`) : ['_nothing_']),
+      ...(unfinished.length ? [`*Your unfinished requests* (${unfinished.length})`, ...unfinished.map((r) => `${line(r)}${since(r)}`)] : []),
       `*Your recent requests*`,
       ...(mine.length ? mine.map(line) : ['_none yet_']),
     ];

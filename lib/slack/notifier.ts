@@ -80,7 +80,7 @@ export class SlackNotifier implements Notifier {
     await this.o.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, ...(request.card ? { thread_ts: request.card.ts } : {}) });
   }
 
-  async deliverConnection(delivery: ConnectionDelivery, { record }: { record(receipt: DmReceipt): Promise<void> }): Promise<DmReceipt | undefined> {
+  async deliverConnection(delivery: ConnectionDelivery, options: { record(receipt: DmReceipt): Promise<void> }): Promise<DmReceipt | undefined> {
     const message = connectionMessage(delivery, { dmTtlMs: this.o.dmTtlMs, command: this.o.commandName });
     if (delivery.password === undefined) {
       await this.dm(delivery.recipient, message);
@@ -91,7 +91,7 @@ export class SlackNotifier implements Notifier {
     const posted = await this.dm(delivery.recipient, placeholder);
     if (posted === undefined) throw new Error('Slack did not say where the DM was posted');
     const receipt: DmReceipt = { channel: posted.channel, ts: posted.ts, user: delivery.recipient, deleteAfter: new Date(this.now().getTime() + this.o.dmTtlMs).toISOString() };
-    await record(receipt);
+    await options.record(receipt);
     await this.o.client.chat.update({ channel: posted.channel, ts: posted.ts, text: message.text, blocks: message.blocks });
     return receipt;
   }

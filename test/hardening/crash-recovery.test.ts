@@ -107,9 +107,9 @@ function world(): World {
       await driver.slashCommand({ user: DEV, text }).catch(() => undefined);
     },
     approve: async (cidr) => {
-      const card = await until(`the card of ${cidr}`, () =>
-        Promise.resolve(slack.messages(APPROVERS_CHANNEL.id).find((m) => !m.thread_ts && messageText(m).includes(cidr) && /crdb_approve/.test(JSON.stringify(m.blocks ?? [])))),
-      );
+      // The card as the request records it (a click on a card posted but not yet recorded is refused).
+      const recorded = await until(`the card of ${cidr}`, async () => (await allRequests()).find((r) => r.params.kind === 'allow' && r.params.allow.cidr === `${cidr}/32` && r.card !== undefined)?.card);
+      const card = await until(`the card message of ${cidr}`, () => Promise.resolve(slack.messages(recorded.channel).find((m) => m.ts === recorded.ts)));
       await driver.clickButton({ user: APPROVER, message: card, actionId: 'crdb_approve' }).catch(() => undefined);
     },
   };
@@ -121,7 +121,9 @@ async function crashRun({ crashAt, act }: Cycle): Promise<void> {
   try {
     await ready(local);
     await act(world());
-    const exit = await Promise.race([local.exited, new Promise<'alive'>((r) => setTimeout(() => r('alive'), 30_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const exit = await Promise.race([local.exited, new Promise<'alive'>((r) => (timer = setTimeout(() => r('alive'), 30_000)))]);
+    clearTimeout(timer);
     if (exit === 'alive') throw new Error(`the run did not crash at ${crashAt}\n${local.tail()}`);
     expect(local.output).toContain(`"step":"${crashAt}"`);
   } finally {
@@ -201,7 +203,7 @@ beforeAll(async () => {
   const paths = localPaths(data.dir);
   await mkdir(path.dirname(paths.config), { recursive: true });
   const config = renderDefaultConfig({ paths, pgPort: ports.pg, dynamoPort: ports.dynamo }).replace(/^requests:\n/m, 'requests:\n  rateLimit: { max: 100, window: 10m, maxPending: 100 }\n');
-  expect(config).toContain('rateLimit');
+  if (!config.includes('rateLimit')) throw new Error('the default config has no requests: section to extend');
   await writeFile(paths.config, config);
 });
 
@@ -218,11 +220,11 @@ afterAll(async () => {
 
 describe('crash recovery: kill -9 at every step boundary, then start again', () => {
   it('finishes every acked request and tells its requester, leaving nothing half made', async () => {
-    for (const cycle of createAndAllow) await crashRun(cycle);
     store = new DynamoRequestStore({
       client: { endpoint: `http://127.0.0.1:${ports.dynamo}`, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } },
       tableName: 'crdb-chatops',
     });
+    for (const cycle of createAndAllow) await crashRun(cycle);
     await recoverRun();
     for (const cycle of changeAndRemove) await crashRun(cycle);
     await recoverRun();

@@ -1,0 +1,95 @@
+/**
+ * Nothing acked is lost, in process: a request the ack wrote whose job never arrived (a crash
+ * between the write and `SendMessage`, SQS refusing it) is driven on by the reconciler, by a Slack
+ * retry of the command, or by a repeated click; `/crdb requests` shows it meanwhile.
+ *
+ * Network plays: this file's rules name only 127.0.0.101–127.0.0.103.
+ */
+import { newRequestId } from '../../lib/requests/ids';
+import { type ChatRequest } from '../../lib/requests/types';
+import { type Harness, startHarness, USERS } from '../support/app-harness';
+
+const { alice, carol } = USERS;
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness({
+    config: (doc) => {
+      for (const cluster of doc.clusters as Array<Record<string, unknown>>) if (cluster.alias === 'local') cluster.policy = { userCreateNeedsApproval: false, autoApproveSingleHost: true };
+    },
+  });
+});
+
+afterAll(async () => {
+  await h.stop();
+});
+
+/** What the ack writes for `allow <cidr>` on `local`, and nothing after it: the job is lost. */
+async function ackedWithoutJob(cidr: string, claim?: string): Promise<ChatRequest> {
+  const now = new Date();
+  const request: ChatRequest = {
+    id: newRequestId(),
+    cluster: 'local',
+    requester: alice,
+    params: { kind: 'allow', allow: { cidr, sql: true, ui: false } },
+    status: 'approved',
+    risk: 'low',
+    flags: [],
+    quorum: 0,
+    approvals: [],
+    createdAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + 86_400_000).toISOString(),
+    version: 0,
+  };
+  const created = { requestId: request.id, actor: alice, type: 'created' as const, at: now.toISOString() };
+  if (claim === undefined) await h.runtime.store.createRequest(request, created);
+  else await h.runtime.store.createRequestOnce(request, created, { key: `slash:${claim}`, ttlSeconds: 3_600 });
+  return request;
+}
+
+async function statusOf(id: string): Promise<ChatRequest | undefined> {
+  return h.runtime.store.getRequest(id);
+}
+
+describe('the reconciler', () => {
+  it('drives on a request whose job was lost, and its requester hears the outcome', async () => {
+    const lost = await ackedWithoutJob('127.0.0.101/32');
+    await h.settle();
+    expect((await statusOf(lost.id))?.status).toBe('approved');
+    expect(h.ackText(await h.command(alice, 'requests'))).toMatch(/Your unfinished requests\* \(1\)[\s\S]*127\.0\.0\.101\/32/);
+
+    // Not due yet: a worker may still be at it. Due a minute after the last write.
+    expect(await (await h.runtime.maintenance()).reconcile()).toEqual([]);
+    const driven = await (await h.runtime.maintenance()).reconcile({ everyOpen: true });
+    expect(driven).toEqual([lost.id]);
+    await h.settle();
+
+    const done = await statusOf(lost.id);
+    expect(done).toMatchObject({ status: 'applied', step: 'told' });
+    expect(h.dms(alice).map((m) => m.text).join('\n')).toMatch(/127\.0\.0\.101\/32/);
+    expect(h.ackText(await h.command(alice, 'requests'))).not.toMatch(/Your unfinished requests/);
+    // Ended and told: nothing left to drive.
+    expect(await (await h.runtime.maintenance()).reconcile({ everyOpen: true })).toEqual([]);
+  });
+
+  it("drives it on when Slack delivers the command again, instead of only answering 'duplicate'", async () => {
+    const built = h.driver.buildSlashCommand({ user: alice, text: 'allow 127.0.0.102 --cluster local' });
+    const lost = await ackedWithoutJob('127.0.0.102/32', built.payload.trigger_id);
+    const retry = { ...built.request, headers: { ...built.request.headers, 'X-Slack-Retry-Num': '1', 'X-Slack-Retry-Reason': 'http_timeout' } };
+    await h.driver.send(retry);
+    await h.settle();
+    expect(await statusOf(lost.id)).toMatchObject({ status: 'applied', step: 'told' });
+  });
+
+  it('drives on an approved request when an approver clicks its card again', async () => {
+    const ack = h.ackText(await h.command(alice, 'allow 203.0.113.0/28 --cluster prod'));
+    const id = /Request `([0-9A-Z]{26})`/.exec(ack)?.[1] ?? '';
+    await h.settle();
+    // The approval is written, its job lost: the request stays approved.
+    await h.runtime.store.addApproval(id, { by: carol, at: new Date().toISOString() });
+    expect((await statusOf(id))?.status).toBe('approved');
+    await h.clickCard(carol, id, 'approve');
+    await h.settle();
+    expect(await statusOf(id)).toMatchObject({ status: 'applied', step: 'told' });
+  });
+});
