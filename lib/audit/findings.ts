@@ -28,6 +28,8 @@ export const FINDING_RULES = [
   'stale-pending',
   'dm-past-ttl',
   'union',
+  'hba-unchecked',
+  'privileged-unguarded',
 ] as const;
 export type FindingRule = (typeof FINDING_RULES)[number];
 
@@ -142,6 +144,8 @@ export const RULE_TITLES: Readonly<Record<FindingRule, string>> = {
   'stale-pending': 'Stale pending request',
   'dm-past-ttl': 'Password DM past its TTL',
   union: 'The allowlist as a whole',
+  'hba-unchecked': 'HBA rule the bot cannot check',
+  'privileged-unguarded': 'Privileged role can log in from allowlisted networks',
 };
 
 /** What Remove will do, for the button's confirmation dialog. */

@@ -12,7 +12,7 @@ import { type RequestStore } from '../requests/store';
 import { type ChatRequest, type DmReceipt } from '../requests/types';
 import { SECRET_NAME_PREFIX, type SecretStore } from '../secrets/types';
 import { type Finding } from './findings';
-import { evaluate } from './rules';
+import { type ClusterInputs, evaluate } from './rules';
 
 /** The clusters the audit covers: `ClusterAdmins` implements it. */
 export interface AuditClusters {
@@ -67,7 +67,7 @@ export class ClusterInspector {
     const common = shared ?? (await this.shared());
     const admin = await this.o.clusters.get(alias);
     // Concurrent, but each Cloud API request still waits for its slot in the key's pacer.
-    const [snapshot, description, managedEntries, users, admins, managedUsers, secrets, operatorCidrs] = await allOrFirstError([
+    const [snapshot, description, managedEntries, users, admins, managedUsers, secrets, hba] = await allOrFirstError([
       admin.listAllowlist(),
       admin.describe(),
       this.o.store.listManagedEntries(alias),
@@ -75,7 +75,7 @@ export class ClusterInspector {
       admin.listAdmins ? admin.listAdmins() : Promise.resolve(undefined),
       this.o.store.listManagedUsers(alias),
       this.o.secrets.list(`${SECRET_NAME_PREFIX}${alias}/`),
-      operatorRuleCidrs(admin),
+      selfHostedFacts(admin),
     ]);
     const cap = config.policy.allowlistCap ?? description.allowlistCap;
     // Receipts from before DMs recorded their cluster are reported with the first cluster.
@@ -86,7 +86,7 @@ export class ClusterInspector {
       policy: config.policy,
       ...(cap !== undefined ? { cap } : {}),
       entries: snapshot.entries,
-      operatorCidrs,
+      ...hba,
       managedEntries,
       users,
       ...(admins !== undefined ? { admins } : {}),
@@ -112,8 +112,18 @@ async function allOrFirstError<T extends readonly unknown[]>(promises: { readonl
   return settled.map((result) => (result as PromiseFulfilledResult<unknown>).value) as unknown as T;
 }
 
-/** A self-hosted cluster's `pg_hba.conf` lines outside the bot's block: the operator's, never edited. */
-async function operatorRuleCidrs(admin: ClusterAdmin): Promise<ReadonlySet<string>> {
-  if (!(admin instanceof SqlClusterAdmin)) return new Set();
-  return new Set((await admin.listUnmanagedRules()).map((rule) => rule.cidr));
+/**
+ * A self-hosted cluster's HBA rules and roles: the operator's lines outside the bot's block (never
+ * edited), lines the bot cannot judge, every privileged role (none hidden, `postgres` included)
+ * and those the HBA guard does not reject. One read of the rules, one of the roles.
+ */
+async function selfHostedFacts(admin: ClusterAdmin): Promise<Pick<ClusterInputs, 'operatorCidrs' | 'opaqueRules' | 'privilegedRoles' | 'unguardedRoles'>> {
+  if (!(admin instanceof SqlClusterAdmin)) return { operatorCidrs: new Set() };
+  const hba = await admin.inspectHba();
+  return {
+    operatorCidrs: new Set(hba.unmanaged.map((rule) => rule.cidr)),
+    opaqueRules: hba.opaque,
+    privilegedRoles: hba.privileged,
+    unguardedRoles: hba.unguarded,
+  };
 }

@@ -8,7 +8,7 @@
  */
 import { requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { parseCidr, type ParsedNetwork } from '../cluster-admin/network';
-import { type AllowlistEntry, type BackendKind } from '../cluster-admin/types';
+import { type AllowlistEntry, type BackendKind, type OpaqueRule, type PrivilegedRole } from '../cluster-admin/types';
 import { type ClusterPolicy } from '../config';
 import { unionOf, unionViolation } from '../policy/union';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from '../requests/types';
@@ -34,6 +34,16 @@ export interface ClusterInputs {
   readonly users: readonly string[];
   /** Members of `admin`; undefined when the backend cannot see role memberships. */
   readonly admins?: readonly string[];
+  /**
+   * Self-hosted clusters: every privileged role (superuser, CREATEROLE, BYPASSRLS, member of
+   * `admin` or of any of those), `postgres` included, the bot's admin user marked `botAdmin`.
+   * When present it replaces `admins` for the unexpected-admin rule.
+   */
+  readonly privilegedRoles?: readonly PrivilegedRole[];
+  /** Self-hosted clusters: HBA rules the bot cannot judge; each may admit any address. */
+  readonly opaqueRules?: readonly OpaqueRule[];
+  /** Self-hosted clusters: privileged roles that can log in and that the HBA guard in force does not reject. */
+  readonly unguardedRoles?: readonly PrivilegedRole[];
   readonly managedUsers: readonly ManagedUser[];
   /** Secrets under `crdb-chatops/<cluster>/`, including those scheduled for deletion. */
   readonly secrets: readonly SecretSummary[];
@@ -56,6 +66,7 @@ export function evaluate(inputs: ClusterInputs): Finding[] {
     ...userFindings(inputs),
     ...requestFindings(inputs),
     ...dmFindings(inputs),
+    ...privilegeFindings(inputs),
   ];
   // A fingerprint names one finding (a report's block ids and a Remove click rely on it).
   return [...new Map(all.map((f) => [f.fingerprint, f])).values()];
@@ -332,7 +343,7 @@ function userFindings(inputs: ClusterInputs): Finding[] {
       }),
     );
   }
-  if (inputs.admins !== undefined) {
+  if (inputs.admins !== undefined && inputs.privilegedRoles === undefined) {
     const expected = new Set(inputs.policy.expectedAdmins);
     for (const admin of inputs.admins) {
       if (expected.has(admin)) continue;
@@ -342,6 +353,59 @@ function userFindings(inputs: ClusterInputs): Finding[] {
         }),
       );
     }
+  }
+  return out;
+}
+
+/** `member of admin` -> member of `admin`: role names come from the cluster. */
+function whyText(why: readonly string[]): string {
+  return why.map((w) => (w.startsWith('member of ') ? `member of ${plainCode(w.slice('member of '.length))}` : w)).join(', ');
+}
+
+/**
+ * What a self-hosted cluster's HBA rules and roles say that the allowlist cannot: privileged roles
+ * the policy does not expect (every one, `postgres` included; the bot's admin user is expected),
+ * privileged roles the HBA guard does not keep off allowlisted networks, and rules the bot cannot
+ * reduce to an IPv4 network. All high, Keep only: the fix is on the server.
+ */
+function privilegeFindings(inputs: ClusterInputs): Finding[] {
+  const out: Finding[] = [];
+  const expected = new Set(inputs.policy.expectedAdmins);
+  for (const role of inputs.privilegedRoles ?? []) {
+    if (role.botAdmin || expected.has(role.name)) continue;
+    const why = [...role.why].sort();
+    out.push(
+      finding(
+        inputs,
+        'unexpected-admin',
+        'high',
+        role.name,
+        [role.name, ...why],
+        `${plainCode(role.name)} is privileged (${whyText(role.why)})${role.canLogin ? '' : ' though it cannot log in'}, and the policy's \`expectedAdmins\` does not list it; revoke it on the cluster, or add it to the policy.`,
+        { facts: { user: role.name, why: why.join(', '), canLogin: role.canLogin } },
+      ),
+    );
+  }
+  for (const role of inputs.unguardedRoles ?? []) {
+    out.push(
+      finding(
+        inputs,
+        'privileged-unguarded',
+        'high',
+        role.name,
+        [role.name],
+        `${plainCode(role.name)} is privileged (${whyText(role.why)}) and can log in from every network the bot allowlists: the HBA rules were written before it became privileged. The next allowlist change keeps it off them.`,
+        { facts: { user: role.name, why: role.why.join(', ') } },
+      ),
+    );
+  }
+  for (const rule of inputs.opaqueRules ?? []) {
+    const subject = rule.rule.trim().split(/\s+/).join(' ');
+    out.push(
+      finding(inputs, 'hba-unchecked', 'high', subject, [subject, rule.reason], `${rule.where} may admit any address: it ${rule.reason}. The rule: ${plainCode(subject, 200)}`, {
+        facts: { where: rule.where, rule: subject, reason: rule.reason },
+      }),
+    );
   }
   return out;
 }

@@ -84,6 +84,30 @@ export interface UserInspection {
   readonly privileges: readonly string[];
 }
 
+/** A role holding more than the bot ever grants: the facts the audit and the HBA guard act on. */
+export interface PrivilegedRole {
+  readonly name: string;
+  /** `superuser`, `createrole`, `bypassrls`, `the bot's admin user`, `member of <role>`, ... */
+  readonly why: readonly string[];
+  readonly canLogin: boolean;
+  /** The bot's own admin user: expected, since it is configured. */
+  readonly botAdmin: boolean;
+}
+
+/**
+ * A rule the backend reports but cannot reduce to an IPv4 network it can judge (sql: an HBA line
+ * using `all`, a host name, IPv6, `trust`, or a look-alike of the bot's own lines). It may admit
+ * any address, so `check` shows it as "may admit this address" and the audit reports it.
+ */
+export interface OpaqueRule {
+  /** Where it is, e.g. `pg_hba line 12`. */
+  readonly where: string;
+  /** The rule as written: from the cluster, untrusted text. */
+  readonly rule: string;
+  /** Why the bot cannot judge it; the bot's own words. */
+  readonly reason: string;
+}
+
 export interface CreateUserResult {
   /** False when a resumed request found the user it had created (its password was then set again). */
   readonly created: boolean;
@@ -180,6 +204,8 @@ export interface ClusterAdmin {
   revoke(name: string, grants: readonly Grant[]): Promise<void>;
   /** Members of the `admin` role, when the backend can see them (sql, or cloud with an admin SQL connection). */
   listAdmins?(): Promise<string[]>;
+  /** Rules that may admit any address because the backend cannot judge them (sql: HBA lines); absent = none can exist. */
+  listOpaqueRules?(): Promise<OpaqueRule[]>;
 
   connectionDetails(request: ConnectionRequest): Promise<ConnectionDetails>;
 

@@ -2,7 +2,7 @@
  * How the request layer talks to people, without knowing it is Slack. `SlackNotifier`
  * (lib/slack) renders these views as Block Kit and chooses response_url or DM.
  */
-import { type ConnectionDetails } from '../cluster-admin/types';
+import { type ConnectionDetails, type OpaqueRule } from '../cluster-admin/types';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from './types';
 
 export type Tone = 'info' | 'success' | 'warning' | 'error';
@@ -28,8 +28,9 @@ export interface AllowlistRow {
 /** A reply to a command that needed the cluster. */
 export type View =
   | { readonly kind: 'text'; readonly text: string; readonly tone?: Tone }
-  | { readonly kind: 'allowlist'; readonly cluster: string; readonly rows: readonly AllowlistRow[]; readonly propagating: boolean; readonly cap: number }
-  | { readonly kind: 'check'; readonly cluster: string; readonly ip: string; readonly covering: readonly AllowlistRow[] }
+  | { readonly kind: 'allowlist'; readonly cluster: string; readonly rows: readonly AllowlistRow[]; readonly propagating: boolean; readonly cap: number; readonly mayAdmit?: readonly OpaqueRule[] }
+  /** `mayAdmit`: rules the backend cannot judge (self-hosted HBA lines), shown as "may admit this address". */
+  | { readonly kind: 'check'; readonly cluster: string; readonly ip: string; readonly covering: readonly AllowlistRow[]; readonly mayAdmit?: readonly OpaqueRule[] }
   | { readonly kind: 'users'; readonly cluster: string; readonly users: readonly { readonly name: string; readonly managed?: ManagedUser }[] };
 
 export interface ReplyTarget {

@@ -275,6 +275,13 @@ export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, comma
   return { text: `${intro} Connection details for ${details.user} on ${delivery.cluster}.`, blocks: blocks.slice(0, 50) };
 }
 
+/** Rules the bot cannot judge, each with the bot's reason: any of them may admit anyone. */
+function mayAdmitBlocks(rules: Extract<View, { kind: 'check' }>['mayAdmit'], what: string): KnownBlock[] {
+  if (rules === undefined || rules.length === 0) return [];
+  const lines = rules.map((r) => `:warning: ${escapeText(r.where)} ${what}: it ${escapeText(r.reason)}. ${inlineCode(r.rule, 200)}`);
+  return [section(`*${rules.length === 1 ? 'A rule' : `${rules.length} rules`} the bot cannot check:*`), ...sections(lines)];
+}
+
 function rowLine(row: AllowlistRow): string {
   const access = [row.sql && 'SQL', row.ui && 'UI'].filter(Boolean).join('+') || 'none';
   const who = row.managed ? ` · <@${row.managed.requester}>` : ' · _not added by the bot_';
@@ -290,16 +297,21 @@ export function viewMessage(view: View): Message {
     case 'allowlist': {
       const head = `*Allowlist of \`${view.cluster}\`*: ${view.rows.length} of ${view.cap} entries${view.propagating ? ' · :hourglass: a change is propagating' : ''}`;
       const lines = view.rows.length === 0 ? ['_No entries: nobody can connect yet._'] : view.rows.map(rowLine);
-      return { text: `Allowlist of ${view.cluster}: ${view.rows.length} entries`, blocks: [section(head), ...sections(lines)].slice(0, 50) };
+      const opaque = mayAdmitBlocks(view.mayAdmit, 'may admit any address');
+      return { text: `Allowlist of ${view.cluster}: ${view.rows.length} entries`, blocks: [section(head), ...opaque, ...sections(lines)].slice(0, 50) };
     }
     case 'check': {
+      const opaque = mayAdmitBlocks(view.mayAdmit, 'may admit this address');
+      if (view.covering.length === 0 && opaque.length > 0) {
+        return { text: `${view.ip} may be allowed on ${view.cluster}`, blocks: [section(`:warning: No allowlist entry covers \`${view.ip}\` on \`${view.cluster}\`, but:`), ...opaque].slice(0, 50) };
+      }
       if (view.covering.length === 0) {
         return textMessage(`\`${view.ip}\` is *not* allowed on \`${view.cluster}\`: no allowlist entry covers it.`, 'warning');
       }
       const lines = view.covering.map(rowLine);
       return {
         text: `${view.ip} is allowed on ${view.cluster}`,
-        blocks: [section(`:white_check_mark: \`${view.ip}\` is allowed on \`${view.cluster}\` by ${view.covering.length === 1 ? 'this entry' : 'these entries'}:`), ...sections(lines)],
+        blocks: [section(`:white_check_mark: \`${view.ip}\` is allowed on \`${view.cluster}\` by ${view.covering.length === 1 ? 'this entry' : 'these entries'}:`), ...sections(lines), ...opaque].slice(0, 50),
       };
     }
     case 'users': {
