@@ -111,6 +111,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       notifier: await notifier(),
       maintenance: await maintenance(),
       executor: await executor(),
+      queue: ack.queue,
       removeUnprovenExpired: config.audit.removeUnprovenExpired,
       recoveryWindowDays: config.secrets.recoveryWindowDays,
       commandName: config.slack.command,

@@ -7,6 +7,7 @@
  * approver has not kept to the cluster's audit channel, each with Remove and Keep buttons.
  */
 import { type Logger } from '../log';
+import { type JobQueue } from '../requests/jobs';
 import { isRetryable, type AuditJobs, type RequestExecutor } from '../requests/executor';
 import { type Job } from '../requests/jobs';
 import { type Maintenance } from '../requests/maintenance';
@@ -53,6 +54,8 @@ export interface AuditorOptions {
   readonly notifier: Pick<Notifier, 'reply' | 'deleteMessage'>;
   readonly maintenance: Pick<Maintenance, 'expireStaleRequests' | 'deleteDueDms'>;
   readonly executor: Pick<RequestExecutor, 'expire'>;
+  /** Where a cancel of a request that does not finish goes (the request's own job group). */
+  readonly queue: JobQueue;
   /** `audit.removeUnprovenExpired`. */
   readonly removeUnprovenExpired: boolean;
   /** Days a deleted secret stays restorable. */
@@ -175,7 +178,7 @@ export class Auditor implements AuditJobs {
         await this.outcome(job, text, 'warning');
         return;
       }
-      const done = await this.apply(job.cluster, finding.fix);
+      const done = await this.apply(job.cluster, finding.fix, job.actor);
       await this.trail(finding, job.actor, 'removed', done);
       log.info({ event: 'audit.removed', rule: finding.rule, subject: finding.subject, fix: finding.fix.kind }, done);
       await this.outcome(job, `<@${job.actor}> removed “${RULE_TITLES[finding.rule]}” \`${finding.subject}\`: ${done}`, 'success');
@@ -262,7 +265,7 @@ export class Auditor implements AuditJobs {
   }
 
   /** Applies a fix; returns one user-safe line saying what happened. */
-  private async apply(cluster: string, fix: FindingFix): Promise<string> {
+  private async apply(cluster: string, fix: FindingFix, actor: string): Promise<string> {
     switch (fix.kind) {
       case 'remove-entry': {
         const removed = await (await this.o.clusters.get(cluster)).removeAllowlistEntry(fix.cidr);
@@ -286,6 +289,10 @@ export class Auditor implements AuditJobs {
         const managed = user === undefined ? undefined : await this.o.store.getManagedUser(cluster, user);
         if (managed !== undefined && managed.secretName === fix.name) await this.o.store.deleteManagedUser(cluster, managed.user);
         return `secret \`${fix.name}\` is scheduled for deletion in ${this.o.recoveryWindowDays} days (restorable until then).`;
+      }
+      case 'cancel-request': {
+        await this.o.queue.enqueue({ type: 'cancel', requestId: fix.requestId, actor }, { deduplicationId: `cancel-${fix.requestId}`, groupId: `request-${fix.requestId}` });
+        return `request \`${fix.requestId}\` is being cancelled; what it did is undone where that can be, and its requester is told.`;
       }
       case 'expire-request': {
         const request = await this.o.store.getRequest(fix.requestId);

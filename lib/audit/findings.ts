@@ -30,6 +30,7 @@ export const FINDING_RULES = [
   'union',
   'hba-unchecked',
   'privileged-unguarded',
+  'stuck-request',
 ] as const;
 export type FindingRule = (typeof FINDING_RULES)[number];
 
@@ -47,6 +48,8 @@ export type FindingFix =
   | { readonly kind: 'delete-secret'; readonly name: string }
   /** Expire a pending request (its card and requester are told). */
   | { readonly kind: 'expire-request'; readonly requestId: string }
+  /** Cancel an open request that does not finish: undo what it did, end it failed, tell its requester. */
+  | { readonly kind: 'cancel-request'; readonly requestId: string }
   /** Delete a DM that carries a password. */
   | { readonly kind: 'delete-dm'; readonly channel: string; readonly ts: string };
 
@@ -144,6 +147,7 @@ export const RULE_TITLES: Readonly<Record<FindingRule, string>> = {
   'stale-pending': 'Stale pending request',
   'dm-past-ttl': 'Password DM past its TTL',
   union: 'The allowlist as a whole',
+  'stuck-request': 'Request not finishing',
   'hba-unchecked': 'HBA rule the bot cannot check',
   'privileged-unguarded': 'Privileged role can log in from allowlisted networks',
 };
@@ -161,6 +165,8 @@ export function describeFix(fix: FindingFix, cluster: string): string {
       return `Schedule secret ${plainCode(fix.name)} for deletion (restorable during the recovery window).`;
     case 'expire-request':
       return `Expire pending request \`${fix.requestId}\`.`;
+    case 'cancel-request':
+      return `Cancel request \`${fix.requestId}\`: undo what it did where that can be, end it as failed and tell its requester.`;
     case 'delete-dm':
       return 'Delete the DM that carries the password.';
   }

@@ -31,6 +31,8 @@ export interface ClusterInspectorOptions {
 /** State-table lookups every cluster of one run shares: read once per run, not per cluster. */
 export interface SharedInputs {
   readonly pending: readonly ChatRequest[];
+  /** Open requests (approved, applying, or ended but not told), due or not. */
+  readonly open: readonly ChatRequest[];
   readonly dueDms: readonly DmReceipt[];
   readonly now: Date;
 }
@@ -56,8 +58,12 @@ export class ClusterInspector {
 
   async shared(): Promise<SharedInputs> {
     const now = this.now();
-    const [pending, dueDms] = await Promise.all([this.o.store.listPending(), this.o.store.listDueDmReceipts(now)]);
-    return { pending, dueDms, now };
+    const [pending, dueDms, open] = await Promise.all([
+      this.o.store.listPending(),
+      this.o.store.listDueDmReceipts(now),
+      this.o.store.listDue(new Date(now.getTime() + 365 * 86_400_000), 1_000),
+    ]);
+    return { pending, open, dueDms, now };
   }
 
   /** Every finding for `alias` (acknowledged or not). @throws what the backend, store or secret store throws. */
@@ -93,6 +99,7 @@ export class ClusterInspector {
       managedUsers,
       secrets,
       pending: common.pending.filter((r) => r.cluster === alias),
+      open: common.open.filter((r) => r.cluster === alias),
       dueDms: common.dueDms.filter((dm) => dmCluster(dm) === alias),
       now: common.now,
     });

@@ -49,6 +49,8 @@ export interface ClusterInputs {
   readonly secrets: readonly SecretSummary[];
   /** This cluster's pending requests. */
   readonly pending: readonly ChatRequest[];
+  /** This cluster's open requests (approved, applying, or ended but not told); absent = none looked at. */
+  readonly open?: readonly ChatRequest[];
   /** This cluster's password DMs whose TTL has passed. */
   readonly dueDms: readonly DmReceipt[];
   readonly now: Date;
@@ -410,8 +412,28 @@ function privilegeFindings(inputs: ClusterInputs): Finding[] {
   return out;
 }
 
+/** An open request this long after it was made has not finished though the reconciler kept driving it. */
+export const STUCK_AFTER_MS = 30 * 60_000;
+
 function requestFindings(inputs: ClusterInputs): Finding[] {
   const now = inputs.now.getTime();
+  const stuck = (inputs.open ?? [])
+    .filter((r) => Date.parse(r.createdAt) + STUCK_AFTER_MS <= now)
+    .map((r) =>
+      finding(
+        inputs,
+        'stuck-request',
+        'high',
+        r.id,
+        [r.id, r.status, r.step ?? ''],
+        `Request \`${r.id}\` (${r.params.kind}) made at ${shortTime(r.createdAt)} has not finished: it is ${r.status}${r.step ? ` (${r.step})` : ''}. The bot drives it on every minute; Cancel undoes what it did and tells its requester.`,
+        { fix: { kind: 'cancel-request', requestId: r.id }, person: r.requester, facts: { requestId: r.id, kind: r.params.kind, status: r.status, step: r.step, createdAt: r.createdAt } },
+      ),
+    );
+  return [...stuck, ...requestFindingsPending(inputs, now)];
+}
+
+function requestFindingsPending(inputs: ClusterInputs, now: number): Finding[] {
   return inputs.pending
     .filter((r) => r.status === 'pending' && Date.parse(r.expiresAt) <= now)
     .map((r) =>

@@ -36,7 +36,7 @@ import { RecordHeldError, StateStoreError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts } from './store';
-import { type ChatRequest, type DmReceipt, FINAL_STATUSES, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
+import { type ChatRequest, type DmReceipt, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
 export interface AuditJobs {
@@ -203,6 +203,8 @@ export class RequestExecutor {
         return this.decided(job.requestId, finalAttempt);
       case 'drive':
         return this.drive(job.requestId, finalAttempt);
+      case 'cancel':
+        return this.cancel(job.requestId, job.actor);
       case 'connect':
         return this.answering(job, finalAttempt, () => this.connect(job));
       case 'read':
@@ -234,6 +236,25 @@ export class RequestExecutor {
     this.o.logger.info({ event: 'request.driven', requestId, status: request.status, step: request.step }, 'driving an open request on');
     if (request.decidedBy !== undefined) return this.decided(requestId, finalAttempt);
     return this.submit(requestId, finalAttempt);
+  }
+
+  /**
+   * An admin's cancel of a request that does not finish (it runs in the request's own job group,
+   * so never beside a delivery of it): what it did is undone where that can be (its entry, the
+   * user it created; revoke, rotate and delete go forward only), it ends `failed`, and its
+   * requester is told who cancelled it. A request that has ended meanwhile is only told.
+   */
+  async cancel(requestId: string, actor: string): Promise<void> {
+    const request = await this.o.store.getRequest(requestId);
+    if (request === undefined || !isOpen(request)) return;
+    if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
+    const log = this.o.logger.child({ requestId: request.id, cluster: request.cluster, kind: request.params.kind });
+    log.warn({ event: 'request.cancelled', actor }, 'request cancelled by an admin');
+    await this.rollBack(request, log, undefined);
+    const ended: ChatRequest = { ...request, status: 'failed', outcome: `Cancelled by <@${actor}>: it did not finish, and what it had done was undone where it could be.` };
+    const told = await this.tell(ended, []);
+    await this.commit(request.status, { request: ended, notes: [], receipts: [] }, { told: told.ok, finalAttempt: true }, log);
+    if (!told.ok) throw told.error;
   }
 
   private async submit(requestId: string, finalAttempt: boolean): Promise<void> {
@@ -1008,14 +1029,16 @@ export class RequestExecutor {
       const m = byCidr.get(e.cidr);
       return m ? { ...e, managed: m } : { ...e };
     };
+    // Rules the backend cannot judge (self-hosted HBA: `all`, host names, IPv6, `trust`, ...) are shown, never hidden.
+    const mayAdmit = (await admin.listOpaqueRules?.()) ?? [];
     if (job.command === 'check') {
       const ip = job.ip ?? '';
-      await this.o.notifier.reply(target, { kind: 'check', cluster: job.cluster, ip, covering: coveringEntries(snapshot.entries, ip).map(toRow) });
+      await this.o.notifier.reply(target, { kind: 'check', cluster: job.cluster, ip, covering: coveringEntries(snapshot.entries, ip).map(toRow), mayAdmit });
       return;
     }
     // Configured, else the plan's documented cap; self-hosted clusters have none, 50 is only a yardstick there.
     const cap = this.o.clusters.config(job.cluster)?.policy.allowlistCap ?? description.allowlistCap ?? 50;
-    await this.o.notifier.reply(target, { kind: 'allowlist', cluster: job.cluster, rows: snapshot.entries.map(toRow), propagating: snapshot.propagating, cap });
+    await this.o.notifier.reply(target, { kind: 'allowlist', cluster: job.cluster, rows: snapshot.entries.map(toRow), propagating: snapshot.propagating, cap, mayAdmit });
   }
 
   private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {

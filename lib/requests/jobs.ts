@@ -24,6 +24,8 @@ export type Job =
    * requester how it ended.
    */
   | { readonly type: 'drive'; readonly requestId: string }
+  /** An admin cancelled a request that does not finish (an audit finding's button). */
+  | { readonly type: 'cancel'; readonly requestId: string; readonly actor: string }
   /** DM the connection details of an existing user again. */
   | (Answered & {
       readonly type: 'connect';
@@ -81,6 +83,7 @@ export function jobGroup(job: Job): string {
     case 'submit':
     case 'decided':
     case 'drive':
+    case 'cancel':
       return `request-${job.requestId}`;
     case 'connect':
       return `connect-${job.cluster}-${job.user}`;

@@ -357,13 +357,14 @@ function findingBlocks(finding: Finding): KnownBlock[] {
             type: 'button' as const,
             action_id: ACTION_AUDIT_REMOVE,
             style: 'danger' as const,
-            text: { type: 'plain_text' as const, text: 'Remove' },
+            // The same fix button; for a request that does not finish, its fix is to cancel it.
+            text: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Cancel request' : 'Remove' },
             value,
             confirm: {
-              title: { type: 'plain_text' as const, text: 'Remove?' },
+              title: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Cancel the request?' : 'Remove?' },
               text: { type: 'mrkdwn' as const, text: escapeText(describeFix(finding.fix, finding.cluster)) },
-              confirm: { type: 'plain_text' as const, text: 'Remove' },
-              deny: { type: 'plain_text' as const, text: 'Cancel' },
+              confirm: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Cancel request' : 'Remove' },
+              deny: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Keep waiting' : 'Cancel' },
               style: 'danger' as const,
             },
           },

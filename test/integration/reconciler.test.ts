@@ -9,15 +9,22 @@ import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest } from '../../lib/requests/types';
 import { type Harness, startHarness, USERS } from '../support/app-harness';
 
-const { alice, carol } = USERS;
+const { alice, admin, carol } = USERS;
+const AUDIT_CHANNEL = 'C0AUDIT101';
 let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness({
     config: (doc) => {
-      for (const cluster of doc.clusters as Array<Record<string, unknown>>) if (cluster.alias === 'local') cluster.policy = { userCreateNeedsApproval: false, autoApproveSingleHost: true };
+      for (const cluster of doc.clusters as Array<Record<string, unknown>>) {
+        if (cluster.alias === 'local') {
+          cluster.policy = { userCreateNeedsApproval: false, autoApproveSingleHost: true };
+          cluster.auditChannel = AUDIT_CHANNEL;
+        }
+      }
     },
   });
+  h.slack.addChannel({ id: AUDIT_CHANNEL, name: 'db-audit-101' });
 });
 
 afterAll(async () => {
@@ -25,8 +32,8 @@ afterAll(async () => {
 });
 
 /** What the ack writes for `allow <cidr>` on `local`, and nothing after it: the job is lost. */
-async function ackedWithoutJob(cidr: string, claim?: string): Promise<ChatRequest> {
-  const now = new Date();
+async function ackedWithoutJob(cidr: string, claim?: string, madeAt = new Date()): Promise<ChatRequest> {
+  const now = madeAt;
   const request: ChatRequest = {
     id: newRequestId(),
     cluster: 'local',
@@ -91,5 +98,31 @@ describe('the reconciler', () => {
     await h.clickCard(carol, id, 'approve');
     await h.settle();
     expect(await statusOf(id)).toMatchObject({ status: 'applied', step: 'told' });
+  });
+});
+
+describe('a request that does not finish', () => {
+  it('is a high audit finding, and an approver can cancel it: ended as failed, its requester told', async () => {
+    const stuck = await ackedWithoutJob('127.0.0.103/32', undefined, new Date(Date.now() - 40 * 60_000));
+    await h.command(admin, 'audit --cluster local');
+    await h.settle();
+    const report = h.slack.messages(AUDIT_CHANNEL).find((m) => JSON.stringify(m.blocks ?? []).includes(stuck.id));
+    expect(report).toBeDefined();
+    const blocks = JSON.stringify(report?.blocks ?? []);
+    expect(blocks).toMatch(/Request not finishing/);
+    expect(blocks).toMatch(/Cancel request/);
+    // The finding's own actions block follows its section.
+    const list = (report?.blocks ?? []) as Array<{ block_id?: string }>;
+    const at = list.findIndex((b) => JSON.stringify(b).includes(stuck.id));
+    const actions = list.slice(at).find((b) => b.block_id?.startsWith('finding-actions-'));
+    if (report === undefined || actions?.block_id === undefined) throw new Error('no Cancel button for the stuck request');
+    await h.driver.clickButton({ user: carol, message: report, actionId: 'crdb_audit_remove', blockId: actions.block_id });
+    await h.settle();
+    const ended = await statusOf(stuck.id);
+    expect(ended).toMatchObject({ status: 'failed', step: 'told' });
+    expect(ended?.outcome).toMatch(/^Cancelled by <@U0CAROL>/);
+    expect(h.dms(alice).map((m) => m.text).join('\n')).toMatch(/Cancelled by/);
+    // Nothing of it is left on the cluster.
+    expect(await h.runtime.store.getManagedEntry('local', '127.0.0.103/32')).toBeUndefined();
   });
 });
