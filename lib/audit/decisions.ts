@@ -8,7 +8,7 @@ import { type Logger } from '../log';
 import { type AccessControl } from '../policy/access';
 import { type RequestIntake } from '../requests/intake';
 import { type RequestStore } from '../requests/store';
-import { auditTrailId, type RequestEvent } from '../requests/types';
+import { auditTrailId, isOpen, type RequestEvent } from '../requests/types';
 import { decodeFindingRef, type FindingRef } from './findings';
 
 export interface FindingDecisionsOptions {
@@ -77,7 +77,25 @@ export class FindingDecisions {
     return { ok: true, ref, message: 'Removing it now; the outcome follows in the thread.' };
   }
 
-  private async check(click: FindingClick, action: 'keep' | 'remove'): Promise<{ ok: true; ref: FindingRef } | { ok: false; message: string }> {
+  /**
+   * Retry on a request that does not finish: drives it on now (the reconciler does so every
+   * minute anyway). Only for a finding that names an open request.
+   */
+  async retry(click: FindingClick): Promise<FindingDecision> {
+    const checked = await this.check(click, 'retry');
+    if (!checked.ok) return checked;
+    const { ref } = checked;
+    const request = ref.rule === 'stuck-request' ? await this.o.store.getRequest(ref.subject) : undefined;
+    if (request === undefined || request.cluster !== ref.cluster || !isOpen(request)) {
+      return { ok: false, message: 'That request is not waiting for anything any more; nothing to retry.' };
+    }
+    await this.o.intake.enqueue({ type: 'drive', requestId: request.id }, `retry-${request.id}-${this.now().getTime()}`);
+    await this.event(ref.cluster, click.actor, 'retried', `${ref.rule} ${ref.subject}`);
+    this.o.logger.info({ event: 'audit.retry-requested', cluster: ref.cluster, requestId: request.id, actor: click.actor }, 'stuck request driven on by an approver');
+    return { ok: true, ref, message: 'Driving it on now; its requester hears the outcome.' };
+  }
+
+  private async check(click: FindingClick, action: 'keep' | 'remove' | 'retry'): Promise<{ ok: true; ref: FindingRef } | { ok: false; message: string }> {
     const ref = decodeFindingRef(click.value);
     if (ref === undefined || this.o.clusters.config(ref.cluster) === undefined) {
       this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, reason: 'malformed' }, 'audit click refused');

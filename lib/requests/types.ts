@@ -142,7 +142,9 @@ export interface RequestEvent {
     /** An approver's Remove applied the fix of a finding. */
     | 'removed'
     /** An approver's Keep acknowledged a finding. */
-    | 'kept';
+    | 'kept'
+    /** An approver's Retry drove on a request that did not finish. */
+    | 'retried';
   readonly detail?: string;
 }
 

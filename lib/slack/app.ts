@@ -14,7 +14,7 @@ import { decodeFindingRef } from '../audit/findings';
 import { type Logger } from '../log';
 import { type ClickedCard, type Decisions } from '../requests/decisions';
 import { allowedResponseUrl, clickedMessage, commandOrigin, interactionOrigin, originRefusal, type PayloadOrigin, type Workspace } from './binding';
-import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
+import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_AUDIT_RETRY, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
 import { type CommandHandler } from './commands';
 import { slackError } from './notifier';
 import { slackLogger } from './web-client';
@@ -249,6 +249,10 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   app.action<BlockAction<ButtonAction>>(
     ACTION_AUDIT_KEEP,
     auditAction((click) => options.findings.keep(click), (actor) => `:white_check_mark: Kept by <@${actor}>: not reported again until it changes.`, 'audit-keep.error'),
+  );
+  app.action<BlockAction<ButtonAction>>(
+    ACTION_AUDIT_RETRY,
+    auditAction((click) => options.findings.retry(click), (actor) => `:arrows_counterclockwise: Driven on now, as <@${actor}> asked; its requester hears the outcome.`, 'audit-retry.error'),
   );
   app.action<BlockAction<ButtonAction>>(
     ACTION_AUDIT_REMOVE,

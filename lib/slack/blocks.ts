@@ -27,6 +27,8 @@ export const ACTION_DENY = 'crdb_deny';
 export const VIEW_DENY = 'crdb_deny_reason';
 export const ACTION_AUDIT_REMOVE = 'crdb_audit_remove';
 export const ACTION_AUDIT_KEEP = 'crdb_audit_keep';
+/** On a request that does not finish: drive it on now. */
+export const ACTION_AUDIT_RETRY = 'crdb_audit_retry';
 
 const SECTION_LIMIT = 2900;
 
@@ -370,6 +372,7 @@ function findingBlocks(finding: Finding): KnownBlock[] {
           },
         ]
       : []),
+    ...(finding.fix?.kind === 'cancel-request' ? [{ type: 'button' as const, action_id: ACTION_AUDIT_RETRY, text: { type: 'plain_text' as const, text: 'Retry now' }, value }] : []),
     { type: 'button' as const, action_id: ACTION_AUDIT_KEEP, text: { type: 'plain_text' as const, text: 'Keep' }, value },
   ];
   return [

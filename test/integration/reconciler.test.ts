@@ -3,7 +3,7 @@
  * between the write and `SendMessage`, SQS refusing it) is driven on by the reconciler, by a Slack
  * retry of the command, or by a repeated click; `/crdb requests` shows it meanwhile.
  *
- * Network plays: this file's rules name only 127.0.0.101–127.0.0.103.
+ * Network plays: this file's rules name only 127.0.0.101–127.0.0.104.
  */
 import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest } from '../../lib/requests/types';
@@ -111,8 +111,9 @@ describe('a request that does not finish', () => {
     const blocks = JSON.stringify(report?.blocks ?? []);
     expect(blocks).toMatch(/Request not finishing/);
     expect(blocks).toMatch(/Cancel request/);
+    expect(blocks).toMatch(/crdb_audit_retry/);
     // The finding's own actions block follows its section.
-    const list = (report?.blocks ?? []) as Array<{ block_id?: string }>;
+    const list = (report?.blocks ?? []) as readonly { block_id?: string }[];
     const at = list.findIndex((b) => JSON.stringify(b).includes(stuck.id));
     const actions = list.slice(at).find((b) => b.block_id?.startsWith('finding-actions-'));
     if (report === undefined || actions?.block_id === undefined) throw new Error('no Cancel button for the stuck request');
@@ -124,5 +125,24 @@ describe('a request that does not finish', () => {
     expect(h.dms(alice).map((m) => m.text).join('\n')).toMatch(/Cancelled by/);
     // Nothing of it is left on the cluster.
     expect(await h.runtime.store.getManagedEntry('local', '127.0.0.103/32')).toBeUndefined();
+  });
+});
+
+describe('Retry now, on a request that does not finish', () => {
+  it('drives it on at once, and is refused once the request has finished', async () => {
+    const stuck = await ackedWithoutJob('127.0.0.104/32', undefined, new Date(Date.now() - 40 * 60_000));
+    await h.command(admin, 'audit --cluster local');
+    await h.settle();
+    const report = h.slack.messages(AUDIT_CHANNEL).find((m) => JSON.stringify(m.blocks ?? []).includes(stuck.id));
+    const list = (report?.blocks ?? []) as readonly { block_id?: string }[];
+    const actions = list.slice(list.findIndex((b) => JSON.stringify(b).includes(stuck.id))).find((b) => b.block_id?.startsWith('finding-actions-'));
+    if (report === undefined || actions?.block_id === undefined) throw new Error('no Retry button for the stuck request');
+    // A second click, built now (what a client still showing the button sends later).
+    const again = h.driver.buildBlockAction({ user: carol, message: report, actionId: 'crdb_audit_retry', blockId: actions.block_id }).request;
+    await h.driver.clickButton({ user: carol, message: report, actionId: 'crdb_audit_retry', blockId: actions.block_id });
+    await h.settle();
+    expect(await statusOf(stuck.id)).toMatchObject({ status: 'applied', step: 'told' });
+    await h.driver.send(again);
+    expect(h.slack.ephemerals({ user: carol }).map((e) => e.text).join('\n')).toMatch(/not waiting for anything any more/);
   });
 });
