@@ -175,8 +175,9 @@ function heldText(request: ChatRequest, error: RecordHeldError): string {
   if (params.kind === 'allow') {
     return `\`${params.allow.cidr}\` is already on the allowlist of \`${request.cluster}\`${error.holder !== undefined ? `, held by <@${error.holder}>` : ''}; nothing was changed.`;
   }
-  const user = params.kind === 'user-create' ? params.userCreate.user : params.kind === 'revoke' ? params.revoke.cidr : params.user.user;
-  return `SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`;
+  // Only allow and user create write records with their start.
+  if (params.kind === 'user-create') return `SQL user \`${params.userCreate.user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`;
+  return failureText(error);
 }
 
 /** The one-line, user-safe text of a failure. */

@@ -39,6 +39,8 @@ export interface SubmitInput {
   readonly channel?: string;
   /** Slack's `trigger_id`: a retried delivery of the same command carries the same one. */
   readonly idempotencyKey?: string;
+  /** Slack says this is a repeated delivery: the request it made, if any, is found first (no rate token spent). */
+  readonly retry?: boolean;
 }
 
 export type SubmitResult =
@@ -62,6 +64,11 @@ export class RequestIntake {
   }
 
   async submit(input: SubmitInput): Promise<SubmitResult> {
+    if (input.retry === true && input.idempotencyKey !== undefined) {
+      const earlierId = await this.o.store.idempotencyKeyHolder(`slash:${input.idempotencyKey}`);
+      const earlier = earlierId === undefined ? undefined : await this.o.store.getRequest(earlierId);
+      if (earlier !== undefined) return { outcome: 'duplicate', request: await this.redrive(earlier) };
+    }
     const cluster = this.o.clusters.config(input.cluster);
     const refusal = cluster === undefined ? this.unknownCluster(input.cluster) : await this.authorise(input);
     if (refusal || cluster === undefined) {

@@ -132,7 +132,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     return { channel: clicked.channel, ts: clicked.ts, blockRequestId: requestIdOfDecisionBlock(clicked.blockId) };
   };
 
-  app.command(options.commandName, async ({ command, ack }) => {
+  app.command(options.commandName, async ({ command, ack, context }) => {
     try {
       if (await foreign(commandOrigin(command), 'command.refused')) {
         const message = refusalMessage(NOT_OUR_WORKSPACE);
@@ -148,6 +148,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         channel: command.channel_id,
         ...(responseUrl !== undefined ? { responseUrl } : {}),
         triggerId: command.trigger_id,
+        // Slack's X-Slack-Retry-Num: a delivery of a command Slack sent before.
+        ...(context.retryNum !== undefined ? { retry: true } : {}),
       });
       await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
     } catch (error) {

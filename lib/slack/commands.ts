@@ -21,6 +21,8 @@ export interface SlashCommandInput {
   readonly responseUrl?: string;
   /** Unique per command; a Slack retry carries the same one. */
   readonly triggerId?: string;
+  /** Slack says it delivered this command before (`X-Slack-Retry-Num`). */
+  readonly retry?: boolean;
 }
 
 export interface CommandHandlerOptions {
@@ -112,6 +114,7 @@ export class CommandHandler {
       ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
       ...(input.channel !== undefined ? { channel: input.channel } : {}),
       ...(input.triggerId !== undefined ? { idempotencyKey: input.triggerId } : {}),
+      ...(input.retry === true ? { retry: true } : {}),
     });
     switch (result.outcome) {
       case 'refused':

@@ -20,12 +20,15 @@ const { alice, bob, carol, admin, dave, mallory } = USERS;
 const figures: Record<string, number | string> = {};
 let attacks = 0;
 
-/** pg_authid: attributes and the password verifier of every role, so "nothing changed" is exact. */
+/**
+ * pg_authid: attributes, memberships and password verifiers of this file's roles and the reserved
+ * ones, so "nothing changed" is exact (other test files create roles on the same server meanwhile).
+ */
 async function roles(pool: Pool): Promise<string> {
   const { rows } = await pool.query(
     `SELECT rolname, rolsuper, rolcreaterole, rolbypassrls, rolcanlogin, rolpassword,
             (SELECT string_agg(g.rolname, ',' ORDER BY g.rolname) FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid WHERE m.member = a.oid) AS member_of
-       FROM pg_authid a WHERE rolname NOT LIKE 'pg\\_%' ORDER BY rolname`,
+       FROM pg_authid a WHERE rolname LIKE 'ai\\_%' OR rolname IN ('postgres', 'root', 'admin') ORDER BY rolname`,
   );
   return JSON.stringify(rows);
 }
@@ -317,6 +320,28 @@ describe('access integrity (hardening)', () => {
         await limited.settle();
         figures['burst of 10 with 2 tokens left (accepted / refused)'] = `${accepted.length} / ${refused.length}`;
         attacks += 9;
+      } finally {
+        await limited.stop();
+      }
+    });
+
+    it("spends no token on Slack's retries of a command it already took", async () => {
+      const limited = await startHarness({
+        config: (doc) => {
+          doc.requests = { pendingTtl: '24h', propagationTimeout: '30m', rateLimit: { max: 2, window: '10m', maxPending: 10 } };
+          for (const cluster of doc.clusters as Array<Record<string, unknown>>) if (cluster.alias === 'local') cluster.policy = { userCreateNeedsApproval: false };
+        },
+      });
+      try {
+        const built = limited.driver.buildSlashCommand({ user: mallory, text: 'user create ai_retry_a --cluster local' });
+        await limited.driver.send(built.request);
+        for (const n of [1, 2, 3]) {
+          const retried = await limited.driver.send({ ...built.request, headers: { ...built.request.headers, 'X-Slack-Retry-Num': String(n), 'X-Slack-Retry-Reason': 'http_timeout' } });
+          expect(retried.body).toMatch(/Already received/);
+        }
+        expect(limited.ackText(await limited.command(mallory, 'user create ai_retry_b --cluster local'))).toMatch(/Request `/);
+        expect(limited.ackText(await limited.command(mallory, 'user create ai_retry_c --cluster local'))).toMatch(/the most allowed/);
+        await limited.settle();
       } finally {
         await limited.stop();
       }
