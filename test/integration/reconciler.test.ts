@@ -7,6 +7,7 @@
  */
 import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest } from '../../lib/requests/types';
+import { type SlackMessage } from '../../local/slack-emulator';
 import { type Harness, startHarness, USERS } from '../support/app-harness';
 
 const { alice, admin, carol } = USERS;
@@ -101,23 +102,27 @@ describe('the reconciler', () => {
   });
 });
 
+/** Runs `/crdb audit` on `local` and finds the report with the finding about `requestId`, and its buttons' block. */
+async function auditedFinding(requestId: string): Promise<{ report: SlackMessage; blockId: string }> {
+  await h.command(admin, 'audit --cluster local');
+  await h.settle();
+  const report = h.slack.messages(AUDIT_CHANNEL).find((m) => JSON.stringify(m.blocks ?? []).includes(requestId));
+  // The finding's own actions block follows its section.
+  const list = (report?.blocks ?? []) as readonly { block_id?: string }[];
+  const actions = list.slice(list.findIndex((b) => JSON.stringify(b).includes(requestId))).find((b) => b.block_id?.startsWith('finding-actions-'));
+  if (report === undefined || actions?.block_id === undefined) throw new Error(`no finding with buttons for ${requestId}`);
+  return { report, blockId: actions.block_id };
+}
+
 describe('a request that does not finish', () => {
   it('is a high audit finding, and an approver can cancel it: ended as failed, its requester told', async () => {
     const stuck = await ackedWithoutJob('127.0.0.103/32', undefined, new Date(Date.now() - 40 * 60_000));
-    await h.command(admin, 'audit --cluster local');
-    await h.settle();
-    const report = h.slack.messages(AUDIT_CHANNEL).find((m) => JSON.stringify(m.blocks ?? []).includes(stuck.id));
-    expect(report).toBeDefined();
-    const blocks = JSON.stringify(report?.blocks ?? []);
+    const { report, blockId } = await auditedFinding(stuck.id);
+    const blocks = JSON.stringify(report.blocks ?? []);
     expect(blocks).toMatch(/Request not finishing/);
     expect(blocks).toMatch(/Cancel request/);
     expect(blocks).toMatch(/crdb_audit_retry/);
-    // The finding's own actions block follows its section.
-    const list = (report?.blocks ?? []) as readonly { block_id?: string }[];
-    const at = list.findIndex((b) => JSON.stringify(b).includes(stuck.id));
-    const actions = list.slice(at).find((b) => b.block_id?.startsWith('finding-actions-'));
-    if (report === undefined || actions?.block_id === undefined) throw new Error('no Cancel button for the stuck request');
-    await h.driver.clickButton({ user: carol, message: report, actionId: 'crdb_audit_remove', blockId: actions.block_id });
+    await h.driver.clickButton({ user: carol, message: report, actionId: 'crdb_audit_remove', blockId });
     await h.settle();
     const ended = await statusOf(stuck.id);
     expect(ended).toMatchObject({ status: 'failed', step: 'told' });
@@ -131,15 +136,10 @@ describe('a request that does not finish', () => {
 describe('Retry now, on a request that does not finish', () => {
   it('drives it on at once, and is refused once the request has finished', async () => {
     const stuck = await ackedWithoutJob('127.0.0.104/32', undefined, new Date(Date.now() - 40 * 60_000));
-    await h.command(admin, 'audit --cluster local');
-    await h.settle();
-    const report = h.slack.messages(AUDIT_CHANNEL).find((m) => JSON.stringify(m.blocks ?? []).includes(stuck.id));
-    const list = (report?.blocks ?? []) as readonly { block_id?: string }[];
-    const actions = list.slice(list.findIndex((b) => JSON.stringify(b).includes(stuck.id))).find((b) => b.block_id?.startsWith('finding-actions-'));
-    if (report === undefined || actions?.block_id === undefined) throw new Error('no Retry button for the stuck request');
+    const { report, blockId } = await auditedFinding(stuck.id);
     // A second click, built now (what a client still showing the button sends later).
-    const again = h.driver.buildBlockAction({ user: carol, message: report, actionId: 'crdb_audit_retry', blockId: actions.block_id }).request;
-    await h.driver.clickButton({ user: carol, message: report, actionId: 'crdb_audit_retry', blockId: actions.block_id });
+    const again = h.driver.buildBlockAction({ user: carol, message: report, actionId: 'crdb_audit_retry', blockId: blockId }).request;
+    await h.driver.clickButton({ user: carol, message: report, actionId: 'crdb_audit_retry', blockId });
     await h.settle();
     expect(await statusOf(stuck.id)).toMatchObject({ status: 'applied', step: 'told' });
     await h.driver.send(again);
