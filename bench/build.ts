@@ -4,7 +4,7 @@
  * - the bot's `slack` and `audit` functions, from their handlers, with the esbuild settings the
  *   stack deploys them with (infra/bundling.ts, `CHATOPS_ESBUILD`): the same `index.js` the CDK
  *   asset holds;
- * - the baselines `bolt-sample` and `noop-ack` with the same settings minus the bot's
+ * - the baselines `bolt-sample`, `noop-ack` and `durable-ack` with the same settings minus the bot's
  *   Lambda-only aliases (`LAMBDA_ESBUILD`): a Bolt app as its team would deploy it; and, for the
  *   record, `bolt-sample` with those aliases too (`bolt-sample-trimmed`);
  * - the bench's child-process scripts (bench/children: cold-start runner, warm-ack driver, HTTP
@@ -20,13 +20,14 @@ import { CHATOPS_ESBUILD, esbuildOptions, LAMBDA_ESBUILD, type LambdaBundleSetti
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 export const BUILD_DIR = path.join(PROJECT_ROOT, 'bench', '.build');
 
-export type FunctionBundleName = 'slack' | 'audit' | 'bolt-sample' | 'noop-ack' | 'bolt-sample-trimmed';
+export type FunctionBundleName = 'slack' | 'audit' | 'bolt-sample' | 'noop-ack' | 'durable-ack' | 'bolt-sample-trimmed';
 
 const FUNCTIONS: Readonly<Record<FunctionBundleName, { entry: string; settings: LambdaBundleSettings }>> = {
   slack: { entry: 'handlers/slack.ts', settings: CHATOPS_ESBUILD },
   audit: { entry: 'handlers/audit.ts', settings: CHATOPS_ESBUILD },
   'bolt-sample': { entry: 'bench/baselines/bolt-sample.ts', settings: LAMBDA_ESBUILD },
   'noop-ack': { entry: 'bench/baselines/noop-ack.ts', settings: LAMBDA_ESBUILD },
+  'durable-ack': { entry: 'bench/baselines/durable-ack.ts', settings: LAMBDA_ESBUILD },
   'bolt-sample-trimmed': { entry: 'bench/baselines/bolt-sample.ts', settings: CHATOPS_ESBUILD },
 };
 

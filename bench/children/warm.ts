@@ -1,7 +1,7 @@
 /**
  * Warm ack latency of one function bundle, in a process of its own (forked by
- * bench/figures/warm-ack.ts, one for the bot and one for noop-ack, so neither's garbage collection
- * lands in the other's samples). The parent drives it over IPC: `{ run: n }` answers `n` samples,
+ * bench/figures/warm-ack.ts, one each for the bot, durable-ack and noop-ack, so no one's garbage
+ * collection lands in another's samples). The parent drives it over IPC: `{ run: n }` answers `n` samples,
  * taken one at a time as on a warm Lambda instance handling one request at a time. Each sample is
  * the time the handler takes to return the Function URL response for a signed slash command
  * built beforehand.
