@@ -30,6 +30,7 @@ import { type PrivilegedRole } from '../../lib/cluster-admin/types';
 import { generatePassword } from '../../lib/secrets/password';
 import { type Harness, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
+import { clusterInputs } from '../support/audit-inputs';
 import { tryConnect } from '../support/pg-client';
 
 const HERE = '127.0.0.61';
@@ -170,20 +171,7 @@ describe('renderHba: the guard', () => {
 
 describe('audit rules: privileged roles and rules the bot cannot check', () => {
   const role = (name: string, why: string[], extra: Partial<PrivilegedRole> = {}): PrivilegedRole => ({ name, why, canLogin: true, botAdmin: false, ...extra });
-  const base: ClusterInputs = {
-    cluster: 'self',
-    backend: 'sql',
-    policy: { minPrefix: 24, expectedAdmins: ['dba'] },
-    entries: [],
-    operatorCidrs: new Set(),
-    managedEntries: [],
-    users: [],
-    managedUsers: [],
-    secrets: [],
-    pending: [],
-    dueDms: [],
-    now: new Date('2030-01-01T00:00:00Z'),
-  };
+  const base: ClusterInputs = clusterInputs({ cluster: 'self', backend: 'sql', policy: { minPrefix: 24, expectedAdmins: ['dba'] }, now: new Date('2030-01-01T00:00:00Z') });
 
   it('reports every privileged role the policy does not expect, postgres included, but not the bot’s admin user', () => {
     const findings = evaluate({
@@ -355,21 +343,9 @@ describe('on the real PostgreSQL', () => {
     await pool.query('CREATE ROLE hbai_botadmin CREATEROLE LOGIN');
     const other = new SqlClusterAdmin(options({ adminUser: 'hbai_botadmin' }));
     const hba = await other.inspectHba();
-    const findings = evaluate({
-      cluster: 'hba-integrity',
-      backend: 'sql',
-      policy: { minPrefix: 24, expectedAdmins: ['hbai_creator'] },
-      entries: [],
-      operatorCidrs: new Set(),
-      managedEntries: [],
-      users: [],
-      managedUsers: [],
-      secrets: [],
-      pending: [],
-      dueDms: [],
-      now: new Date(),
-      privilegedRoles: hba.privileged,
-    }).filter((f) => f.rule === 'unexpected-admin');
+    const findings = evaluate(
+      clusterInputs({ cluster: 'hba-integrity', backend: 'sql', policy: { minPrefix: 24, expectedAdmins: ['hbai_creator'] }, now: new Date(), privilegedRoles: hba.privileged }),
+    ).filter((f) => f.rule === 'unexpected-admin');
     const subjects = findings.map((f) => f.subject);
     expect(subjects).toEqual(expect.arrayContaining([pg.adminUser, 'hbai_super', 'hbai_member']));
     expect(subjects).not.toContain('hbai_botadmin');

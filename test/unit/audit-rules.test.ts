@@ -8,6 +8,7 @@ import { type ClusterInputs, evaluate } from '../../lib/audit/rules';
 import { cidrsOverlap } from '../../lib/cluster-admin/network';
 import { type AllowlistEntry } from '../../lib/cluster-admin/types';
 import { type ChatRequest, type ManagedEntry, type ManagedUser } from '../../lib/requests/types';
+import { clusterInputs } from '../support/audit-inputs';
 
 const NOW = new Date('2030-01-02T12:00:00.000Z');
 const EARLIER = '2030-01-02T11:00:00.000Z';
@@ -16,21 +17,7 @@ const ID = '01JAUDIT000000000000000001';
 const OTHER_ID = '01JAUDIT000000000000000002';
 
 function inputs(overrides: Partial<ClusterInputs> = {}): ClusterInputs {
-  return {
-    cluster: 'prod',
-    backend: 'cloud',
-    policy: { minPrefix: 24, expectedAdmins: [] },
-    entries: [],
-    operatorCidrs: new Set(),
-    managedEntries: [],
-    users: [],
-    managedUsers: [],
-    secrets: [],
-    pending: [],
-    dueDms: [],
-    now: NOW,
-    ...overrides,
-  };
+  return clusterInputs({ now: NOW, ...overrides });
 }
 
 function entry(cidr: string, name?: string, access: Partial<Pick<AllowlistEntry, 'sql' | 'ui'>> = {}): AllowlistEntry {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { unionOf, unionViolation } from '../../lib/policy/union';
 import { evaluate } from '../../lib/audit/rules';
+import { clusterInputs } from '../support/audit-inputs';
 
 describe('allowlist union', () => {
   it('counts overlapping and nested networks once', () => {
@@ -47,23 +48,15 @@ describe('allowlist union', () => {
 
 describe('audit: the union rule', () => {
   it('reports two /1 entries as the whole internet, though neither is 0.0.0.0/0', () => {
-    const findings = evaluate({
-      cluster: 'prod',
-      backend: 'cloud',
-      policy: { minPrefix: 24, expectedAdmins: [], allowOpen: false },
-      entries: [
-        { cidr: '0.0.0.0/1', sql: true, ui: false, name: 'a' },
-        { cidr: '128.0.0.0/1', sql: true, ui: false, name: 'b' },
-      ],
-      operatorCidrs: new Set(),
-      managedEntries: [],
-      users: [],
-      managedUsers: [],
-      secrets: [],
-      pending: [],
-      dueDms: [],
-      now: new Date('2026-12-04T00:00:00Z'),
-    });
+    const findings = evaluate(
+      clusterInputs({
+        policy: { minPrefix: 24, expectedAdmins: [], allowOpen: false },
+        entries: [
+          { cidr: '0.0.0.0/1', sql: true, ui: false, name: 'a' },
+          { cidr: '128.0.0.0/1', sql: true, ui: false, name: 'b' },
+        ],
+      }),
+    );
     const union = findings.find((f) => f.rule === 'union');
     expect(union?.severity).toBe('high');
     expect(union?.text).toBe('All 2 entries together admit every IPv4 address; the policy of prod never allows that.');
