@@ -1,10 +1,13 @@
 /**
- * The whole bot on AWS: three functions, the queue between them, the table, the schedules, the
+ * The whole bot on AWS: four functions, the queue between them, the table, the schedules, the
  * alarms, and for each function exactly the permissions its code uses (infra/permissions.ts).
  *
- *   Slack ──> Function URL ──> slack ──> SQS FIFO (+ DLQ, alarm) ──> worker
- *                                 │                                    │
- *   EventBridge Scheduler ──> audit          one DynamoDB table <──────┘ (all three)
+ *   Slack ──> Function URL ──> slack ──> one DynamoDB table ──stream──> outbox ──> SQS FIFO ──> worker
+ *                                                 ^                                (+ DLQ, alarm)
+ *   EventBridge Scheduler ──> audit (reconcile, sweep, report) ── drive jobs ──────────┘
+ *
+ * The slack function acks a command after one write: the request, `received`. The stream takes it
+ * to the queue; the reconciler takes on any request nothing moved on.
  *
  * The stack is environment-agnostic (no account or region at synth time, no lookups), so
  * `cdk synth` needs no credentials and no network; `cdk deploy` picks the account and region of
@@ -15,13 +18,14 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import { type Construct } from 'constructs';
 import path from 'node:path';
 import { MAX_RECEIVE_COUNT } from '../handlers/worker';
+import { OUTBOX_STREAM_FILTER } from '../lib/requests/outbox';
 import { AuditSchedules } from './audit-schedules';
 import { ChatopsFunction } from './chatops-function';
 import { type DeployConfig, type FunctionRole, WORKER_TIMEOUT_MS } from './deploy-config';
@@ -48,6 +52,7 @@ export const DEFAULT_ENTRIES: Readonly<Record<FunctionRole, string>> = {
   slack: 'handlers/slack.ts',
   worker: 'handlers/worker.ts',
   audit: 'handlers/audit.ts',
+  outbox: 'handlers/outbox.ts',
 };
 
 /** Per-function sizing. Memory buys CPU on Lambda: the slack function must answer within 3 s cold. */
@@ -56,6 +61,8 @@ export const SLACK_MEMORY_MB = 1024;
 export const WORKER_MEMORY_MB = 512;
 export const AUDIT_TIMEOUT = Duration.minutes(10);
 export const AUDIT_MEMORY_MB = 1024;
+export const OUTBOX_TIMEOUT = Duration.seconds(30);
+export const OUTBOX_MEMORY_MB = 256;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -78,6 +85,7 @@ export class ChatopsStack extends Stack {
   readonly slack: ChatopsFunction;
   readonly worker: ChatopsFunction;
   readonly audit: ChatopsFunction;
+  readonly outbox: ChatopsFunction;
   readonly functionUrl: lambda.FunctionUrl;
   readonly jobs: JobQueue;
   readonly state: StateTable;
@@ -110,7 +118,7 @@ export class ChatopsStack extends Stack {
     this.slack = new ChatopsFunction(this, 'Slack', {
       ...common,
       entry: entries.slack,
-      description: 'Slack commands and clicks: verify, validate, record, enqueue, ack',
+      description: 'Slack commands and clicks: verify, validate, record, ack',
       timeout: SLACK_TIMEOUT,
       memorySize: SLACK_MEMORY_MB,
     });
@@ -129,6 +137,14 @@ export class ChatopsStack extends Stack {
       memorySize: AUDIT_MEMORY_MB,
     });
 
+    this.outbox = new ChatopsFunction(this, 'Outbox', {
+      ...common,
+      entry: entries.outbox,
+      description: 'State table stream: sends each new request to the job queue',
+      timeout: OUTBOX_TIMEOUT,
+      memorySize: OUTBOX_MEMORY_MB,
+    });
+
     // Slack signs every request; the function verifies before anything else (DESIGN, "Security model").
     this.functionUrl = this.slack.function.addFunctionUrl({ authType: lambda.FunctionUrlAuthType.NONE, invokeMode: lambda.InvokeMode.BUFFERED });
 
@@ -136,6 +152,19 @@ export class ChatopsStack extends Stack {
     // which must not hold up other requests' jobs batched with it. Partial batch responses stay
     // on, as the handler reports them.
     this.worker.function.addEventSource(new SqsEventSource(this.jobs.queue, { batchSize: 1, reportBatchItemFailures: true }));
+
+    // New requests only (the filter), in order per shard; a failed send is retried from its record
+    // on, and past an hour or ten tries the reconciler drives the request instead.
+    this.outbox.function.addEventSource(
+      new DynamoEventSource(this.state.table, {
+        startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+        batchSize: 25,
+        retryAttempts: 10,
+        maxRecordAge: Duration.hours(1),
+        reportBatchItemFailures: true,
+        filters: [lambda.FilterCriteria.filter(OUTBOX_STREAM_FILTER)],
+      }),
+    );
 
     // A failed report must not be posted twice by Lambda's asynchronous retries.
     this.audit.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
@@ -155,7 +184,7 @@ export class ChatopsStack extends Stack {
     });
     if (alarmAction) this.auditAlarm.addAlarmAction(alarmAction);
 
-    for (const [role, fn] of [['slack', this.slack], ['worker', this.worker], ['audit', this.audit]] as const) this.grantRole(role, fn, config);
+    for (const [role, fn] of [['slack', this.slack], ['worker', this.worker], ['audit', this.audit], ['outbox', this.outbox]] as const) this.grantRole(role, fn, config);
 
     new CfnOutput(this, 'SlackFunctionUrl', { value: this.functionUrl.url, description: 'The slack function URL' });
     new CfnOutput(this, 'SlackRequestUrl', {
@@ -175,7 +204,7 @@ export class ChatopsStack extends Stack {
     const secretsRegion = file.secrets.store === 'aws' ? file.secrets.region : undefined;
     const scope: SecretScope = { stack: this, ...(secretsRegion !== undefined && { region: secretsRegion }) };
 
-    this.state.grant(fn.role, { itemActions: TABLE_ITEM_ACTIONS[role], queryActions: TABLE_QUERY_ACTIONS });
+    this.state.grant(fn.role, { itemActions: TABLE_ITEM_ACTIONS[role], queryActions: TABLE_QUERY_ACTIONS[role] });
 
     if (SENDS_JOBS[role]) {
       fn.role.addToPolicy(new iam.PolicyStatement({ sid: 'SendJobs', actions: ['sqs:SendMessage'], resources: [this.jobs.queue.queueArn] }));

@@ -15,7 +15,7 @@ import { ConfigError, type FileConfig, loadConfig, type SecretRef } from '../lib
 import { SECRET_NAME_PREFIX } from '../lib/secrets/types';
 
 /** The three functions of the deployment. */
-export type FunctionRole = 'slack' | 'worker' | 'audit';
+export type FunctionRole = 'slack' | 'worker' | 'audit' | 'outbox';
 
 /** A `{ secretId }` reference in the config, where it is, and which functions read it. */
 export interface ConfigSecret {

@@ -15,24 +15,31 @@ import { type ConfigSecret, type FunctionRole, secretNameOf } from './deploy-con
  * transaction is authorised per item, by `PutItem`/`UpdateItem` (and `ConditionCheckItem`, which
  * the store never uses).
  *
- * - slack: claim an idempotency key (PutItem, GetItem), create a request with its event
- *   (transaction of two Puts), approve/deny (GetItem, then Update + Put in a transaction), append
- *   an event (PutItem), Keep an audit finding (PutItem), read requests, entries and users
- *   (GetItem, Query). It never deletes.
- * - worker: all of that, plus managed entries/users and DM receipts removed (DeleteItem), and the
+ * - slack: write a new request (PutItem), read a repeated delivery's claim (GetItem), approve/deny
+ *   (GetItem, then Update + Put in a transaction), append an event (PutItem), Keep an audit
+ *   finding (PutItem), read requests, entries and users (GetItem, Query). It never deletes.
+ * - worker: all of that, plus admission (claim a command's trigger id, take a rate token:
+ *   PutItem, UpdateItem), managed entries/users and DM receipts removed (DeleteItem), and the
  *   audit's `/crdb audit` and Remove fixes, which it runs.
  * - audit: the sweep expires requests (GetItem, Update + Put), deletes due DM receipts, expired
  *   entries and users, stale acknowledgements (DeleteItem), appends trail events (PutItem), and
  *   reads the indexes (Query).
+ * - outbox: none on items; it reads the table's stream (granted by its event source mapping).
  */
 export const TABLE_ITEM_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
   slack: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
   worker: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
   audit: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  outbox: [],
 };
 
-/** Every function queries the table and both indexes (pending requests, due items, by requester). */
-export const TABLE_QUERY_ACTIONS: readonly string[] = ['dynamodb:Query'];
+/** Who queries the table and both indexes (pending requests, due items, by requester): all but the outbox relay. */
+export const TABLE_QUERY_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
+  slack: ['dynamodb:Query'],
+  worker: ['dynamodb:Query'],
+  audit: ['dynamodb:Query'],
+  outbox: [],
+};
 
 /**
  * Secrets Manager actions on SQL users' secrets (`crdb-chatops/<cluster>/*`), by function.
@@ -54,20 +61,22 @@ export const USER_SECRET_ACTIONS: Readonly<Record<FunctionRole, readonly string[
     'secretsmanager:RestoreSecret',
   ],
   audit: ['secretsmanager:DescribeSecret', 'secretsmanager:DeleteSecret'],
+  outbox: [],
 };
 
 /**
  * `ListSecrets` has no resource-level permissions (IAM requires `*`); it is read-only and returns
  * metadata, never values. The worker (`/crdb audit`) and the scheduled audit list the prefix.
  */
-export const LISTS_SECRETS: Readonly<Record<FunctionRole, boolean>> = { slack: false, worker: true, audit: true };
+export const LISTS_SECRETS: Readonly<Record<FunctionRole, boolean>> = { slack: false, worker: true, audit: true, outbox: false };
 
 /**
- * Who enqueues jobs: the slack function (commands, approvals, audit Remove clicks) and the audit
- * function, whose reconciler drives on open requests nothing has moved (a `drive` job each). The
- * worker runs jobs and enqueues none.
+ * Who enqueues jobs: the outbox relay (each new request's `submit`), the slack function
+ * (approvals, reads, audit Remove clicks, repeated deliveries) and the audit function, whose
+ * reconciler drives on open requests nothing has moved (a `drive` job each). The worker runs jobs
+ * and enqueues none.
  */
-export const SENDS_JOBS: Readonly<Record<FunctionRole, boolean>> = { slack: true, worker: false, audit: true };
+export const SENDS_JOBS: Readonly<Record<FunctionRole, boolean>> = { slack: true, worker: false, audit: true, outbox: true };
 
 /**
  * KMS, when `secrets.kmsKeyId` is set: Secrets Manager encrypts with a data key it asks KMS for
@@ -77,6 +86,7 @@ export const KMS_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
   slack: ['kms:Decrypt'],
   worker: ['kms:Decrypt', 'kms:GenerateDataKey'],
   audit: ['kms:Decrypt'],
+  outbox: [],
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -54,6 +54,8 @@ export class StateTable extends Construct {
       // Deleting the table takes two steps (turn this off, then delete), never one mistake.
       deletionProtection: true,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      // The outbox: each new request reaches the job queue through the stream (lib/requests/outbox.ts).
+      stream: dynamodb.StreamViewType.NEW_IMAGE,
     });
     for (const index of definition.GlobalSecondaryIndexes) {
       if (index.IndexName === undefined || index.KeySchema === undefined) unsupported('an index without a name or key schema');

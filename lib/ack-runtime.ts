@@ -31,6 +31,11 @@ import { type Notifier } from './requests/notifier';
 import { createSlackClient } from './slack/web-client';
 
 export interface RuntimeOverrides {
+  /**
+   * A queue that delivers in this process (local mode, tests). New requests are handed to it at
+   * the ack (no round trip); with the SQS queue built here, the table's stream relays them
+   * (handlers/outbox.ts) and the ack sends nothing.
+   */
   readonly queue?: JobQueue;
   readonly store?: RequestStore;
   readonly secretStore?: SecretStore;
@@ -114,6 +119,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
     });
 
   let queue = overrides.queue;
+  const nudge = overrides.queue;
   if (queue === undefined) {
     if (config.queue.kind !== 'sqs' || config.queue.url === undefined) {
       throw new Error('config: queue: an SQS queue URL (QUEUE_URL) is required outside local mode.');
@@ -130,7 +136,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
   const access = new AccessControl({ access: config.access, clusters: config.clusters, membership });
   const now = overrides.now;
   const checkpoint = overrides.ackCheckpoint;
-  const intake = new RequestIntake({ store, queue, access, clusters, pendingTtlMs: config.requests.pendingTtl, rateLimit: config.requests.rateLimit, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
+  const intake = new RequestIntake({ store, queue, ...(nudge ? { nudge } : {}), access, clusters, pendingTtlMs: config.requests.pendingTtl, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
   const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
   const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 

@@ -21,6 +21,7 @@ import {
 import { ClusterAdmins } from './cluster-admin/factory';
 import { type Config } from './config';
 import { SecretRedactor } from './log';
+import { Admission } from './requests/admission';
 import { RequestExecutor, type RequestExecutorOptions } from './requests/executor';
 import { Maintenance } from './requests/maintenance';
 import { type Notifier } from './requests/notifier';
@@ -84,6 +85,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
   );
   const executor = memo(async () =>
     new RequestExecutor({
+      admission: new Admission({ store, access: ack.access, cluster: (alias) => ack.clusters.config(alias), rateLimit: config.requests.rateLimit, logger }),
       store,
       secrets: secretStore,
       clusters,

@@ -257,6 +257,7 @@ type Operation =
   | 'take rate token'
   | 'claim idempotency key'
   | 'read idempotency key'
+  | 'receive request'
   | 'create request'
   | 'read request'
   | 'change request'
@@ -380,6 +381,15 @@ export class DynamoRequestStore implements RequestStore {
 
   // -- requests -----------------------------------------------------------------------------
 
+  async receiveRequest(request: ChatRequest): Promise<void> {
+    try {
+      await this.client.send(new PutCommand({ TableName: this.tableName, Item: this.requestItem(request), ConditionExpression: 'attribute_not_exists(pk)' }));
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw this.logged(new RequestExistsError(`Request ${request.id} already exists.`, { cause: error }), 'receive request', request.id);
+      throw this.translate(error, 'receive request', request.id);
+    }
+  }
+
   async createRequest(request: ChatRequest, event: RequestEvent): Promise<void> {
     if (event.requestId !== request.id) throw new StateStoreInvalidError(`The created event names request ${event.requestId}, not ${request.id}.`);
     const input: TransactWriteCommandInput = {
@@ -443,10 +453,12 @@ export class DynamoRequestStore implements RequestStore {
     return item === undefined ? undefined : toDomain<ChatRequest>(item, 'request');
   }
 
-  async transition(id: string, { from, changes, event, expectedVersion, alsoPut, alsoDelete }: TransitionOptions): Promise<TransitionResult> {
+  async transition(id: string, { from, changes, event, moreEvents = [], expectedVersion, alsoPut, alsoDelete }: TransitionOptions): Promise<TransitionResult> {
     if (from.length === 0) throw new StateStoreInvalidError(`A transition of request ${id} needs at least one status to move from.`);
-    if (event !== undefined && event.requestId !== id) throw new StateStoreInvalidError(`The event names request ${event.requestId}, not ${id}.`);
-    const also = this.alsoItems(id, alsoPut, alsoDelete);
+    for (const e of [...(event ? [event] : []), ...moreEvents]) {
+      if (e.requestId !== id) throw new StateStoreInvalidError(`The event names request ${e.requestId}, not ${id}.`);
+    }
+    const also = [...this.alsoItems(id, alsoPut, alsoDelete), ...moreEvents.map((e) => ({ Put: this.eventPut(e) }))];
     return this.optimistic<TransitionResult>('change request', id, async () => {
       const current = await this.getRequest(id);
       if (current === undefined || !from.includes(current.status) || (expectedVersion !== undefined && current.version !== expectedVersion)) {

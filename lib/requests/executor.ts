@@ -30,12 +30,13 @@ import { SecretExistsError, SecretStoreError } from '../secrets/errors';
 import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
 import { unionOf, unionViolation } from '../policy/union';
+import { type Admission } from './admission';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { RecordHeldError, StateStoreError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
-import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts } from './store';
+import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts, type TransitionResult } from './store';
 import { type ChatRequest, type DmReceipt, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
@@ -54,6 +55,8 @@ export interface ClusterDirectory {
 
 export interface RequestExecutorOptions {
   readonly store: RequestStore;
+  /** Decides a `received` request: admitted (on to approval or apply), refused, or a duplicate. */
+  readonly admission: Admission;
   readonly secrets: SecretStore;
   readonly clusters: ClusterDirectory;
   readonly notifier: Notifier;
@@ -154,6 +157,8 @@ function finalUpdate(request: ChatRequest, notes: readonly string[]): RequesterU
       return { kind: 'denied', by, ...(request.denyReason ? { reason: request.denyReason } : {}) };
     case 'expired':
       return { kind: 'expired' };
+    case 'refused':
+      return { kind: 'refused', reason: request.outcome ?? 'The request was refused.', ...(request.example !== undefined ? { example: request.example } : {}) };
     case 'failed':
       return { kind: 'failed', text: request.outcome ?? failureText(undefined) };
     default:
@@ -251,7 +256,8 @@ export class RequestExecutor {
     if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
     const log = this.o.logger.child({ requestId: request.id, cluster: request.cluster, kind: request.params.kind });
     log.warn({ event: 'request.cancelled', actor }, 'request cancelled by an admin');
-    await this.rollBack(request, log, undefined);
+    // A request not yet admitted has done nothing to undo.
+    if (request.status !== 'received') await this.rollBack(request, log, undefined);
     const ended: ChatRequest = { ...request, status: 'failed', outcome: `Cancelled by <@${actor}>: it did not finish, and what it had done was undone where it could be.` };
     const told = await this.tell(ended, []);
     await this.commit(request.status, { request: ended, notes: [], receipts: [] }, { told: told.ok, finalAttempt: true }, log);
@@ -259,8 +265,13 @@ export class RequestExecutor {
   }
 
   private async submit(requestId: string, finalAttempt: boolean): Promise<void> {
-    const request = await this.o.store.getRequest(requestId);
+    let request = await this.o.store.getRequest(requestId);
     if (request === undefined) return this.o.logger.warn({ requestId }, 'submit: request not found');
+    if (request.status === 'received') {
+      const admitted = await this.admit(request);
+      if (admitted === undefined) return;
+      request = admitted;
+    }
     if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
     if (request.status === 'pending') {
       if (this.isPastExpiry(request)) return this.expire(request);
@@ -272,6 +283,48 @@ export class RequestExecutor {
       ? () => this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: ${escapeText(describe(request))}, applied without approval. Reason: ${request.reason ? quoteReason(request.reason) : '(none)'}`)
       : undefined;
     return this.apply(request, finalAttempt, announce);
+  }
+
+  /**
+   * Admission of a `received` request (./admission.ts), as one transition: on to `pending` or
+   * `approved` with its `created` event (and `break-glass`), or to `refused` with the reason. A
+   * repeated delivery of one Slack command ends `refused` and told, without a word: the request
+   * that came first answers the requester. Returns the request as it now is (undefined when
+   * another delivery moved it meanwhile: that one goes on).
+   */
+  private async admit(request: ChatRequest): Promise<ChatRequest | undefined> {
+    const result = await this.o.admission.admit(request);
+    const created = { ...this.event(request.id, request.requester, 'created', describe(request)), at: request.createdAt };
+    let moved: TransitionResult;
+    switch (result.outcome) {
+      case 'admitted':
+        moved = await this.o.store.transition(request.id, {
+          from: ['received'],
+          changes: { status: request.quorum > 0 ? 'pending' : 'approved' },
+          event: created,
+          ...(request.breakGlass ? { moreEvents: [this.event(request.id, request.requester, 'break-glass', request.reason)] } : {}),
+        });
+        break;
+      case 'refused':
+        moved = await this.o.store.transition(request.id, {
+          from: ['received'],
+          changes: { status: 'refused', outcome: result.reason, ...(result.example !== undefined ? { example: result.example } : {}) },
+          event: created,
+          moreEvents: [this.event(request.id, 'bot', 'refused', result.reason)],
+        });
+        break;
+      case 'duplicate':
+        this.o.logger.info({ event: 'request.duplicate', requestId: request.id, first: result.requestId }, 'a repeated delivery of a command another request holds');
+        moved = await this.o.store.transition(request.id, {
+          from: ['received'],
+          changes: { status: 'refused', step: STEP_TOLD, outcome: `A repeated delivery of the command of request ${result.requestId}.` },
+          event: { ...this.event(request.id, 'bot', 'refused', `a repeated delivery of the command of request ${result.requestId}`), at: request.createdAt },
+        });
+        break;
+    }
+    await this.checkpoint('admitted', moved.ok ? moved.request : request);
+    if (moved.ok) return moved.request;
+    return moved.current?.status === 'received' ? undefined : moved.current;
   }
 
   private async decided(requestId: string, finalAttempt: boolean): Promise<void> {

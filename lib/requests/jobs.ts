@@ -101,3 +101,9 @@ export function driveJob(request: { readonly id: string; readonly version: numbe
   const job: Job = { type: 'drive', requestId: request.id };
   return { job, options: { deduplicationId: `drive-${request.id}-v${request.version}`, groupId: jobGroup(job) } };
 }
+
+/** The job that takes a new request from `received` on: sent by local mode's nudge and by the table's stream relay (handlers/outbox.ts). */
+export function submitJob(requestId: string): { job: Job; options: EnqueueOptions } {
+  const job: Job = { type: 'submit', requestId };
+  return { job, options: { deduplicationId: `submit-${requestId}`, groupId: jobGroup(job) } };
+}

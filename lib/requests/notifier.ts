@@ -14,7 +14,9 @@ export type RequesterUpdate =
   | { readonly kind: 'failed'; readonly text: string }
   | { readonly kind: 'approved'; readonly by: string }
   | { readonly kind: 'denied'; readonly by: string; readonly reason?: string }
-  | { readonly kind: 'expired' };
+  | { readonly kind: 'expired' }
+  /** Admission refused it; nothing was changed. `example`: a command that would be accepted (without the command name). */
+  | { readonly kind: 'refused'; readonly reason: string; readonly example?: string };
 
 export interface AllowlistRow {
   readonly cidr: string;

@@ -40,6 +40,7 @@ export type RequestChanges = Partial<
     | 'expiresAt'
     | 'dueAt'
     | 'waitingSince'
+    | 'example'
   >
 >;
 
@@ -71,6 +72,8 @@ export interface TransitionOptions {
   readonly changes: RequestChanges;
   /** Written atomically with the change (same transaction). */
   readonly event?: RequestEvent;
+  /** More events written atomically with the change (e.g. `created` and `break-glass` at admission). */
+  readonly moreEvents?: readonly RequestEvent[];
   /** Also require this version (optimistic lock); default: only the status condition. */
   readonly expectedVersion?: number;
   /**
@@ -110,6 +113,12 @@ export interface RequestStore {
   /** The request id holding `key`, or undefined when it is unclaimed (or its claim expired). Strongly consistent. */
   idempotencyKeyHolder(key: string): Promise<string | undefined>;
 
+  /**
+   * The ack's one write: stores a `received` request with one conditional put (no transaction, no
+   * event; admission writes its `created` event). Nothing else is read or written.
+   * @throws RequestExistsError when a request with the same id exists (nothing is written).
+   */
+  receiveRequest(request: ChatRequest): Promise<void>;
   /**
    * Creates the request and its `created` event atomically.
    * @throws RequestExistsError when a request with the same id exists (nothing is written).

@@ -43,12 +43,17 @@ export type RequestParams =
   | { readonly kind: 'user-delete'; readonly user: UserParams };
 
 /**
- * pending → approved → applying → applied
- *         ↘ denied | expired           ↘ failed (told, and rolled back where needed)
+ * received → pending → approved → applying → applied
+ *          ↘ approved (no approval needed)   ↘ failed (told, and rolled back where needed)
+ *          ↘ refused             ↘ denied | expired
+ *
+ * `received` is what the ack writes (one conditional put: the command is durable, nothing is
+ * decided yet). Admission, in the worker, checks what needs the state table (who holds the entry
+ * or user, the allowlist as a whole, the requester's limits) and moves it on, or to `refused`.
  */
-export type RequestStatus = 'pending' | 'approved' | 'applying' | 'applied' | 'denied' | 'expired' | 'failed';
+export type RequestStatus = 'received' | 'pending' | 'approved' | 'applying' | 'applied' | 'denied' | 'expired' | 'failed' | 'refused';
 
-export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['applied', 'denied', 'expired', 'failed']);
+export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['applied', 'denied', 'expired', 'failed', 'refused']);
 
 /** The `step` of a request whose requester has been told how it ended. */
 export const STEP_TOLD = 'told';
@@ -89,6 +94,13 @@ export interface ChatRequest {
   readonly approvals: readonly Approval[];
   readonly decidedBy?: string;
   readonly denyReason?: string;
+  /** A refused request: a command that would be accepted, without the command name (`allow 203.0.113.7 --cluster prod`). */
+  readonly example?: string;
+  /**
+   * Slack's `trigger_id` of the command, while the request is `received`: admission claims it, so
+   * a repeated delivery of the same command has one effect.
+   */
+  readonly trigger?: string;
   readonly breakGlass?: boolean;
   readonly createdAt: string;
   /** Pending requests expire at this time. */

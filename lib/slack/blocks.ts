@@ -100,7 +100,7 @@ export function summary(request: Pick<ChatRequest, 'params' | 'cluster'>): strin
 export function acceptedMessage(request: ChatRequest, notes: readonly string[], approversChannel?: string): Message {
   const what = `${summary(request)} on \`${request.cluster}\``;
   const noteLines = notes.map((n) => `• ${n}`);
-  if (request.status === 'pending') {
+  if (request.status === 'pending' || (request.status === 'received' && request.quorum > 0)) {
     const where = approversChannel ? ` in <#${approversChannel}>` : '';
     const text = `This needs ${request.quorum} approval${request.quorum === 1 ? '' : 's'}${where}: ${what}. I'll tell you when it is decided.`;
     return { text, blocks: [section(`:raised_hand: ${text}`), ...(noteLines.length ? [context(noteLines.join('\n'))] : []), context(`Request \`${request.id}\``)] };
@@ -114,6 +114,8 @@ export function duplicateMessage(request: ChatRequest): Message {
 }
 
 const STATUS_LINE: Record<ChatRequest['status'], string> = {
+  received: ':inbox_tray: Received, being checked',
+  refused: ':no_entry_sign: Refused',
   pending: ':hourglass: Waiting for approval',
   approved: ':white_check_mark: Approved, applying',
   applying: ':gear: Applying',
@@ -195,9 +197,11 @@ export function denyReasonModal(request: ChatRequest): { type: 'modal'; callback
   };
 }
 
-export function requesterUpdateMessage(request: ChatRequest, update: RequesterUpdate): Message {
+export function requesterUpdateMessage(request: ChatRequest, update: RequesterUpdate, command = '/crdb'): Message {
   const what = `${summary(request)} on \`${request.cluster}\``;
   switch (update.kind) {
+    case 'refused':
+      return refusalMessage(update.reason, update.example === undefined ? undefined : `${command} ${update.example}`);
     case 'progress':
       return textMessage(update.text);
     case 'approved':

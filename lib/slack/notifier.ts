@@ -45,7 +45,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async tellRequester(request: ChatRequest, update: RequesterUpdate): Promise<void> {
-    const message = requesterUpdateMessage(request, update);
+    const message = requesterUpdateMessage(request, update, this.o.commandName);
     // A decision may come hours later: it goes to a DM, where it cannot be missed.
     if (DECISIONS.has(update.kind)) {
       await this.dm(request.requester, message);

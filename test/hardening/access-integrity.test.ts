@@ -174,9 +174,9 @@ describe('access integrity (hardening)', () => {
         expect(await failing.runtime.store.getManagedUser('local', 'ai_rollback')).toBeUndefined();
         expect(await failing.runtime.secretStore.get('crdb-chatops/local/ai_rollback')).toBeUndefined();
         // What is left is the audit's: a login role with no secret. The requester can take nothing.
-        const rotate = failing.ackText(await failing.command(mallory, 'user rotate ai_rollback --cluster local'));
+        const rotate = await failing.answer(await failing.command(mallory, 'user rotate ai_rollback --cluster local'));
         expect(rotate).toMatch(/is not a user the bot manages/);
-        const connect = failing.ackText(await failing.command(mallory, 'connect ai_rollback --cluster local'));
+        const connect = await failing.answer(await failing.command(mallory, 'connect ai_rollback --cluster local'));
         expect(connect).toMatch(/is not a user the bot manages/);
         attacks += 2;
         figures['failed user create with a failing rollback step: records / secrets left'] = '0 / 0';
@@ -197,11 +197,11 @@ describe('access integrity (hardening)', () => {
       const cloudBefore = JSON.stringify([...h.cloud.state(PROD_CLUSTER_ID).allowlist.values()]);
       const records = JSON.stringify([await h.runtime.store.listManagedEntries('prod'), await h.runtime.store.listManagedEntries('local')]);
       for (const text of ['allow 198.51.100.81 --cluster prod --for 1h', 'allow 198.51.100.81/32 --both --cluster prod', 'allow 127.0.0.81 --cluster local --for 1m']) {
-        const ack = h.ackText(await h.command(mallory, text));
+        const ack = await h.answer(await h.command(mallory, text));
         expect(ack).toMatch(/already on the allowlist of `(prod|local)`, held by <@U0ALICE>/);
         attacks++;
       }
-      const revoke = h.ackText(await h.command(mallory, 'revoke 198.51.100.81/32 --cluster prod'));
+      const revoke = await h.answer(await h.command(mallory, 'revoke 198.51.100.81/32 --cluster prod'));
       expect(revoke).toMatch(/Only <@U0ALICE>/);
       attacks++;
       await h.settle();
@@ -261,7 +261,7 @@ describe('access integrity (hardening)', () => {
       }
       expect((await h.runtime.store.getRequest(half.id))?.status).toBe('applied');
       const cloudBefore = JSON.stringify([...h.cloud.state(PROD_CLUSTER_ID).allowlist.values()]);
-      const other = h.ackText(await h.command(dave, 'allow 128.0.0.0/1 --cluster prod --break-glass --reason "need it now"'));
+      const other = await h.answer(await h.command(dave, 'allow 128.0.0.0/1 --cluster prod --break-glass --reason "need it now"'));
       expect(other).toMatch(/would admit every IPv4 address to prod; its policy never allows that/);
       attacks++;
       // The same union made of entries the table does not know (an operator's): the worker refuses.
@@ -286,7 +286,7 @@ describe('access integrity (hardening)', () => {
       await h.settle();
       expect((await h.runtime.store.getRequest(b.id))?.status).toBe('applied');
       const hba = await readFile(pg.hbaFile, 'utf8');
-      const over = h.ackText(await h.command(carol, 'allow 10.81.192.0/18 --cluster local --reason "lab c"'));
+      const over = await h.answer(await h.command(carol, 'allow 10.81.192.0/18 --cluster local --reason "lab c"'));
       expect(over).toMatch(/would admit 65,537 addresses, more than its ceiling of \/16 \(65,536\)/);
       await h.settle();
       expect(await readFile(pg.hbaFile, 'utf8')).toBe(hba);
@@ -306,16 +306,19 @@ describe('access integrity (hardening)', () => {
       });
       try {
         const acks: string[] = [];
-        for (const n of [83, 84, 85]) acks.push(limited.ackText(await limited.command(mallory, `allow 127.0.0.${n} --cluster local`)));
-        expect(acks.slice(0, 2).every((a) => /Request `/.test(a))).toBe(true);
+        for (const n of [83, 84, 85]) acks.push(await limited.answer(await limited.command(mallory, `allow 127.0.0.${n} --cluster local`)));
+        expect(acks.slice(0, 2).every((a) => /Request `/.test(a) && !/the most allowed/.test(a))).toBe(true);
         expect(acks[2]).toMatch(/You have 2 requests waiting for approval, the most allowed at once/);
         await limited.settle();
         const cards = limited.slack.messages('C0APPROVE').filter((m) => !m.thread_ts).length;
         expect(cards).toBe(2);
         // Ten at once from one person: exactly the window's remaining two get through.
         const burst = await Promise.all(Array.from({ length: 10 }, (_, i) => limited.command(mallory, `user create ai_burst_${i} --cluster local`)));
-        const accepted = burst.map((r) => limited.ackText(r)).filter((a) => /Request `/.test(a));
-        const refused = burst.map((r) => limited.ackText(r)).filter((a) => /change requests in the last 10m, the most allowed/.test(a));
+        // Every command is durable at once; admission, in the worker, takes the tokens.
+        expect(burst.every((r) => /Request `/.test(limited.ackText(r)))).toBe(true);
+        const answers = await Promise.all(burst.map((r) => limited.answer(r)));
+        const refused = answers.filter((a) => /change requests in the last 10m, the most allowed/.test(a));
+        const accepted = answers.filter((a) => !/the most allowed/.test(a));
         expect([accepted.length, refused.length]).toEqual([2, 8]);
         await limited.settle();
         figures['burst of 10 with 2 tokens left (accepted / refused)'] = `${accepted.length} / ${refused.length}`;
@@ -334,14 +337,16 @@ describe('access integrity (hardening)', () => {
       });
       try {
         const built = limited.driver.buildSlashCommand({ user: mallory, text: 'user create ai_retry_a --cluster local' });
-        await limited.driver.send(built.request);
-        for (const n of [1, 2, 3]) {
-          const retried = await limited.driver.send({ ...built.request, headers: { ...built.request.headers, 'X-Slack-Retry-Num': String(n), 'X-Slack-Retry-Reason': 'http_timeout' } });
-          expect(retried.body).toMatch(/Already received/);
-        }
-        expect(limited.ackText(await limited.command(mallory, 'user create ai_retry_b --cluster local'))).toMatch(/Request `/);
-        expect(limited.ackText(await limited.command(mallory, 'user create ai_retry_c --cluster local'))).toMatch(/the most allowed/);
+        const retry = (n: number) => limited.driver.send({ ...built.request, headers: { ...built.request.headers, 'X-Slack-Retry-Num': String(n), 'X-Slack-Retry-Reason': 'http_timeout' } });
+        // A retry racing the first delivery's admission makes a second request, which admission
+        // ends quietly as a repeat: one effect, one token.
+        await Promise.all([limited.driver.send(built.request), retry(1)]);
         await limited.settle();
+        for (const n of [2, 3]) expect((await retry(n)).body).toMatch(/Already received/);
+        const made = (await limited.runtime.store.listByRequester(mallory)).filter((r) => r.params.kind === 'user-create' && r.params.userCreate.user === 'ai_retry_a');
+        expect(made.map((r) => r.status).sort()).toEqual(made.length === 1 ? ['applied'] : ['applied', 'refused']);
+        expect(await limited.answer(await limited.command(mallory, 'user create ai_retry_b --cluster local'))).not.toMatch(/the most allowed/);
+        expect(await limited.answer(await limited.command(mallory, 'user create ai_retry_c --cluster local'))).toMatch(/the most allowed/);
       } finally {
         await limited.stop();
       }

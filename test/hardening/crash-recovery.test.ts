@@ -141,14 +141,19 @@ async function recoverRun(): Promise<void> {
   const local = start();
   try {
     await ready(local);
+    let unfinished = '';
     await until(
       'every request to be final and told',
       async () => {
         const requests = await allRequests();
-        return requests.every((r) => ['applied', 'failed', 'denied', 'expired'].includes(r.status) && r.step === 'told') ? requests : undefined;
+        const open = requests.filter((r) => !['applied', 'failed', 'denied', 'expired', 'refused'].includes(r.status) || r.step !== 'told');
+        unfinished = open.map((r) => `${r.id} ${r.params.kind} ${r.status} ${r.step ?? ''} due ${r.dueAt ?? '-'}`).join('; ');
+        return open.length === 0 ? requests : undefined;
       },
       90_000,
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; unfinished: ${unfinished}`);
+    });
     local.signal('SIGTERM');
     await local.exited;
   } finally {
@@ -159,6 +164,7 @@ async function recoverRun(): Promise<void> {
 
 const createAndAllow: Cycle[] = [
   { crashAt: 'intake:written', act: (w) => w.command('user create crash_intake') },
+  { crashAt: 'admitted', act: (w) => w.command('user create crash_admitted') },
   { crashAt: 'applying', act: (w) => w.command('user create crash_applying') },
   { crashAt: 'user-create:secret-written', act: (w) => w.command('user create crash_secret') },
   { crashAt: 'user-create:user-created', act: (w) => w.command('user create crash_created') },
@@ -276,7 +282,7 @@ describe('crash recovery: kill -9 at every step boundary, then start again', () 
         .map(([name]) => name.replace('crdb-chatops/local/', ''))
         .sort();
       const records = (await store.listManagedUsers('local')).map((u) => u.user).filter((u) => u.startsWith('crash_')).sort();
-      expect(roles).toEqual(['crash_created', 'crash_intake', 'crash_secret', 'crash_told']);
+      expect(roles).toEqual(['crash_admitted', 'crash_created', 'crash_intake', 'crash_secret', 'crash_told']);
       expect(liveSecrets).toEqual(roles);
       expect(records).toEqual(roles);
       figures['users / secrets / records (crash_*)'] = `${roles.length} / ${liveSecrets.length} / ${records.length}`;

@@ -11,6 +11,7 @@ import { MAX_RECEIVE_COUNT } from '../../handlers/worker';
 import { loadConfig } from '../../lib/config';
 import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store';
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
+import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
 import { ChatopsStack } from '../../infra/chatops-stack';
 import { loadDeployConfig } from '../../infra/deploy-config';
 import { allStatements, EXAMPLE_CONFIG, logicalId, projectApp, resourceOf, resourcesOfType, roleStatements, type Statement, templateJson } from './support';
@@ -50,6 +51,9 @@ beforeAll(() => {
     slackRole: id(stack, stack.slack.role),
     workerRole: id(stack, stack.worker.role),
     auditRole: id(stack, stack.audit.role),
+    outbox: id(stack, stack.outbox.function),
+    outboxRole: id(stack, stack.outbox.role),
+    outboxLogs: id(stack, stack.outbox.logGroup),
     slackLogs: id(stack, stack.slack.logGroup),
     workerLogs: id(stack, stack.worker.logGroup),
     auditLogs: id(stack, stack.audit.logGroup),
@@ -173,8 +177,21 @@ describe('job queue', () => {
     });
   });
 
+  it('relays new requests from the table stream (NEW_IMAGE) to the queue, filtered to INSERTs of received requests', () => {
+    expectResourceProperties('AWS::DynamoDB::Table', { StreamSpecification: { StreamViewType: 'NEW_IMAGE' } });
+    expectResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [ids.table, 'StreamArn'] },
+      FunctionName: { Ref: ids.outbox },
+      StartingPosition: 'TRIM_HORIZON',
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 3600,
+      FilterCriteria: { Filters: [{ Pattern: JSON.stringify(OUTBOX_STREAM_FILTER) }] },
+    });
+  });
+
   it('feeds the worker one job at a time, with partial batch responses', () => {
-    expectResourceCount('AWS::Lambda::EventSourceMapping', 1);
+    expectResourceCount('AWS::Lambda::EventSourceMapping', 2);
     expectResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [ids.queue, 'Arn'] },
       FunctionName: { Ref: ids.worker },
@@ -335,14 +352,27 @@ describe('IAM: each function gets exactly what its code calls', () => {
     );
   });
 
+  it('outbox: reads the table stream and sends jobs, nothing else (no table item, no secret)', () => {
+    expect(roleStatements(template, ids.outboxRole ?? '').sort(bySid)).toEqual(
+      [
+        logs('outbox'),
+        // Granted by the event source mapping; ListStreams has no resource-level permissions.
+        { effect: 'Allow', actions: ['dynamodb:ListStreams'], resources: ['*'] },
+        { effect: 'Allow', actions: ['dynamodb:DescribeStream', 'dynamodb:GetRecords', 'dynamodb:GetShardIterator'], resources: [`\${${ids.table}.StreamArn}`] },
+        { sid: 'SendJobs', effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`\${${ids.queue}.Arn}`] },
+      ].sort(bySid),
+    );
+  });
+
   it('has no write action on a wildcard resource, in any policy of the template', () => {
     const readOnly = /^[a-z0-9-]+:(Get|List|Describe|Query|Scan|BatchGet)[A-Za-z]*$/;
     const offenders = allStatements(template).filter(
       ({ statement }) => statement.effect === 'Allow' && statement.resources.some((r) => r === '*' || r.endsWith(':*:*')) && statement.actions.some((a) => a.includes('*') || !readOnly.test(a)),
     );
     expect(offenders).toEqual([]);
-    // The one `*` the stack needs: ListSecrets, which IAM supports on no narrower resource.
-    expect(allStatements(template).filter(({ statement }) => statement.resources.includes('*')).flatMap(({ statement }) => statement.actions)).toEqual([
+    // The `*`s the stack needs: ListSecrets and the stream's ListStreams, which IAM supports on no narrower resource.
+    expect(allStatements(template).filter(({ statement }) => statement.resources.includes('*')).flatMap(({ statement }) => statement.actions).sort()).toEqual([
+      'dynamodb:ListStreams',
       'secretsmanager:ListSecrets',
       'secretsmanager:ListSecrets',
     ]);

@@ -32,7 +32,7 @@ describe('npm run synth', () => {
     const templatePath = path.join(outdir, 'CrdbChatops.template.json');
     expect(existsSync(templatePath)).toBe(true);
     const template = JSON.parse(readFileSync(templatePath, 'utf8')) as { Resources: Record<string, { Type: string }> };
-    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(3);
+    expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(4);
     rmSync(outdir, { recursive: true, force: true });
   });
 

@@ -72,7 +72,7 @@ describe('with a clock: expiry and DM deletion', () => {
     await h.settle();
     expect(await h.runtime.secretStore.get('crdb-chatops/local/leaving_e2e')).toBeDefined();
     const stranger = await h.command(mallory, 'user delete leaving_e2e --cluster local');
-    expect(h.ackText(stranger)).toMatch(/Only <@U0ALICE>/);
+    expect(await h.answer(stranger)).toMatch(/Only <@U0ALICE>/);
     const result = await h.command(alice, 'user delete leaving_e2e --cluster local');
     await h.settle();
     expect(h.responses(result).at(-1)).toMatch(/was dropped from `local`.*scheduled for deletion in 7 days/);

@@ -7,7 +7,7 @@
  * 127.0.0.22 (never allowed).
  */
 import { readFile } from 'node:fs/promises';
-import { type Harness, messageText, requestIdIn, startHarness, USERS } from '../support/app-harness';
+import { APPROVERS_CHANNEL, type Harness, messageText, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { tryConnect } from '../support/pg-client';
 
@@ -220,14 +220,22 @@ describe('approvals', () => {
 describe('Slack retries and forged requests', () => {
   it('acts once when Slack delivers the same command again with x-slack-retry-num', async () => {
     const built = h.driver.buildSlashCommand({ user: alice, text: 'allow 192.0.2.96/28 --cluster prod' });
-    const first = await h.driver.send(built.request);
-    const retry = await h.driver.send({ ...built.request, headers: { ...built.request.headers, 'x-slack-retry-num': '1', 'x-slack-retry-reason': 'http_timeout' } });
-    expect(first.statusCode).toBe(200);
-    expect(retry.statusCode).toBe(200);
-    expect(messageText(retry.json<{ text: string }>())).toMatch(/Already received/);
+    const again = (n: number) => h.driver.send({ ...built.request, headers: { ...built.request.headers, 'x-slack-retry-num': String(n), 'x-slack-retry-reason': 'http_timeout' } });
+    // The retry races the first delivery's admission: it makes a request of its own, which
+    // admission ends as a repeat (the trigger_id is claimed once), without a word to anyone.
+    const [first, racing] = await Promise.all([h.driver.send(built.request), again(1)]);
+    expect([first.statusCode, racing.statusCode]).toEqual([200, 200]);
     await h.settle();
-    const mine = await h.runtime.store.listByRequester(alice, 50);
-    expect(mine.filter((r) => r.params.kind === 'allow' && r.params.allow.cidr === '192.0.2.96/28')).toHaveLength(1);
+    // Once admitted, a retry finds the request the command made.
+    const late = await again(2);
+    expect(messageText(late.json<{ text: string }>())).toMatch(/Already received/);
+    await h.settle();
+    const made = (await h.runtime.store.listByRequester(alice, 50)).filter((r) => r.params.kind === 'allow' && r.params.allow.cidr === '192.0.2.96/28');
+    expect(made.filter((r) => r.status !== 'refused')).toHaveLength(1);
+    for (const repeat of made.filter((r) => r.status === 'refused')) expect(repeat.outcome).toMatch(/A repeated delivery of the command of request/);
+    // The repeat is never announced to the requester, and only one card asks the approvers.
+    expect(h.slack.ephemerals({ user: alice }).filter((m) => /repeated delivery/.test(messageText(m)))).toEqual([]);
+    expect(h.slack.messages(APPROVERS_CHANNEL).filter((m) => !m.thread_ts && messageText(m).includes('192.0.2.96/28'))).toHaveLength(1);
   });
 
   it('refuses a request signed with another secret before anything runs', async () => {

@@ -1,7 +1,9 @@
 /**
- * The AWS path of a retry: the bot wired as deployed (the slack function's `SqsJobQueue` sends to
- * an SQS FIFO stand-in with real visibility semantics; Lambda's event source mapping, batch size
- * 1 with ReportBatchItemFailures, is played by `SqsPoller` and invokes `handlers/worker.ts`).
+ * The AWS path of a retry: the bot wired as deployed. The slack function writes the request to
+ * the table (through a DynamoDB Streams stand-in); the stream's event source mapping, with the
+ * infra's filter, invokes the outbox relay (`handlers/outbox.ts`), whose `SqsJobQueue` sends to an
+ * SQS FIFO stand-in with real visibility semantics; Lambda's SQS event source mapping, batch size
+ * 1 with ReportBatchItemFailures, is played by `SqsPoller` and invokes `handlers/worker.ts`.
  * The stand-in's clock is moved by hand: no sleeping for the delays, no wall-clock assertions.
  *
  * What it proves: a retryable failure is delivered again within seconds (the worker's
@@ -18,7 +20,11 @@ import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { createRuntime, type Runtime } from '../../lib/runtime';
 import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
 import { buildSlackFunction, slackHandler } from '../../handlers/slack';
+import { outboxHandler } from '../../handlers/outbox';
 import { MAX_RECEIVE_COUNT, workerHandler } from '../../handlers/worker';
+import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
+import { SqsJobQueue } from '../../lib/requests/queue';
+import { DynamoDbStreamsStandIn } from '../stand-ins/dynamodb-streams';
 import { CloudApiStandIn } from '../stand-ins/cloud-api';
 import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
 import { ManualClock, SqsStandIn } from '../stand-ins/sqs';
@@ -49,6 +55,8 @@ let sqsClient: SQSClient;
 /** What the event source mapping invokes; a test may wrap it (a crash). */
 let invoke: SqsFunction;
 let poller: SqsPoller;
+let streams: DynamoDbStreamsStandIn;
+let outbox: ReturnType<typeof outboxHandler>;
 
 beforeAll(async () => {
   const [{ baseUrl }, { endpoint: smEndpoint }] = await Promise.all([cloud.start(), secretsManager.start(), slack.start(), sqs.start()]);
@@ -83,7 +91,9 @@ beforeAll(async () => {
     env,
   );
   const logger = createLogger({ level: 'silent' });
-  const store = new DynamoRequestStore({ client: { endpoint: testDynamo().endpoint, region: 'us-east-1', credentials }, tableName: `crdb-chatops-sqs-${randomBytes(4).toString('hex')}`, logger });
+  streams = new DynamoDbStreamsStandIn(testDynamo().endpoint);
+  await streams.start();
+  const store = new DynamoRequestStore({ client: { endpoint: streams.endpoint, region: 'us-east-1', credentials }, tableName: `crdb-chatops-sqs-${randomBytes(4).toString('hex')}`, logger });
   await store.ensureTable();
   runtime = createRuntime(config, { env, overrides: { store, logger, awsCredentials: credentials } });
   const built = buildSlackFunction(runtime);
@@ -92,13 +102,14 @@ beforeAll(async () => {
   const worker = workerHandler(() => runtime);
   invoke = worker;
   sqsClient = new SQSClient({ region: 'us-east-1', endpoint: sqs.endpoint, credentials });
+  outbox = outboxHandler(() => ({ queue: new SqsJobQueue({ client: sqsClient, queueUrl: sqs.queueUrl }), logger }));
   poller = new SqsPoller({ client: sqsClient, queueUrl: sqs.queueUrl, queueArn: sqs.queueArn, function: (event, context) => invoke(event, context) });
 });
 
 afterAll(async () => {
   sqsClient.destroy();
   await runtime.close();
-  await Promise.all([slack.stop(), sqs.stop(), cloud.stop(), secretsManager.stop()]);
+  await Promise.all([slack.stop(), sqs.stop(), cloud.stop(), secretsManager.stop(), streams.stop()]);
 });
 
 afterEach(() => {
@@ -115,6 +126,9 @@ async function userCreate(name: string) {
   const before = sqs.messages.length;
   const result = await driver.slashCommand({ user: ALICE, text: `user create ${name} --cluster prod` });
   expect(result.acknowledged).toBe(true);
+  // The ack wrote the request and sent nothing; the stream's relay sends its job.
+  expect(sqs.messages).toHaveLength(before);
+  await expect(streams.deliver((event) => outbox(event, {} as Context), OUTBOX_STREAM_FILTER)).resolves.toEqual({ delivered: 1, failed: 0 });
   expect(sqs.messages).toHaveLength(before + 1);
   const message = sqs.messages[before];
   if (message === undefined) throw new Error('no job sent');
@@ -231,5 +245,37 @@ describe('a crashed worker on the AWS path', () => {
 
     await poller.drain();
     expect(await requestOf('sqs_crash_e2e')).toMatchObject({ status: 'applied' });
+  });
+});
+
+describe('the outbox relay on the AWS path (DynamoDB Streams → SQS)', () => {
+  it('relays each new request once and nothing else; a failed send stays on the stream for the retry', async () => {
+    const down = new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials, maxAttempts: 1 });
+    const failing = outboxHandler(() => ({ queue: new SqsJobQueue({ client: down, queueUrl: sqs.queueUrl }), logger: createLogger({ level: 'silent' }) }));
+    const relay = (event: Parameters<typeof outbox>[0]) => outbox(event, {} as Context);
+    const before = sqs.messages.length;
+    for (const name of ['sqs_outbox_a', 'sqs_outbox_b']) expect((await driver.slashCommand({ user: ALICE, text: `user create ${name} --cluster prod` })).acknowledged).toBe(true);
+
+    // SQS unreachable: the first record fails, and it and every later one are delivered again.
+    await expect(streams.deliver((event) => failing(event, {} as Context), OUTBOX_STREAM_FILTER)).resolves.toEqual({ delivered: 2, failed: 2 });
+    expect(sqs.messages).toHaveLength(before);
+    await expect(streams.deliver(relay, OUTBOX_STREAM_FILTER)).resolves.toEqual({ delivered: 2, failed: 0 });
+    expect(sqs.messages.slice(before).map((m) => JSON.parse(m.body) as unknown)).toEqual([
+      { type: 'submit', requestId: (await requestOf('sqs_outbox_a')).id },
+      { type: 'submit', requestId: (await requestOf('sqs_outbox_b')).id },
+    ]);
+    // A stream record delivered twice sends one job (FIFO deduplication on `submit-<id>`).
+    const inserted = streams.records.filter((r) => r.dynamodb?.NewImage?.status?.S === 'received');
+    await relay({ Records: inserted.slice(-2) });
+    expect(sqs.messages).toHaveLength(before + 2);
+
+    await poller.drain();
+    for (const name of ['sqs_outbox_a', 'sqs_outbox_b']) expect(await requestOf(name)).toMatchObject({ status: 'applied' });
+    // The worker's own writes (events, records) are on the stream too, and never reach the relay.
+    const written = streams.records.length;
+    await expect(streams.deliver(relay, OUTBOX_STREAM_FILTER)).resolves.toEqual({ delivered: 0, failed: 0 });
+    expect(written).toBeGreaterThan(inserted.length);
+    expect(sqs.messages).toHaveLength(before + 2);
+    down.destroy();
   });
 });

@@ -76,6 +76,12 @@ export interface Harness {
   dms(user: string): SlackMessage[];
   /** Texts the app posted to the response_url of a command (accepted posts only). */
   responses(result: DeliveryResult<unknown>): string[];
+  /**
+   * Everything the requester was told about a command once the bot is idle: the ack, then each
+   * response_url post, one per line. A refusal that needs the state table (admission) arrives as
+   * a post after the ack; one that needs none is the ack itself.
+   */
+  answer(result: DeliveryResult<unknown>): Promise<string>;
   /** Every body the Slack function answered with (acks, refusals, 401s), oldest first. */
   readonly appResponses: readonly string[];
   /** Every job body the queue delivered to the worker (duplicates and redeliveries included). */
@@ -274,6 +280,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     dms: (user) => slack.messages(slack.dmChannelFor(user)),
     responses: (result) =>
       result.responseUrlId === undefined ? [] : slack.responses(result.responseUrlId).filter((p) => p.status === 200).map((p) => messageText(p.body as { text?: string; blocks?: unknown[] })),
+    answer: async (result) => {
+      await harness.settle();
+      return [harness.ackText(result), ...harness.responses(result)].join('\n');
+    },
     appResponses,
     jobBodies,
     stop: async () => {
