@@ -30,6 +30,13 @@ async function start(setup: WarmSetup): Promise<(n: number) => Promise<{ samples
   await slack.start();
   // The bundles read the environment when loaded (bolt-sample) or on first use (the bot).
   process.env.SLACK_API_URL = slack.apiUrl;
+  // This emulator builds the commands' response_urls: the bot's config names it, as a
+  // deployment's names Slack's (the baselines ignore the variable).
+  if (process.env.CHATOPS_CONFIG_JSON !== undefined) {
+    const config = JSON.parse(process.env.CHATOPS_CONFIG_JSON) as { slack: Record<string, unknown> };
+    config.slack.responseUrlPrefix = `${slack.url}/response/`;
+    process.env.CHATOPS_CONFIG_JSON = JSON.stringify(config);
+  }
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- the function's bundle, loaded by path as Lambda does
   const { handler } = require(setup.bundle) as { handler: Handler };
   const driver = new SlackDriver({ server: slack, signingSecret: setup.signingSecret });

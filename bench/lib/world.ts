@@ -61,11 +61,16 @@ export async function startWorld(servicesScript: string): Promise<World> {
   };
 }
 
-/** The bot's config for the slack function, as the stack transports it (CHATOPS_CONFIG_JSON). */
-export function slackFunctionConfig(): Record<string, unknown> {
+/**
+ * The bot's config for the slack function, as the stack transports it (CHATOPS_CONFIG_JSON).
+ * `responseUrlPrefix`: where the emulator that builds the commands serves response_urls, as
+ * Slack's are `https://hooks.slack.com/` (else every command would log that its response_url is
+ * not Slack's, which a deployment never does).
+ */
+export function slackFunctionConfig(responseUrlPrefix?: string): Record<string, unknown> {
   return {
     // The emulator's workspace (T0TEST), so no `auth.test` is needed to learn it.
-    slack: { botUserId: BOT.userId, botId: BOT.botId, teamId: 'T0TEST', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' } },
+    slack: { botUserId: BOT.userId, botId: BOT.botId, teamId: 'T0TEST', signingSecret: { env: 'SLACK_SIGNING_SECRET' }, botToken: { env: 'SLACK_BOT_TOKEN' }, ...(responseUrlPrefix !== undefined ? { responseUrlPrefix } : {}) },
     secrets: { store: 'aws' },
     queue: { kind: 'sqs' },
     // One requester sends every command here: the per-requester limits would refuse the burst.
@@ -105,7 +110,7 @@ export function functionEnv(world: World, extra: Record<string, string> = {}): R
     SLACK_BOT_TOKEN: BOT_TOKEN,
     CLOUD_API_KEY: 'CCDB1_bench_not_a_key',
     SLACK_API_URL: world.slack.apiUrl,
-    CHATOPS_CONFIG_JSON: JSON.stringify(slackFunctionConfig()),
+    CHATOPS_CONFIG_JSON: JSON.stringify(slackFunctionConfig(`${world.slack.url}/response/`)),
     TABLE_NAME: world.tableName,
     DYNAMODB_ENDPOINT: world.services.dynamoEndpoint,
     QUEUE_URL: world.services.queueUrl,

@@ -19,7 +19,8 @@ import { type ClusterConfig, formatDuration } from '../config';
 import { type Logger } from '../log';
 import { type AccessControl } from '../policy/access';
 import { unionOf, unionViolation } from '../policy/union';
-import { type RequestStore } from './store';
+import { type GuardFailedError } from './errors';
+import { type RequestStore, type TransitionGuards } from './store';
 import { type ChatRequest } from './types';
 
 export interface AdmissionOptions {
@@ -32,11 +33,13 @@ export interface AdmissionOptions {
 }
 
 export type AdmissionResult =
-  | { readonly outcome: 'admitted' }
-  /** One line, and a command that would be accepted (without the command name). */
-  | { readonly outcome: 'refused'; readonly reason: string; readonly example?: string }
-  /** The same Slack command made `requestId` first: that request runs, this one ends quietly. */
-  | { readonly outcome: 'duplicate'; readonly requestId: string };
+  /**
+   * What the table shows allows it. `guards` are held in admission's one write (the trigger id's
+   * claim, a rate token); when one does not, `refusalFor` says why.
+   */
+  | { readonly outcome: 'admitted'; readonly guards: TransitionGuards }
+  /** One line, and a command that would be accepted (without the command name). `guards`: the claim, still written with the refusal. */
+  | { readonly outcome: 'refused'; readonly reason: string; readonly example?: string; readonly guards: TransitionGuards };
 
 /** How long a command's `trigger_id` stays claimed: far longer than Slack ever repeats a delivery. */
 export const TRIGGER_CLAIM_TTL_SECONDS = 24 * 60 * 60;
@@ -49,23 +52,39 @@ export function triggerKey(trigger: string): string {
 export class Admission {
   constructor(private readonly o: AdmissionOptions) {}
 
+  /**
+   * Reads what admission needs (at most a record, the cluster's entries, the requester's latest
+   * requests) and decides; it writes nothing. The caller writes the outcome with `guards`.
+   */
   async admit(request: ChatRequest): Promise<AdmissionResult> {
-    if (request.trigger !== undefined) {
-      const claim = await this.o.store.claimIdempotencyKey(triggerKey(request.trigger), request.id, TRIGGER_CLAIM_TTL_SECONDS);
-      if (!claim.claimed && claim.requestId !== request.id) return { outcome: 'duplicate', requestId: claim.requestId };
-    }
+    const claim = request.trigger === undefined ? {} : { claim: { key: triggerKey(request.trigger), ttlSeconds: TRIGGER_CLAIM_TTL_SECONDS } };
     const cluster = this.o.cluster(request.cluster);
-    if (cluster === undefined) return { outcome: 'refused', reason: `The cluster \`${request.cluster}\` is no longer configured.`, example: 'clusters' };
-    const refusal = (await this.holder(request)) ?? (await this.union(request, cluster)) ?? (await this.limits(request));
+    const refusal =
+      cluster === undefined
+        ? { reason: `The cluster \`${request.cluster}\` is no longer configured.`, example: 'clusters' }
+        : ((await this.holder(request)) ?? (await this.union(request, cluster)) ?? (await this.pending(request)));
     if (refusal !== undefined) {
       this.o.logger.info({ event: 'request.refused', requestId: request.id, requester: request.requester, cluster: request.cluster, kind: request.params.kind, reason: refusal.reason }, 'request refused at admission');
-      return refusal;
+      return { outcome: 'refused', ...refusal, guards: claim };
     }
-    return { outcome: 'admitted' };
+    const { max, window } = this.limitsConfig();
+    return { outcome: 'admitted', guards: { ...claim, rateToken: { key: `requester:${request.requester}`, limit: max, windowMs: window } } };
+  }
+
+  /** Why a guard of an admission did not hold: a repeat of another request's command, or no rate token left. */
+  refusalFor(request: ChatRequest, error: GuardFailedError): { readonly reason: string; readonly example?: string; readonly repeatOf?: string } {
+    if (error.guard === 'claim') return { reason: `A repeated delivery of the command of request ${error.holder ?? '(unknown)'}.`, repeatOf: error.holder ?? '' };
+    const { max, window } = this.limitsConfig();
+    this.o.logger.warn({ event: 'request.rate-limited', requestId: request.id, requester: request.requester, max, windowMs: window }, 'too many change requests');
+    return { reason: `You have made ${max} change requests in the last ${formatDuration(window)}, the most allowed; try again later.`, example: 'requests' };
+  }
+
+  private limitsConfig(): { max: number; window: number; maxPending: number } {
+    return this.o.rateLimit ?? { max: 10, window: 10 * 60_000, maxPending: 5 };
   }
 
   /** Whose the entry or user is: the requester's (or an admin's to change), or free to create. */
-  private async holder(request: ChatRequest): Promise<Extract<AdmissionResult, { outcome: 'refused' }> | undefined> {
+  private async holder(request: ChatRequest): Promise<Refusal | undefined> {
     const { store, access } = this.o;
     const { params, requester, cluster } = request;
     switch (params.kind) {
@@ -73,7 +92,6 @@ export class Admission {
         const entry = await store.getManagedEntry(cluster, params.revoke.cidr);
         if (entry?.requester === requester || (await access.isAdmin(requester))) return undefined;
         return {
-          outcome: 'refused',
           reason: entry
             ? `Only <@${entry.requester}>, who asked for \`${params.revoke.cidr}\`, or an admin may revoke it.`
             : `\`${params.revoke.cidr}\` was not added by the bot on \`${cluster}\`; only an admin may revoke it.`,
@@ -84,7 +102,6 @@ export class Admission {
         const managed = await store.getManagedUser(cluster, params.userCreate.user);
         if (managed === undefined) return undefined;
         return {
-          outcome: 'refused',
           reason: `\`${params.userCreate.user}\` already exists on \`${cluster}\` (owner <@${managed.owner}>).`,
           example: `user rotate ${params.userCreate.user} --cluster ${cluster}`,
         };
@@ -93,16 +110,15 @@ export class Admission {
       case 'user-delete': {
         const managed = await store.getManagedUser(cluster, params.user.user);
         if (managed === undefined) {
-          return { outcome: 'refused', reason: `\`${params.user.user}\` is not a user the bot manages on \`${cluster}\`.`, example: `users --cluster ${cluster}` };
+          return { reason: `\`${params.user.user}\` is not a user the bot manages on \`${cluster}\`.`, example: `users --cluster ${cluster}` };
         }
         if (managed.owner === requester || (await access.isAdmin(requester))) return undefined;
-        return { outcome: 'refused', reason: `Only <@${managed.owner}>, who owns \`${params.user.user}\`, or an admin may do that.`, example: `users --cluster ${cluster}` };
+        return { reason: `Only <@${managed.owner}>, who owns \`${params.user.user}\`, or an admin may do that.`, example: `users --cluster ${cluster}` };
       }
       case 'allow': {
         const held = await store.getManagedEntry(cluster, params.allow.cidr);
         if (held === undefined || held.requester === requester) return undefined;
         return {
-          outcome: 'refused',
           reason: `\`${params.allow.cidr}\` is already on the allowlist of \`${cluster}\`, held by <@${held.requester}>; ask them or an admin.`,
           example: `allowlist --cluster ${cluster}`,
         };
@@ -111,34 +127,30 @@ export class Admission {
   }
 
   /** The policy holds for what the allowlist admits as a whole (what the table knows). */
-  private async union(request: ChatRequest, cluster: ClusterConfig): Promise<Extract<AdmissionResult, { outcome: 'refused' }> | undefined> {
+  private async union(request: ChatRequest, cluster: ClusterConfig): Promise<Refusal | undefined> {
     if (request.params.kind !== 'allow') return undefined;
     const { cidr } = request.params.allow;
     const others = (await this.o.store.listManagedEntries(cluster.alias)).map((e) => e.cidr);
     const violation = unionViolation(unionOf([...others, cidr]), cluster.policy, cluster.alias);
     if (violation === undefined) return undefined;
-    return { outcome: 'refused', reason: `\`${cidr}\` was refused: ${violation}`, example: `allow 203.0.113.7 --for 8h --cluster ${cluster.alias}` };
+    return { reason: `\`${cidr}\` was refused: ${violation}`, example: `allow 203.0.113.7 --for 8h --cluster ${cluster.alias}` };
   }
 
   /**
-   * Per requester: at most `maxPending` requests waiting for approval (for a request that would
-   * wait too), and `max` change requests per window (a fixed window, counted atomically in the
-   * table, so a burst cannot slip through).
+   * Per requester: at most `maxPending` requests waiting for approval, for a request that would wait
+   * too. (The per-window limit is a guard of admission's write: `admit`.)
    */
-  private async limits(request: ChatRequest): Promise<Extract<AdmissionResult, { outcome: 'refused' }> | undefined> {
-    const { max, window, maxPending } = this.o.rateLimit ?? { max: 10, window: 10 * 60_000, maxPending: 5 };
-    const { requester } = request;
-    if (request.quorum > 0) {
-      const pending = (await this.o.store.listByRequester(requester, maxPending + 20)).filter((r) => r.status === 'pending').length;
-      if (pending >= maxPending) {
-        this.o.logger.warn({ event: 'request.rate-limited', requester, pending }, 'too many pending requests');
-        return { outcome: 'refused', reason: `You have ${pending} requests waiting for approval, the most allowed at once; wait for a decision or cancel one first.`, example: 'requests' };
-      }
-    }
-    if (!(await this.o.store.takeRateToken(`requester:${requester}`, max, window))) {
-      this.o.logger.warn({ event: 'request.rate-limited', requester, max, windowMs: window }, 'too many change requests');
-      return { outcome: 'refused', reason: `You have made ${max} change requests in the last ${formatDuration(window)}, the most allowed; try again later.`, example: 'requests' };
-    }
-    return undefined;
+  private async pending(request: ChatRequest): Promise<Refusal | undefined> {
+    if (request.quorum === 0) return undefined;
+    const { maxPending } = this.limitsConfig();
+    const pending = (await this.o.store.listByRequester(request.requester, maxPending + 20)).filter((r) => r.status === 'pending').length;
+    if (pending < maxPending) return undefined;
+    this.o.logger.warn({ event: 'request.rate-limited', requester: request.requester, pending }, 'too many pending requests');
+    return { reason: `You have ${pending} requests waiting for approval, the most allowed at once; wait for a decision or cancel one first.`, example: 'requests' };
   }
+}
+
+interface Refusal {
+  readonly reason: string;
+  readonly example?: string;
 }

@@ -81,6 +81,7 @@ import { type Logger, silentLogger } from '../log';
 import {
   RequestExistsError,
   StateStoreAccessDeniedError,
+  GuardFailedError,
   RecordHeldError,
   StateStoreBackendError,
   StateStoreContentionError,
@@ -94,6 +95,7 @@ import {
   type RequestChanges,
   type RequestStore,
   type TransitionDeletes,
+  type TransitionGuards,
   type TransitionOptions,
   type TransitionPuts,
   type TransitionResult,
@@ -349,28 +351,6 @@ export class DynamoRequestStore implements RequestStore {
     throw this.logged(new StateStoreContentionError(`Could not claim idempotency key ${key}: it kept changing; try again.`), 'claim idempotency key', key);
   }
 
-  async takeRateToken(key: string, limit: number, windowMs: number): Promise<boolean> {
-    if (key === '') throw new StateStoreInvalidError('A rate-limit key must not be empty.');
-    const now = this.now().getTime();
-    const windowStart = Math.floor(now / windowMs) * windowMs;
-    try {
-      await this.client.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: `RATE#${key}`, sk: `WINDOW#${windowStart}` },
-          UpdateExpression: 'ADD #count :one SET entity = :entity, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
-          ExpressionAttributeNames: { '#count': 'count', '#ttl': TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ':one': 1, ':limit': limit, ':entity': 'rate', ':ttl': Math.ceil((windowStart + 2 * windowMs) / 1000) },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw this.translate(error, 'take rate token', key);
-    }
-  }
-
   async idempotencyKeyHolder(key: string): Promise<string | undefined> {
     if (key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
     const holder = await this.get({ pk: idempotencyPk(key), sk: 'IDEMPOTENCY' }, 'read idempotency key', key);
@@ -407,53 +387,12 @@ export class DynamoRequestStore implements RequestStore {
     this.logger.debug({ requestId: request.id, operation: 'create request' }, 'request created');
   }
 
-  async createRequestOnce(request: ChatRequest, event: RequestEvent, { key, ttlSeconds }: { readonly key: string; readonly ttlSeconds: number }): Promise<{ created: true } | { created: false; requestId: string }> {
-    if (event.requestId !== request.id) throw new StateStoreInvalidError(`The created event names request ${event.requestId}, not ${request.id}.`);
-    if (key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
-    if (!Number.isInteger(ttlSeconds) || ttlSeconds <= 0) throw new StateStoreInvalidError(`An idempotency key's TTL must be a positive number of seconds, not ${ttlSeconds}.`);
-    const pk = idempotencyPk(key);
-    // A key can vanish between a refused claim and the read (TTL deletion): then try again.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const nowSeconds = Math.floor(this.now().getTime() / 1000);
-      const input: TransactWriteCommandInput = {
-        TransactItems: [
-          { Put: { TableName: this.tableName, Item: this.requestItem(request), ConditionExpression: 'attribute_not_exists(pk)' } },
-          { Put: this.eventPut(event) },
-          {
-            Put: {
-              TableName: this.tableName,
-              Item: { pk, sk: 'IDEMPOTENCY', entity: 'idempotency', requestId: request.id, claimedAt: this.now().toISOString(), [TTL_ATTRIBUTE]: nowSeconds + ttlSeconds },
-              // As in claimIdempotencyKey: until DynamoDB deletes it, an expired key is free to claim.
-              ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now',
-              ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
-              ExpressionAttributeValues: { ':now': nowSeconds },
-            },
-          },
-        ],
-      };
-      try {
-        await this.client.send(new TransactWriteCommand(input));
-        this.logger.debug({ requestId: request.id, operation: 'create request' }, 'request created');
-        return { created: true };
-      } catch (error) {
-        if (conditionFailedAt(error, 0)) throw this.logged(new RequestExistsError(`Request ${request.id} already exists.`, { cause: error }), 'create request', request.id);
-        if (!conditionFailedAt(error, 2)) throw this.translate(error, 'create request', request.id);
-      }
-      const holder = await this.get({ pk, sk: 'IDEMPOTENCY' }, 'claim idempotency key', key);
-      const expiry = holder?.[TTL_ATTRIBUTE];
-      if (holder !== undefined && typeof holder.requestId === 'string' && typeof expiry === 'number' && expiry > nowSeconds) {
-        return { created: false, requestId: holder.requestId };
-      }
-    }
-    throw this.logged(new StateStoreContentionError(`Could not claim idempotency key ${key}: it kept changing; try again.`), 'claim idempotency key', key);
-  }
-
   async getRequest(id: string): Promise<ChatRequest | undefined> {
     const item = await this.get({ pk: requestPk(id), sk: REQUEST_SK }, 'read request', id);
     return item === undefined ? undefined : toDomain<ChatRequest>(item, 'request');
   }
 
-  async transition(id: string, { from, changes, event, moreEvents = [], expectedVersion, alsoPut, alsoDelete }: TransitionOptions): Promise<TransitionResult> {
+  async transition(id: string, { from, changes, event, moreEvents = [], expectedVersion, alsoPut, alsoDelete, guards = {} }: TransitionOptions): Promise<TransitionResult> {
     if (from.length === 0) throw new StateStoreInvalidError(`A transition of request ${id} needs at least one status to move from.`);
     for (const e of [...(event ? [event] : []), ...moreEvents]) {
       if (e.requestId !== id) throw new StateStoreInvalidError(`The event names request ${e.requestId}, not ${id}.`);
@@ -464,9 +403,68 @@ export class DynamoRequestStore implements RequestStore {
       if (current === undefined || !from.includes(current.status) || (expectedVersion !== undefined && current.version !== expectedVersion)) {
         return { done: { ok: false, current } };
       }
-      const written = await this.writeChanges(current, changes, event, from, also);
+      const guarded = this.guardItems(id, guards);
+      let written: ChatRequest | undefined;
+      try {
+        written = await this.writeChanges(current, changes, event, from, [...also, ...guarded.map((g) => g.item)]);
+      } catch (error) {
+        throw await this.guardFailure(error, guarded, also.length + (event === undefined ? 1 : 2));
+      }
       return written === undefined ? 'retry' : { done: { ok: true, request: written } };
     });
+  }
+
+  /** A transition's guards as transaction items (rebuilt per attempt: they read the clock). */
+  private guardItems(id: string, { claim, rateToken }: TransitionGuards): { guard: 'claim' | 'rate-token'; key: string; item: TransactItem }[] {
+    const nowMs = this.now().getTime();
+    const nowSeconds = Math.floor(nowMs / 1000);
+    const items: { guard: 'claim' | 'rate-token'; key: string; item: TransactItem }[] = [];
+    if (claim !== undefined) {
+      if (claim.key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
+      items.push({
+        guard: 'claim',
+        key: claim.key,
+        item: {
+          Put: {
+            TableName: this.tableName,
+            Item: { pk: idempotencyPk(claim.key), sk: 'IDEMPOTENCY', entity: 'idempotency', requestId: id, claimedAt: new Date(nowMs).toISOString(), [TTL_ATTRIBUTE]: nowSeconds + claim.ttlSeconds },
+            // As `claimIdempotencyKey`, and a claim this request already holds holds again.
+            ConditionExpression: 'attribute_not_exists(pk) OR #ttl <= :now OR requestId = :id',
+            ExpressionAttributeNames: { '#ttl': TTL_ATTRIBUTE },
+            ExpressionAttributeValues: { ':now': nowSeconds, ':id': id },
+          },
+        },
+      });
+    }
+    if (rateToken !== undefined) {
+      if (rateToken.key === '') throw new StateStoreInvalidError('A rate-limit key must not be empty.');
+      const windowStart = Math.floor(nowMs / rateToken.windowMs) * rateToken.windowMs;
+      items.push({
+        guard: 'rate-token',
+        key: rateToken.key,
+        item: {
+          Update: {
+            TableName: this.tableName,
+            Key: { pk: `RATE#${rateToken.key}`, sk: `WINDOW#${windowStart}` },
+            UpdateExpression: 'ADD #count :one SET entity = :entity, #ttl = :ttl',
+            ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
+            ExpressionAttributeNames: { '#count': 'count', '#ttl': TTL_ATTRIBUTE },
+            ExpressionAttributeValues: { ':one': 1, ':limit': rateToken.limit, ':entity': 'rate', ':ttl': Math.ceil((windowStart + 2 * rateToken.windowMs) / 1000) },
+          },
+        },
+      });
+    }
+    return items;
+  }
+
+  /** The `GuardFailedError` a cancelled transaction means, when a guard's condition failed; else the error itself. */
+  private async guardFailure(error: unknown, guarded: readonly { guard: 'claim' | 'rate-token'; key: string }[], firstGuard: number): Promise<unknown> {
+    const failed = guarded.findIndex((_, i) => conditionFailedAt(error, firstGuard + i) && !conditionFailedAt(error, 0));
+    const guard = guarded[failed];
+    if (guard === undefined) return error;
+    if (guard.guard === 'rate-token') return new GuardFailedError('rate-token', `No rate-limit token left for ${guard.key}.`);
+    const holder = await this.idempotencyKeyHolder(guard.key);
+    return new GuardFailedError('claim', `Idempotency key ${guard.key} is held by request ${holder ?? '(unknown)'}.`, holder);
   }
 
   async addApproval(id: string, approval: Approval): Promise<ApprovalResult> {
@@ -791,12 +789,16 @@ export class DynamoRequestStore implements RequestStore {
       else await this.client.send(new TransactWriteCommand({ TransactItems: items }));
     } catch (error) {
       const firstRecord = items.length - also.length;
-      const held = also.findIndex((_, i) => conditionFailedAt(error, firstRecord + i) && !conditionFailedAt(error, 0));
+      // A managed entry's or user's condition: someone else's record (a guard's is the caller's to read).
+      const held = also.findIndex((item, i) => (item.Put?.Item?.entity === 'entry' || item.Put?.Item?.entity === 'user') && conditionFailedAt(error, firstRecord + i) && !conditionFailedAt(error, 0));
       if (held !== -1) {
         const item = also[held]?.Put?.Item;
         const holder = typeof item?.requester === 'string' ? await this.recordHolder(item) : undefined;
         throw new RecordHeldError(`${item?.entity === 'entry' ? `The allowlist entry ${String(item.cidr)}` : `The SQL user ${String(item?.user)}`} on ${String(item?.cluster)} is held by someone else.`, holder);
       }
+      // A guard's condition (a claim, a rate token): the caller (`transition`) says which.
+      const guard = also.some((item, i) => isGuardItem(item) && conditionFailedAt(error, firstRecord + i));
+      if (guard && !conditionFailedAt(error, 0)) throw error;
       if (error instanceof ConditionalCheckFailedException || isRaceCancellation(error)) return undefined;
       throw this.translate(error, operation, current.id);
     }
@@ -1079,6 +1081,11 @@ function compareTimes(a: string, b: string): number {
 }
 
 /** Whether a transaction failed on the condition of its action at `index`. */
+/** A transaction item of a transition's guards (./store.ts `TransitionGuards`). */
+function isGuardItem(item: TransactItem): boolean {
+  return item.Put?.Item?.entity === 'idempotency' || item.Update?.ExpressionAttributeValues?.[':entity'] === 'rate';
+}
+
 function conditionFailedAt(error: unknown, index: number): boolean {
   return error instanceof TransactionCanceledException && error.CancellationReasons?.[index]?.Code === 'ConditionalCheckFailed';
 }

@@ -6,7 +6,7 @@
  * Answers the port defines as results (a refused transition, a duplicate approval, a claimed
  * idempotency key) are not errors: they come back as values.
  */
-export type StateStoreErrorCode = 'already_exists' | 'held' | 'unavailable' | 'contention' | 'access_denied' | 'table_not_found' | 'invalid' | 'backend_error';
+export type StateStoreErrorCode = 'already_exists' | 'held' | 'guard' | 'unavailable' | 'contention' | 'access_denied' | 'table_not_found' | 'invalid' | 'backend_error';
 
 export abstract class StateStoreError extends Error {
   abstract readonly code: StateStoreErrorCode;
@@ -72,5 +72,21 @@ export class RecordHeldError extends StateStoreError {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * A transition's guard did not hold (./store.ts `TransitionGuards`): the idempotency key is
+ * another request's (`holder`: its id), or the rate window has no token left. Nothing was written.
+ */
+export class GuardFailedError extends StateStoreError {
+  readonly code = 'guard';
+  constructor(
+    readonly guard: 'claim' | 'rate-token',
+    message: string,
+    /** For a claim: the request holding the key. */
+    readonly holder?: string,
+  ) {
+    super(message);
   }
 }

@@ -33,10 +33,10 @@ import { unionOf, unionViolation } from '../policy/union';
 import { type Admission } from './admission';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
-import { RecordHeldError, StateStoreError } from './errors';
+import { GuardFailedError, RecordHeldError, StateStoreError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
-import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionPuts, type TransitionResult } from './store';
+import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionPuts, type TransitionResult } from './store';
 import { type ChatRequest, type DmReceipt, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
@@ -293,35 +293,54 @@ export class RequestExecutor {
    * another delivery moved it meanwhile: that one goes on).
    */
   private async admit(request: ChatRequest): Promise<ChatRequest | undefined> {
-    const result = await this.o.admission.admit(request);
+    const decision = await this.o.admission.admit(request);
     const created = { ...this.event(request.id, request.requester, 'created', describe(request)), at: request.createdAt };
-    let moved: TransitionResult;
-    switch (result.outcome) {
-      case 'admitted':
+    const refuse = (reason: string, example: string | undefined, guards: TransitionGuards): Promise<TransitionResult> =>
+      this.o.store.transition(request.id, {
+        from: ['received'],
+        changes: { status: 'refused', outcome: reason, ...(example !== undefined ? { example } : {}) },
+        event: created,
+        moreEvents: [this.event(request.id, 'bot', 'refused', reason)],
+        guards,
+      });
+    let moved: TransitionResult | undefined;
+    try {
+      moved =
+        decision.outcome === 'admitted'
+          ? await this.o.store.transition(request.id, {
+              from: ['received'],
+              changes: { status: request.quorum > 0 ? 'pending' : 'approved' },
+              event: created,
+              ...(request.breakGlass ? { moreEvents: [this.event(request.id, request.requester, 'break-glass', request.reason)] } : {}),
+              guards: decision.guards,
+            })
+          : await refuse(decision.reason, decision.example, decision.guards);
+      if (decision.outcome === 'admitted' && moved.ok) {
+        this.o.logger.info({ event: 'request.admitted', requestId: request.id, requester: request.requester, cluster: request.cluster, kind: request.params.kind, status: moved.request.status, risk: request.risk, receivedAt: request.createdAt }, 'request admitted');
+      }
+    } catch (error) {
+      if (!(error instanceof GuardFailedError)) throw error;
+      let refusal = this.o.admission.refusalFor(request, error);
+      if (refusal.repeatOf === undefined) {
+        // No token left: refused, still claiming the command (a repeat of it is not refused twice).
+        const claimOnly = decision.guards.claim ? { claim: decision.guards.claim } : {};
+        moved = await refuse(refusal.reason, refusal.example, claimOnly).catch((again: unknown) => {
+          if (!(again instanceof GuardFailedError)) throw again;
+          refusal = this.o.admission.refusalFor(request, again);
+          return undefined;
+        });
+      }
+      if (refusal.repeatOf !== undefined) {
+        // The same Slack command made another request first: that one answers; this one ends quietly.
+        this.o.logger.info({ event: 'request.duplicate', requestId: request.id, first: refusal.repeatOf }, 'a repeated delivery of a command another request holds');
         moved = await this.o.store.transition(request.id, {
           from: ['received'],
-          changes: { status: request.quorum > 0 ? 'pending' : 'approved' },
-          event: created,
-          ...(request.breakGlass ? { moreEvents: [this.event(request.id, request.requester, 'break-glass', request.reason)] } : {}),
+          changes: { status: 'refused', step: STEP_TOLD, outcome: refusal.reason },
+          event: { ...this.event(request.id, 'bot', 'refused', refusal.reason), at: request.createdAt },
         });
-        break;
-      case 'refused':
-        moved = await this.o.store.transition(request.id, {
-          from: ['received'],
-          changes: { status: 'refused', outcome: result.reason, ...(result.example !== undefined ? { example: result.example } : {}) },
-          event: created,
-          moreEvents: [this.event(request.id, 'bot', 'refused', result.reason)],
-        });
-        break;
-      case 'duplicate':
-        this.o.logger.info({ event: 'request.duplicate', requestId: request.id, first: result.requestId }, 'a repeated delivery of a command another request holds');
-        moved = await this.o.store.transition(request.id, {
-          from: ['received'],
-          changes: { status: 'refused', step: STEP_TOLD, outcome: `A repeated delivery of the command of request ${result.requestId}.` },
-          event: { ...this.event(request.id, 'bot', 'refused', `a repeated delivery of the command of request ${result.requestId}`), at: request.createdAt },
-        });
-        break;
+      }
     }
+    if (moved === undefined) throw new Error('unreachable: admission wrote no outcome');
     await this.checkpoint('admitted', moved.ok ? moved.request : request);
     if (moved.ok) return moved.request;
     return moved.current?.status === 'received' ? undefined : moved.current;

@@ -38,12 +38,13 @@ export function newRequestId({ now = Date.now(), random = randomBytes }: NewRequ
   }
   const bytes = random(10);
   if (bytes.length < 10) throw new RangeError('The random source returned fewer than 10 bytes.');
-  // 80 bits = 16 groups of 5 bits, most significant first.
-  let bits = 0n;
-  for (const byte of bytes.subarray(0, 10)) bits = (bits << 8n) | BigInt(byte);
+  // 80 bits = 16 groups of 5 bits, most significant first: group i is bits 5i..5i+4 counted from
+  // the top, read from the two bytes they fall in (on the ack path: no BigInt).
   let tail = '';
-  for (let i = 0; i < RANDOM_CHARS; i++, bits >>= 5n) {
-    tail = charAt(Number(bits & 31n)) + tail;
+  for (let i = 0; i < RANDOM_CHARS; i++) {
+    const bit = i * 5;
+    const window = ((bytes[bit >> 3] ?? 0) << 8) | (bit >> 3 < 9 ? (bytes[(bit >> 3) + 1] ?? 0) : 0);
+    tail += charAt((window >> (11 - (bit & 7))) & 31);
   }
   return time + tail;
 }

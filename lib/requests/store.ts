@@ -66,6 +66,18 @@ export interface TransitionDeletes {
   readonly managedEntry?: { readonly cluster: string; readonly cidr: string };
 }
 
+/**
+ * Conditions a transition holds to, written in its transaction (one round trip instead of three):
+ * each is `claimIdempotencyKey` or `takeRateToken` with the request's transition. When one does
+ * not hold, nothing is written and the transition throws `GuardFailedError` naming it.
+ */
+export interface TransitionGuards {
+  /** Claims `key` for this request (free, expired, or already this request's). */
+  readonly claim?: { readonly key: string; readonly ttlSeconds: number };
+  /** Takes one of `limit` tokens of the fixed window of `windowMs` now falls in, for `key`. */
+  readonly rateToken?: { readonly key: string; readonly limit: number; readonly windowMs: number };
+}
+
 export interface TransitionOptions {
   /** The write happens only if the stored status is one of these. */
   readonly from: readonly RequestStatus[];
@@ -84,6 +96,8 @@ export interface TransitionOptions {
   readonly alsoPut?: TransitionPuts;
   /** Deleted atomically with the change; a refused transition deletes none of them. */
   readonly alsoDelete?: TransitionDeletes;
+  /** Held atomically with the change (see `TransitionGuards`). */
+  readonly guards?: TransitionGuards;
 }
 
 export type TransitionResult =
@@ -104,11 +118,6 @@ export interface RequestStore {
    * `ttlSeconds`. Returns the request id that already holds it when someone claimed it first (even
    * if that is `requestId` itself). A key past its TTL counts as unclaimed, deleted or not.
    */
-  /**
-   * Takes one of `limit` tokens of the fixed window of `windowMs` that now falls in, for `key`
-   * (e.g. a requester). Atomic under concurrent callers: of many at once, exactly `limit` get one.
-   */
-  takeRateToken(key: string, limit: number, windowMs: number): Promise<boolean>;
   claimIdempotencyKey(key: string, requestId: string, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; requestId: string }>;
   /** The request id holding `key`, or undefined when it is unclaimed (or its claim expired). Strongly consistent. */
   idempotencyKeyHolder(key: string): Promise<string | undefined>;
@@ -124,14 +133,6 @@ export interface RequestStore {
    * @throws RequestExistsError when a request with the same id exists (nothing is written).
    */
   createRequest(request: ChatRequest, event: RequestEvent): Promise<void>;
-  /**
-   * `createRequest` and `claimIdempotencyKey(key, request.id, ttlSeconds)` in one transaction:
-   * both are written or neither (one round trip on the ack path instead of two, and no claim left
-   * behind by a request that was never written). When the key is held already (a Slack retry of the
-   * same command), nothing is written and the holder's request id is returned.
-   * @throws RequestExistsError when a request with the same id exists (nothing is written).
-   */
-  createRequestOnce(request: ChatRequest, event: RequestEvent, claim: { readonly key: string; readonly ttlSeconds: number }): Promise<{ created: true } | { created: false; requestId: string }>;
   getRequest(id: string): Promise<ChatRequest | undefined>;
   /**
    * Conditional change: applies `changes` only if the stored status is in `from` (and the version

@@ -50,8 +50,9 @@ async function ackedWithoutJob(cidr: string, claim?: string, madeAt = new Date()
     version: 0,
   };
   const created = { requestId: request.id, actor: alice, type: 'created' as const, at: now.toISOString() };
-  if (claim === undefined) await h.runtime.store.createRequest(request, created);
-  else await h.runtime.store.createRequestOnce(request, created, { key: `slash:${claim}`, ttlSeconds: 3_600 });
+  await h.runtime.store.createRequest(request, created);
+  // As admission leaves it: the command's trigger id claimed by the request.
+  if (claim !== undefined) await h.runtime.store.claimIdempotencyKey(`slash:${claim}`, request.id, 3_600);
   return request;
 }
 

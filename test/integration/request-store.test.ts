@@ -16,7 +16,7 @@ import {
   tableDefinition,
   TTL_ATTRIBUTE,
 } from '../../lib/requests/dynamo-store';
-import { RequestExistsError, StateStoreInvalidError, StateStoreTableNotFoundError, StateStoreUnavailableError } from '../../lib/requests/errors';
+import { GuardFailedError, RequestExistsError, StateStoreInvalidError, StateStoreTableNotFoundError, StateStoreUnavailableError } from '../../lib/requests/errors';
 import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser, type RequestEvent } from '../../lib/requests/types';
 import { testDynamo } from '../support/env';
@@ -246,6 +246,51 @@ describe('transition', () => {
   });
 });
 
+describe('received requests and admission', () => {
+  it('takes a received request with one put, refusing an id that exists', async () => {
+    const request = chatRequest({ status: 'received', version: 0 });
+    await store.receiveRequest(request);
+    await expect(store.getRequest(request.id)).resolves.toMatchObject({ id: request.id, status: 'received' });
+    await expect(store.listEvents(request.id)).resolves.toEqual([]);
+    // Open: the reconciler finds it if nothing else takes it on.
+    await expect(store.listDue(new Date(clockMs + 2 * HOUR))).resolves.toEqual(expect.arrayContaining([expect.objectContaining({ id: request.id })]));
+    await expect(store.receiveRequest(request)).rejects.toBeInstanceOf(RequestExistsError);
+  });
+
+  it("holds a transition's guards in its write: the key's claim and a rate token, or nothing is written", async () => {
+    const key = `trigger-${randomBytes(4).toString('hex')}`;
+    const rate = { key: `requester:${randomBytes(4).toString('hex')}`, limit: 1, windowMs: HOUR };
+    const admit = (request: ChatRequest, guards: Parameters<typeof store.transition>[1]['guards']) =>
+      store.transition(request.id, { from: ['received'], changes: { status: 'approved' }, event: event(request, 'created'), guards });
+
+    const first = chatRequest({ status: 'received', version: 0 });
+    await store.receiveRequest(first);
+    await expect(admit(first, { claim: { key, ttlSeconds: 600 }, rateToken: rate })).resolves.toMatchObject({ ok: true, request: { status: 'approved' } });
+    await expect(store.idempotencyKeyHolder(key)).resolves.toBe(first.id);
+
+    // Another request with the same key: refused by the claim, naming the holder; nothing written.
+    const repeat = chatRequest({ status: 'received', version: 0 });
+    await store.receiveRequest(repeat);
+    const claimed = await admit(repeat, { claim: { key, ttlSeconds: 600 } }).catch((error: unknown) => error);
+    expect(claimed).toBeInstanceOf(GuardFailedError);
+    expect(claimed).toMatchObject({ guard: 'claim', holder: first.id });
+    await expect(store.getRequest(repeat.id)).resolves.toMatchObject({ status: 'received', version: 0 });
+    await expect(store.listEvents(repeat.id)).resolves.toEqual([]);
+
+    // The window's one token is spent: refused by the rate guard, the claim not written either.
+    const other = chatRequest({ status: 'received', version: 0 });
+    const otherKey = `trigger-${randomBytes(4).toString('hex')}`;
+    await store.receiveRequest(other);
+    await expect(admit(other, { claim: { key: otherKey, ttlSeconds: 600 }, rateToken: rate })).rejects.toMatchObject({ guard: 'rate-token' });
+    await expect(store.idempotencyKeyHolder(otherKey)).resolves.toBeUndefined();
+    await expect(store.getRequest(other.id)).resolves.toMatchObject({ status: 'received' });
+
+    // A claim the request holds already holds again (admission run twice).
+    const again = await store.transition(first.id, { from: ['approved'], changes: { step: 'x' }, guards: { claim: { key, ttlSeconds: 600 } } });
+    expect(again.ok).toBe(true);
+  });
+});
+
 describe('idempotency keys', () => {
   it('are claimed once: a second claim names the first request', async () => {
     const key = `trigger-${randomBytes(4).toString('hex')}`;
@@ -285,62 +330,6 @@ describe('idempotency keys', () => {
     const winners = ids.filter((_, i) => results[i]?.claimed);
     expect(winners).toHaveLength(1);
     expect(results.filter((r) => !r.claimed)).toEqual(Array.from({ length: 9 }, () => ({ claimed: false, requestId: winners[0] })));
-  });
-});
-
-describe('createRequestOnce', () => {
-  it('writes the request, its created event and the claim in one transaction', async () => {
-    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
-    const request = chatRequest();
-
-    await expect(store.createRequestOnce(request, event(request, 'created'), { key, ttlSeconds: 600 })).resolves.toEqual({ created: true });
-
-    await expect(store.getRequest(request.id)).resolves.toEqual(request);
-    expect((await store.listEvents(request.id)).map((e) => e.type)).toEqual(['created']);
-    await expect(store.idempotencyKeyHolder(key)).resolves.toBe(request.id);
-  });
-
-  it('writes nothing for a key already held, and names the request holding it', async () => {
-    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
-    const first = chatRequest();
-    const retry = chatRequest();
-    await store.createRequestOnce(first, event(first, 'created'), { key, ttlSeconds: 600 });
-
-    await expect(store.createRequestOnce(retry, event(retry, 'created'), { key, ttlSeconds: 600 })).resolves.toEqual({ created: false, requestId: first.id });
-
-    await expect(store.getRequest(retry.id)).resolves.toBeUndefined();
-    await expect(store.listEvents(retry.id)).resolves.toEqual([]);
-  });
-
-  it('takes over an expired claim, even before DynamoDB deletes it', async () => {
-    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
-    await store.claimIdempotencyKey(key, newRequestId(), 60);
-    clockMs += 61_000;
-    const request = chatRequest();
-
-    await expect(store.createRequestOnce(request, event(request, 'created'), { key, ttlSeconds: 60 })).resolves.toEqual({ created: true });
-    await expect(store.idempotencyKeyHolder(key)).resolves.toBe(request.id);
-  });
-
-  it('refuses an existing request id without claiming the key', async () => {
-    const request = await created();
-    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
-
-    await expect(store.createRequestOnce(request, event(request, 'created'), { key, ttlSeconds: 600 })).rejects.toBeInstanceOf(RequestExistsError);
-    await expect(store.idempotencyKeyHolder(key)).resolves.toBeUndefined();
-  });
-
-  it('lets exactly one of 10 concurrent deliveries of one command create its request', async () => {
-    const key = `slash:trigger-${randomBytes(4).toString('hex')}`;
-    const requests = Array.from({ length: 10 }, () => chatRequest());
-
-    const results = await Promise.all(requests.map((r) => store.createRequestOnce(r, event(r, 'created'), { key, ttlSeconds: 600 })));
-
-    const winners = requests.filter((_, i) => results[i]?.created);
-    expect(winners).toHaveLength(1);
-    expect(results.filter((r) => !r.created)).toEqual(Array.from({ length: 9 }, () => ({ created: false, requestId: winners[0]?.id })));
-    const stored = await Promise.all(requests.map((r) => store.getRequest(r.id)));
-    expect(stored.filter((r) => r !== undefined)).toHaveLength(1);
   });
 });
 

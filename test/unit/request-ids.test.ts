@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isRequestId, newRequestId, REQUEST_ID_LENGTH, requestIdTime } from '../../lib/requests/ids';
 
 describe('request ids', () => {
@@ -21,6 +22,20 @@ describe('request ids', () => {
     const id = newRequestId({ now: 1_469_918_176_385, random: () => new Uint8Array(10).fill(0xff) });
 
     expect(id).toBe('01ARYZ6S41ZZZZZZZZZZZZZZZZ');
+  });
+
+  it('encode the 80 random bits as 16 base32 digits, most significant first (as the ULID spec reads them)', () => {
+    const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+    // The spec's reading: the 10 bytes as one 80-bit number, in base 32.
+    const reference = (bytes: Uint8Array): string => {
+      let n = 0n;
+      for (const b of bytes) n = (n << 8n) | BigInt(b);
+      let out = '';
+      for (let i = 0; i < 16; i++, n >>= 5n) out = (alphabet[Number(n & 31n)] ?? '?') + out;
+      return out;
+    };
+    const samples = [new Uint8Array([0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 0x10, 0x32]), new Uint8Array(10), ...Array.from({ length: 200 }, () => randomBytes(10))];
+    for (const bytes of samples) expect(newRequestId({ now: 0, random: () => bytes }).slice(10)).toBe(reference(bytes));
   });
 
   it('refuse a time 48 bits cannot hold', () => {
