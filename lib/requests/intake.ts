@@ -134,7 +134,9 @@ export class RequestIntake {
    */
   private async earlierDelivery(requester: string, trigger: string): Promise<ChatRequest | undefined> {
     const claimed = await this.o.store.idempotencyKeyHolder(triggerKey(trigger));
-    if (claimed !== undefined) return this.o.store.getRequest(claimed);
+    // Only ever the requester's own request (a trigger id is Slack's, but the answer names the request).
+    const earlier = claimed === undefined ? undefined : await this.o.store.getRequest(claimed);
+    if (earlier !== undefined) return earlier.requester === requester ? earlier : undefined;
     return (await this.o.store.listByRequester(requester, 20)).find((r) => r.trigger === trigger);
   }
 
