@@ -265,23 +265,30 @@ async function transactWriteItems(input: unknown, inner: InnerClient, keySchemas
   const snapshots = await snapshotsOf(inner, actions);
   if (!Array.isArray(snapshots)) return snapshots;
 
-  // Apply in order; remember what to restore. Every condition is evaluated (DynamoDB reports each).
+  // Apply last to first; remember what to restore. Every condition is evaluated (DynamoDB reports
+  // each). The order matters only to a process killed half-way (local mode runs dynalite in the
+  // bot's own process, and the crash suite kills it with SIGKILL): the first action, by the state
+  // store's convention the request's own change, is written last, so a transaction cut short
+  // leaves the records and events it guards written and the request unchanged, and is retried
+  // from there, never a request that moved on without its records.
   const touched: number[] = [];
-  const reasons: Reason[] = [];
-  for (const [index, action] of actions.entries()) {
+  const reasons: Reason[] = new Array<Reason>(actions.length);
+  for (let index = actions.length - 1; index >= 0; index--) {
+    const action = actions[index];
+    if (action === undefined) continue;
     const answer = await inner.call(...singleItemRequest(action));
     if (answer.status === 200) {
       touched.push(index);
-      reasons.push({ Code: 'None' });
+      reasons[index] = { Code: 'None' };
       continue;
     }
     if (errorType(answer.body) === 'ConditionalCheckFailedException') {
       const old = snapshots[index];
-      reasons.push({
+      reasons[index] = {
         Code: 'ConditionalCheckFailed',
         Message: 'The conditional request failed',
         ...(action.spec.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && old !== undefined && { Item: old }),
-      });
+      };
       continue;
     }
     // A validation error (bad expression, wrong type): nothing of the transaction may remain.

@@ -69,6 +69,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   type QueryCommandInput,
   TransactWriteCommand,
   type TransactWriteCommandInput,
@@ -551,6 +552,32 @@ export class DynamoRequestStore implements RequestStore {
       .map((item) => toDomain<ChatRequest>(item, 'request'))
       .filter((request) => isOpen(request) && request.dueAt !== undefined && Date.parse(request.dueAt) <= now.getTime())
       .slice(0, limit);
+  }
+
+  async scanOpen(): Promise<ChatRequest[]> {
+    const requests: ChatRequest[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      try {
+        const output = await this.client.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'entity = :request',
+            ExpressionAttributeValues: { ':request': 'request' },
+            ConsistentRead: true,
+            ...(startKey !== undefined && { ExclusiveStartKey: startKey }),
+          }),
+        );
+        for (const item of output.Items ?? []) {
+          const request = toDomain<ChatRequest>(item, 'request');
+          if (isOpen(request)) requests.push(request);
+        }
+        startKey = output.LastEvaluatedKey;
+      } catch (error) {
+        throw this.translate(error, 'list requests', 'open (scan)');
+      }
+    } while (startKey !== undefined);
+    return requests.sort((a, b) => (a.dueAt ?? '').localeCompare(b.dueAt ?? ''));
   }
 
   // -- managed entries ----------------------------------------------------------------------

@@ -47,8 +47,9 @@ export class Maintenance {
   async reconcile({ everyOpen = false }: { everyOpen?: boolean } = {}): Promise<string[]> {
     const now = this.now();
     // `everyOpen`: a single process starting again (local mode) knows that nothing else is
-    // working on any of them: the process that was is gone.
-    const due = await this.o.store.listDue(everyOpen ? new Date(now.getTime() + 365 * 86_400_000) : now);
+    // working on any of them: the process that was is gone. It reads the table itself, not the
+    // index: a process killed in the middle of a write can leave the emulator's index behind.
+    const due = everyOpen ? await this.o.store.scanOpen() : await this.o.store.listDue(now);
     const cardless = (await this.o.store.listPending()).filter(
       (r) => r.card === undefined && Date.parse(r.createdAt) <= now.getTime() - (this.o.cardlessAfterMs ?? 60_000) && Date.parse(r.expiresAt) > now.getTime(),
     );

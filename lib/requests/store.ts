@@ -164,6 +164,12 @@ export interface RequestStore {
    * on for a while, which the reconciler drives. Oldest due first, at most `limit`.
    */
   listDue(now: Date, limit?: number): Promise<ChatRequest[]>;
+  /**
+   * Every open request, read from the table itself (a full scan, consistent), not from an index:
+   * for local mode's start, where a process killed in the middle of a write may have left the
+   * emulator's index behind its item. The table is small there; on AWS nothing calls it.
+   */
+  scanOpen(): Promise<ChatRequest[]>;
   /** Pending requests whose `expiresAt` is at or before `now`, earliest expiry first. */
   listExpiredPending(now: Date): Promise<ChatRequest[]>;
 

@@ -151,8 +151,17 @@ async function recoverRun(): Promise<void> {
         return open.length === 0 ? requests : undefined;
       },
       90_000,
-    ).catch((error: unknown) => {
-      throw new Error(`${error instanceof Error ? error.message : String(error)}; unfinished: ${unfinished}`);
+    ).catch(async (error: unknown) => {
+      // What the run said about the requests left open: enough to tell a lost job from a stuck one.
+      const ids = unfinished.split('; ').map((u) => u.split(' ')[0] ?? '').filter(Boolean);
+      const said = local.output
+        .split('\n')
+        .filter((line) => ids.some((id) => line.includes(id)) || /local\.(recovered|reconciled|schedule-failed|ready)|"level":"(error|fatal)"/.test(line))
+        .slice(-25)
+        .join('\n');
+      const due = (await store.listDue(new Date(Date.now() + 365 * 86_400_000))).map((r) => `${r.id} ${r.status} ${r.dueAt ?? ''}`);
+      const base = await Promise.all(ids.map(async (id) => JSON.stringify(await store.getRequest(id))));
+      throw new Error(`${error instanceof Error ? error.message : String(error)}; unfinished: ${unfinished}\n${said}\nOPEN index: ${due.join(', ')}\nbase items: ${base.join('\n')}`);
     });
     local.signal('SIGTERM');
     await local.exited;

@@ -246,6 +246,25 @@ describe('transition', () => {
   });
 });
 
+describe('open requests after a torn write', () => {
+  it("are found by the scan of the table when the index lost them (local mode's start)", async () => {
+    const request = await created({ status: 'approved', quorum: 0 });
+    // What a process killed inside the emulator's write leaves: the item open, its index entry gone.
+    const client = createDocumentClient({ endpoint, region, credentials });
+    const raw = (await client.send(new GetCommand({ TableName: tableName, Key: { pk: `REQ#${request.id}`, sk: 'REQUEST' } }))).Item;
+    expect(raw?.gsi1pk).toBe('OPEN');
+    const { gsi1pk: _pk, gsi1sk: _sk, ...withoutIndex } = raw ?? {};
+    await client.send(new PutCommand({ TableName: tableName, Item: withoutIndex }));
+    client.destroy();
+    const far = new Date(clockMs + 400 * 24 * HOUR);
+    expect((await store.listDue(far)).map((r) => r.id)).not.toContain(request.id);
+    expect((await store.scanOpen()).map((r) => r.id)).toContain(request.id);
+    // Final requests are not open: a told one is not in the scan.
+    const told = await created({ status: 'applied', step: 'told' });
+    expect((await store.scanOpen()).map((r) => r.id)).not.toContain(told.id);
+  });
+});
+
 describe('received requests and admission', () => {
   it('takes a received request with one put, refusing an id that exists', async () => {
     const request = chatRequest({ status: 'received', version: 0 });
