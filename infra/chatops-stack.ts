@@ -32,6 +32,9 @@ import { type DeployConfig, type FunctionRole, WORKER_TIMEOUT_MS } from './deplo
 import { JobQueue } from './job-queue';
 import {
   configSecretStatement,
+  CREATES_USER_SECRETS,
+  createUserSecretsStatements,
+  noForcedSecretDeletionStatement,
   KMS_ACTIONS,
   kmsKeyStatement,
   LISTS_SECRETS,
@@ -222,6 +225,9 @@ export class ChatopsStack extends Stack {
         }),
       );
     }
+    const aliases = file.clusters.map((c) => c.alias);
+    if (CREATES_USER_SECRETS[role]) for (const statement of createUserSecretsStatements(scope, aliases)) fn.role.addToPolicy(statement);
+    if (USER_SECRET_ACTIONS[role].includes('secretsmanager:DeleteSecret')) fn.role.addToPolicy(noForcedSecretDeletionStatement(scope, aliases));
     if (LISTS_SECRETS[role]) {
       // ListSecrets supports no resource-level permissions: `*` is the only resource IAM accepts.
       fn.role.addToPolicy(new iam.PolicyStatement({ sid: 'ListSecrets', actions: ['secretsmanager:ListSecrets'], resources: ['*'] }));

@@ -7,7 +7,7 @@
  */
 import { Arn, ArnFormat, type Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import { SECRET_NAME_PREFIX } from '../lib/secrets/types';
+import { MANAGED_BY, SECRET_NAME_PREFIX, TAG_CLUSTER, TAG_MANAGED_BY, TAG_OWNER } from '../lib/secrets/types';
 import { type ConfigSecret, type FunctionRole, secretNameOf } from './deploy-config';
 
 /**
@@ -43,8 +43,8 @@ export const TABLE_QUERY_ACTIONS: Readonly<Record<FunctionRole, readonly string[
 
 /**
  * Secrets Manager actions on SQL users' secrets (`crdb-chatops/<cluster>/*`), by function.
- * - worker: create (with tags: TagResource), rotate (PutSecretValue), read for `connect` and
- *   resumed jobs, delete and restore, and DescribeSecret to tell "scheduled for deletion".
+ * - worker: rotate (PutSecretValue), read for `connect` and resumed jobs, delete and restore, and
+ *   DescribeSecret to tell "scheduled for deletion"; creating one is `createUserSecretsStatement`.
  * - audit: deletes the secrets of expired temporary users and secrets without a user
  *   (DescribeSecret: the delete's "already scheduled" check). It never reads a password.
  * - slack: none; it never touches a user's password.
@@ -52,8 +52,6 @@ export const TABLE_QUERY_ACTIONS: Readonly<Record<FunctionRole, readonly string[
 export const USER_SECRET_ACTIONS: Readonly<Record<FunctionRole, readonly string[]>> = {
   slack: [],
   worker: [
-    'secretsmanager:CreateSecret',
-    'secretsmanager:TagResource',
     'secretsmanager:PutSecretValue',
     'secretsmanager:GetSecretValue',
     'secretsmanager:DescribeSecret',
@@ -144,5 +142,45 @@ export function kmsKeyStatement(stack: Stack, kmsKeyId: string, region: string |
     actions: [...actions],
     resources: [keyArn('*')],
     conditions: { StringEquals: viaService, 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': `alias/${alias}` } },
+  });
+}
+
+/** Who creates users' secrets: the worker (`user create`). */
+export const CREATES_USER_SECRETS: Readonly<Record<FunctionRole, boolean>> = { slack: false, worker: true, audit: false, outbox: false };
+
+/**
+ * Creating a user's secret (`CreateSecret`, and `TagResource` for the tags it is created with)
+ * only with the bot's own tags: `managed-by = crdb-chatops`, the cluster's alias as
+ * `crdb-chatops:cluster` (one statement per cluster, on that cluster's prefix), and no tag keys
+ * but the bot's (lib/secrets/types.ts `secretTagRecord`). A secret the audit and the sweep would
+ * trust is one the bot made.
+ */
+export function createUserSecretsStatements(scope: SecretScope, clusterAliases: readonly string[]): iam.PolicyStatement[] {
+  return clusterAliases.map(
+    (alias, i) =>
+      new iam.PolicyStatement({
+        sid: `CreateUserSecrets${i}`,
+        actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+        resources: [userSecretResource(scope, alias)],
+        conditions: {
+          StringEquals: { [`aws:RequestTag/${TAG_MANAGED_BY}`]: MANAGED_BY, [`aws:RequestTag/${TAG_CLUSTER}`]: alias },
+          'ForAllValues:StringEquals': { 'aws:TagKeys': [TAG_OWNER, TAG_CLUSTER, TAG_MANAGED_BY] },
+        },
+      }),
+  );
+}
+
+/**
+ * Never `DeleteSecret` with `ForceDeleteWithoutRecovery`: every deletion the bot makes keeps the
+ * recovery window (`secrets.recoveryWindowDays`, 7 to 30 days), so a wrong delete can be undone.
+ * A Deny, so no other statement can lift it.
+ */
+export function noForcedSecretDeletionStatement(scope: SecretScope, clusterAliases: readonly string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({
+    sid: 'NoForcedSecretDeletion',
+    effect: iam.Effect.DENY,
+    actions: ['secretsmanager:DeleteSecret'],
+    resources: clusterAliases.map((alias) => userSecretResource(scope, alias)),
+    conditions: { Bool: { 'secretsmanager:ForceDeleteWithoutRecovery': 'true' } },
   });
 }

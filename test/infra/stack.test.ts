@@ -12,6 +12,7 @@ import { loadConfig } from '../../lib/config';
 import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store';
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
 import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
+import { secretTagRecord } from '../../lib/secrets/types';
 import { ChatopsStack } from '../../infra/chatops-stack';
 import { loadDeployConfig } from '../../infra/deploy-config';
 import { allStatements, EXAMPLE_CONFIG, logicalId, projectApp, resourceOf, resourcesOfType, roleStatements, type Statement, templateJson } from './support';
@@ -293,6 +294,24 @@ describe('IAM: each function gets exactly what its code calls', () => {
   const clusterSecrets = ['crdb-chatops/cloud-api-key-??????', 'crdb-chatops/onprem-admin-??????', 'crdb-chatops/prod-eu-admin-sql-??????', 'crdb-chatops/slack-bot-token-??????'].map(secret);
   const userSecrets = [secret('crdb-chatops/onprem/*'), secret('crdb-chatops/prod-eu/*')];
   const listSecrets: Statement = { sid: 'ListSecrets', effect: 'Allow', actions: ['secretsmanager:ListSecrets'], resources: ['*'] };
+  const createUserSecrets = (): Statement[] =>
+    ['prod-eu', 'onprem'].map((alias, i) => ({
+      sid: `CreateUserSecrets${i}`,
+      effect: 'Allow',
+      actions: ['secretsmanager:CreateSecret', 'secretsmanager:TagResource'],
+      resources: [secret(`crdb-chatops/${alias}/*`)],
+      conditions: {
+        StringEquals: { 'aws:RequestTag/managed-by': 'crdb-chatops', 'aws:RequestTag/crdb-chatops:cluster': alias },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['crdb-chatops:owner', 'crdb-chatops:cluster', 'managed-by'] },
+      },
+    }));
+  const noForcedDeletion: Statement = {
+    sid: 'NoForcedSecretDeletion',
+    effect: 'Deny',
+    actions: ['secretsmanager:DeleteSecret'],
+    resources: [secret('crdb-chatops/onprem/*'), secret('crdb-chatops/prod-eu/*')],
+    conditions: { Bool: { 'secretsmanager:ForceDeleteWithoutRecovery': 'true' } },
+  };
   const bySid = (a: Statement, b: Statement): number => (a.sid ?? '').localeCompare(b.sid ?? '') || a.actions.join().localeCompare(b.actions.join());
 
   it('slack: its table items, queries, sending jobs, the signing secret and bot token', () => {
@@ -322,20 +341,26 @@ describe('IAM: each function gets exactly what its code calls', () => {
         {
           sid: 'UserSecrets',
           effect: 'Allow',
-          actions: [
-            'secretsmanager:CreateSecret',
-            'secretsmanager:DeleteSecret',
-            'secretsmanager:DescribeSecret',
-            'secretsmanager:GetSecretValue',
-            'secretsmanager:PutSecretValue',
-            'secretsmanager:RestoreSecret',
-            'secretsmanager:TagResource',
-          ],
+          actions: ['secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:RestoreSecret'],
           resources: userSecrets,
         },
+        ...createUserSecrets(),
+        noForcedDeletion,
         listSecrets,
       ].sort(bySid),
     );
+  });
+
+  it("creates users' secrets only with the tags the code writes, and never deletes one without its recovery window", () => {
+    // The keys the policy allows are exactly the keys the store tags a new secret with.
+    const written = Object.keys(secretTagRecord({ owner: 'U0X', cluster: 'prod-eu' })).sort();
+    const [first] = createUserSecrets();
+    expect((first?.conditions as { 'ForAllValues:StringEquals': { 'aws:TagKeys': string[] } })['ForAllValues:StringEquals']['aws:TagKeys'].slice().sort()).toEqual(written);
+    // No statement of any role allows CreateSecret without the tag conditions, or TagResource alone.
+    const creating = allStatements(template).filter(({ statement }) => statement.effect === 'Allow' && statement.actions.some((a) => a === 'secretsmanager:CreateSecret' || a === 'secretsmanager:TagResource'));
+    expect(creating.every(({ statement }) => statement.conditions !== undefined)).toBe(true);
+    // Every role that may delete a secret has the Deny on forced deletion.
+    for (const role of [ids.workerRole, ids.auditRole]) expect(roleStatements(template, role ?? '')).toContainEqual(noForcedDeletion);
   });
 
   it("audit: its table items, queries, sending drive jobs, listing and deleting users' secrets, the cluster credentials", () => {
@@ -347,6 +372,7 @@ describe('IAM: each function gets exactly what its code calls', () => {
         tableQueries(),
         { sid: 'ReadConfigSecrets', effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: clusterSecrets },
         { sid: 'UserSecrets', effect: 'Allow', actions: ['secretsmanager:DeleteSecret', 'secretsmanager:DescribeSecret'], resources: userSecrets },
+        noForcedDeletion,
         listSecrets,
       ].sort(bySid),
     );
