@@ -6,6 +6,7 @@
  *    secret, API keys) is registered with a `SecretRedactor`, and each serialized line is scrubbed
  *    of those values before it is written, wherever they hide (messages, error stacks, URLs).
  */
+import { randomBytes } from 'node:crypto';
 import pino, { type DestinationStream, type Logger as PinoLogger } from 'pino';
 
 export type Logger = PinoLogger;
@@ -90,4 +91,13 @@ export function createLogger({ level = 'info', name = 'crdb-chatops', redactor, 
 /** A logger that writes nothing, for code paths that take an optional logger. */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
+}
+
+/**
+ * A reference for a failure told to a person as "something went wrong": short enough to read out,
+ * logged as `ref` on the line with the details, so the bot team finds them from what the person
+ * quotes. Random, and never derived from anything secret.
+ */
+export function failureReference(): string {
+  return randomBytes(4).toString('hex');
 }

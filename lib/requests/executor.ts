@@ -25,7 +25,7 @@ import { passwordRenderings } from '../cluster-admin/connection-formats';
 import { AlreadyExistsError, ClusterAdminError } from '../cluster-admin/errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
 import { type ClusterConfig } from '../config';
-import { type Logger, type SecretRedactor } from '../log';
+import { failureReference, type Logger, type SecretRedactor } from '../log';
 import { SecretExistsError, SecretStoreError } from '../secrets/errors';
 import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
@@ -185,10 +185,13 @@ function heldText(request: ChatRequest, error: RecordHeldError): string {
   return failureText(error);
 }
 
-/** The one-line, user-safe text of a failure. */
-export function failureText(error: unknown): string {
+/**
+ * The one-line, user-safe text of a failure. An unexpected one says only that, with `ref`, the
+ * reference logged on the line with the details (`failureReference`).
+ */
+export function failureText(error: unknown, ref?: string): string {
   if (error instanceof PermanentFailure || error instanceof ClusterAdminError || error instanceof SecretStoreError || error instanceof StateStoreError) return error.message;
-  return 'Something went wrong on our side; the change was not applied. The bot team has the details in the logs.';
+  return `Something went wrong on our side; the change was not applied. The bot team has the details in the logs${ref !== undefined ? ` (reference \`${ref}\`)` : ''}.`;
 }
 
 export class RequestExecutor {
@@ -478,10 +481,11 @@ export class RequestExecutor {
         log.warn({ event: 'request.retry', err: error }, 'request will be retried');
         throw error;
       }
-      log.error({ event: 'request.failed', err: error }, 'request failed');
+      const ref = failureReference();
+      log.error({ event: 'request.failed', ref, err: error }, 'request failed');
       await this.rollBack(request, log, error);
       await leaveApproved();
-      const ended: ChatRequest = { ...request, status: 'failed', outcome: error instanceof RecordHeldError ? heldText(request, error) : failureText(error) };
+      const ended: ChatRequest = { ...request, status: 'failed', outcome: error instanceof RecordHeldError ? heldText(request, error) : failureText(error, ref) };
       told = await this.tell(ended, []);
       beforeCommit = told.ok ? () => this.checkpoint('told', ended) : undefined;
       ending = { request: ended, notes: [], receipts: [] };
@@ -1032,8 +1036,9 @@ export class RequestExecutor {
         await work();
       } catch (error) {
         if (isRetryable(error) && !finalAttempt) throw error;
-        this.o.logger.warn({ event: `${job.type}.failed`, cluster: job.cluster, err: error }, 'command failed');
-        await this.o.notifier.reply(this.target(job), { kind: 'text', text: failureText(error), tone: 'error' });
+        const ref = failureReference();
+        this.o.logger.warn({ event: `${job.type}.failed`, ref, cluster: job.cluster, err: error }, 'command failed');
+        await this.o.notifier.reply(this.target(job), { kind: 'text', text: failureText(error, ref), tone: 'error' });
       }
     });
   }

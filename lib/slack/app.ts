@@ -11,7 +11,7 @@ import { type KnownBlock } from '@slack/types';
 import { type WebClient } from '@slack/web-api';
 import { type FindingClick, type FindingDecision, type FindingDecisions } from '../audit/decisions';
 import { decodeFindingRef } from '../audit/findings';
-import { type Logger } from '../log';
+import { failureReference, type Logger } from '../log';
 import { type ClickedCard, type Decisions } from '../requests/decisions';
 import { allowedResponseUrl, clickedMessage, commandOrigin, interactionOrigin, originRefusal, type PayloadOrigin, type Workspace } from './binding';
 import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_AUDIT_RETRY, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
@@ -43,7 +43,8 @@ export interface SlackAppOptions {
   readonly clusters: { config(alias: string): { readonly auditChannel?: string } | undefined };
 }
 
-const GENERIC_FAILURE = 'Something went wrong on our side and nothing was changed. Please try again in a minute.';
+/** What a person is told when a listener fails unexpectedly: with the reference logged beside the details. */
+const genericFailure = (ref: string): string => `Something went wrong on our side and nothing was changed. Please try again in a minute (reference \`${ref}\`).`;
 const NOT_OUR_WORKSPACE = 'This bot does not serve this workspace or user; nothing was changed.';
 const NOT_THIS_CARD = 'That button does not belong to this request; use the buttons on its own card.';
 const NOT_THIS_FINDING = 'That button does not belong to this finding; nothing was changed.';
@@ -155,8 +156,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       });
       await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
     } catch (error) {
-      logger.error({ event: 'command.error', err: error, user: command.user_id }, 'command failed');
-      const message = textMessage(GENERIC_FAILURE, 'error');
+      const ref = failureReference();
+      logger.error({ event: 'command.error', ref, err: error, user: command.user_id }, 'command failed');
+      const message = textMessage(genericFailure(ref), 'error');
       await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
     }
   });
@@ -169,8 +171,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve', card });
       await answer(body, respond, result.message);
     } catch (error) {
-      logger.error({ event: 'approve.error', err: error, user: clip(body.user?.id) }, 'approve failed');
-      await answer(body, respond, GENERIC_FAILURE).catch(() => undefined);
+      const ref = failureReference();
+      logger.error({ event: 'approve.error', ref, err: error, user: clip(body.user?.id) }, 'approve failed');
+      await answer(body, respond, genericFailure(ref)).catch(() => undefined);
     }
   });
 
@@ -192,8 +195,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         logger.info({ event: 'deny.modal-already-open', user: body.user.id }, 'deny modal already opened by an earlier delivery of this click');
         return;
       }
-      logger.error({ event: 'deny.error', err: error, user: clip(body.user?.id) }, 'deny failed');
-      await answer(body, respond, GENERIC_FAILURE).catch(() => undefined);
+      const ref = failureReference();
+      logger.error({ event: 'deny.error', ref, err: error, user: clip(body.user?.id) }, 'deny failed');
+      await answer(body, respond, genericFailure(ref)).catch(() => undefined);
     }
   });
 
@@ -208,8 +212,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       if (result.ok) await ack();
       else await ack({ response_action: 'errors', errors: { reason: result.message } });
     } catch (error) {
-      logger.error({ event: 'deny.error', err: error, user: clip(body.user?.id) }, 'deny failed');
-      await ack({ response_action: 'errors', errors: { reason: GENERIC_FAILURE } });
+      const ref = failureReference();
+      logger.error({ event: 'deny.error', ref, err: error, user: clip(body.user?.id) }, 'deny failed');
+      await ack({ response_action: 'errors', errors: { reason: genericFailure(ref) } });
     }
   });
 
@@ -245,8 +250,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         if (allowedResponseUrl(body.response_url, options.responseUrlPrefix) !== undefined) await respond({ replace_original: true, text, blocks: resolved });
         else await options.client.chat.update({ channel: clicked.channel, ts: clicked.ts, text, blocks: resolved });
       } catch (error) {
-        logger.error({ event, err: error, user: clip(body.user?.id) }, 'audit click failed');
-        await answer(body, respond, GENERIC_FAILURE).catch(() => undefined);
+        const ref = failureReference();
+        logger.error({ event, ref, err: error, user: clip(body.user?.id) }, 'audit click failed');
+        await answer(body, respond, genericFailure(ref)).catch(() => undefined);
       }
     };
 

@@ -6,6 +6,7 @@
 import { type SQSEvent } from 'aws-lambda';
 import { requestIdFromEntryName } from '../../lib/cluster-admin/allowlist';
 import { createLogger } from '../../lib/log';
+import { captureLogs } from '../hardening/support';
 import { processJobBatch } from '../../lib/requests/queue';
 import { APPROVERS_CHANNEL, type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
 
@@ -217,5 +218,34 @@ describe('the worker batch loop', () => {
     const response = await processJobBatch(event, runner, { maxReceiveCount: 5, logger: createLogger({ level: 'silent' }) });
     expect(ran).toEqual(['ok', 'fails']);
     expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'm3' }, { itemIdentifier: 'm4' }]);
+  });
+});
+
+describe('unexpected failures', () => {
+  it('tell the requester a reference that is on the log line with the details, and no details', async () => {
+    const logs = captureLogs({ level: 'info' });
+    const c = await startHarness({
+      logger: logs.logger,
+      checkpoint: (step, request) => {
+        // A bug, not a backend's error: every delivery fails the same way, the last one rolls back.
+        if (step === 'applying' && request.params.kind === 'allow' && request.params.allow.cidr === '198.51.100.203/32') throw new TypeError('simulated bug: x is undefined (internal detail)');
+      },
+    });
+    try {
+      const result = await c.command(alice, 'allow 198.51.100.203 --cluster prod');
+      const told = await c.answer(result);
+      const ref = /reference `([0-9a-f]{8})`/.exec(told)?.[1];
+      expect(ref).toBeDefined();
+      expect(told).toMatch(/Something went wrong on our side; the change was not applied/);
+      expect(told).not.toMatch(/simulated bug|internal detail|TypeError/);
+      const failed = logs.records('request.failed');
+      expect(failed.map((r) => r.ref)).toContain(ref);
+      expect(JSON.stringify(failed.find((r) => r.ref === ref))).toMatch(/simulated bug/);
+      const [request] = await c.runtime.store.listByRequester(alice, 1);
+      expect(request).toMatchObject({ status: 'failed', step: 'told' });
+      expect(request?.outcome).toContain(ref);
+    } finally {
+      await c.stop();
+    }
   });
 });
