@@ -10,6 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { APPROVERS_CHANNEL, type Harness, messageText, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { tryConnect } from '../support/pg-client';
+import { captureLogs } from '../hardening/support';
 
 const { alice, bob, carol, admin, dave, mallory } = USERS;
 const HERE = '127.0.0.21';
@@ -288,5 +289,28 @@ describe('info commands', () => {
   it('shows help generated from the grammar, and the clusters', async () => {
     expect(h.ackText(await h.command(mallory, 'help'))).toMatch(/\/crdb allow &lt;ipv4\[\/mask\]&gt;/);
     expect(h.ackText(await h.command(alice, 'clusters'))).toMatch(/`prod`\* — CockroachDB Cloud/);
+  });
+});
+
+describe('an unexpected failure at the Slack edge', () => {
+  it('answers with a reference that is on the log line with the error, and changes nothing', async () => {
+    const logs = captureLogs({ level: 'info' });
+    // Who may request is a Slack user group; Slack failing to list it fails the command.
+    const g = await startHarness({ logger: logs.logger, config: (doc) => void Object.assign(doc.access as object, { requesters: ['S0APPROVERS'] }) });
+    try {
+      g.slack.failNext('usergroups.users.list', { error: 'internal_error' }, 5);
+      const answer = g.ackText(await g.command(USERS.bob, 'allow 192.0.2.77 --cluster prod'));
+      const ref = /reference `([0-9a-f]{8})`/.exec(answer)?.[1];
+      expect(answer).toMatch(/Something went wrong on our side and nothing was changed/);
+      expect(ref).toBeDefined();
+      expect(answer).not.toMatch(/internal_error|usergroups/);
+      const logged = logs.records('command.error');
+      expect(logged.map((r) => r.ref)).toEqual([ref]);
+      expect(JSON.stringify(logged[0])).toMatch(/internal_error/);
+      await g.settle();
+      expect(await g.runtime.store.listByRequester(USERS.bob, 5)).toEqual([]);
+    } finally {
+      await g.stop();
+    }
   });
 });
