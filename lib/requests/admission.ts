@@ -5,15 +5,16 @@
  * everything that reads the state table is decided here, before anything is changed or any
  * approver is asked:
  *
- * - the command was not delivered before (Slack's `trigger_id`, claimed once);
  * - the entry or user is the requester's to change (or they are an admin), or free to create;
  * - the allowlist as a whole stays within the policy (what the table knows; the worker checks the
  *   cluster itself before it writes);
- * - the requester is within their limits (pending requests, change requests per window). The rate
- *   token is taken last, so a refusal for another reason costs none.
+ * - the requester has fewer pending requests than allowed;
+ * - and, as guards of admission's one write (the executor's transition out of `received`): the
+ *   command was not delivered before (Slack's `trigger_id`, claimed once), and a change-request
+ *   token is left in the requester's window. A refusal for another reason takes no token.
  *
  * A refusal changes nothing but the request itself (`refused`, with its reason), and its requester
- * is told it where they typed the command, replacing the ack.
+ * is told it on the command's response_url, a moment after the ack.
  */
 import { type ClusterConfig, formatDuration } from '../config';
 import { type Logger } from '../log';
