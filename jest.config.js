@@ -12,6 +12,8 @@ module.exports = {
   },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Each test file removes the temp directories it made (test/support/temp-dirs.ts).
+  setupFilesAfterEnv: ['<rootDir>/test/support/cleanup.ts'],
   testTimeout: 60_000,
   // Two cores: two workers keep integration servers responsive.
   maxWorkers: 2,

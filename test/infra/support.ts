@@ -4,10 +4,10 @@
  */
 import { App, type CfnElement, type Stack } from 'aws-cdk-lib';
 import { type Template } from 'aws-cdk-lib/assertions';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { tempDir } from '../support/temp-dirs';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const EXAMPLE_CONFIG = path.join(ROOT, 'infra/example.config.yml');
@@ -15,12 +15,12 @@ export const EXAMPLE_CONFIG = path.join(ROOT, 'infra/example.config.yml');
 /** An App with the feature flags from cdk.json, as `cdk synth` runs it; output in a temp dir. */
 export function projectApp(): App {
   const { context } = JSON.parse(readFileSync(path.join(ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
-  return new App({ context, outdir: mkdtempSync(path.join(tmpdir(), 'cdk-test-')) });
+  return new App({ context, outdir: tempDir('cdk-test-') });
 }
 
 /** Writes a config document (YAML) to a temp dir, next to copies of `files`; returns its path. */
 export function writeConfig(document: unknown, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'chatops-config-'));
+  const dir = tempDir('chatops-config-');
   for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
   const file = path.join(dir, 'chatops.yml');
   writeFileSync(file, stringify(document));

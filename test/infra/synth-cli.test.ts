@@ -3,22 +3,23 @@
  * (the stack is environment-agnostic and makes no lookups); a bad config is one line naming the key.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { deployableDocument, EXAMPLE_CONFIG, ROOT, writeConfig } from './support';
+import { tempDir } from '../support/temp-dirs';
 
 // The CLI, tsx and three esbuild runs: ~10 s on an idle machine, slower when tests run in parallel.
 const CLI_TIMEOUT_MS = 120_000;
 jest.setTimeout(CLI_TIMEOUT_MS + 10_000);
 
 function synth(configPath: string) {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-cli-'));
+  const outdir = tempDir('cdk-cli-');
   // Nothing AWS from the developer's shell: no credentials, profile or region.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('CDK_')));
   const result = spawnSync('npx', ['--no-install', 'cdk', 'synth', '--quiet', '--output', outdir], {
     cwd: ROOT,
-    env: { ...env, CHATOPS_CONFIG: configPath, CDK_DISABLE_CLI_TELEMETRY: 'true' },
+    // The CLI's own temp files (an empty `cdk.out*` directory) land in a directory this file removes.
+    env: { ...env, CHATOPS_CONFIG: configPath, CDK_DISABLE_CLI_TELEMETRY: 'true', TMPDIR: tempDir('cdk-cli-tmp-') },
     encoding: 'utf8',
     timeout: CLI_TIMEOUT_MS,
   });
@@ -38,7 +39,7 @@ describe('npm run synth', () => {
 
   it('stops on a bad config with one line naming the key', () => {
     // The app alone (what cdk.json runs), which is all that a config error involves.
-    const outdir = mkdtempSync(path.join(tmpdir(), 'cdk-app-'));
+    const outdir = tempDir('cdk-app-');
     const { status, stderr } = spawnSync('npx', ['--no-install', 'tsx', 'infra/app.ts'], {
       cwd: ROOT,
       env: { ...process.env, CHATOPS_CONFIG: writeConfig(deployableDocument({ audit: { reportAt: '25:00' } })), CDK_OUTDIR: outdir },

@@ -2,14 +2,14 @@
  * Config secret references (Slack signing secret, bot token, Cloud API keys) resolved through the
  * real Secrets Manager client against the protocol stand-in, cached like Powertools Parameters.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { createSecretsManagerClient } from '../../lib/secrets/aws-secrets-manager';
 import { SecretRedactor } from '../../lib/log';
 import { SecretReferenceError, SecretResolver } from '../../lib/secrets/references';
 import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
+import { tempDir } from '../support/temp-dirs';
 
 describe('secret references', () => {
   let standIn: SecretsManagerStandIn;
@@ -48,7 +48,7 @@ describe('secret references', () => {
   });
 
   it('resolves env and file references and registers every value with the redactor', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'refs-'));
+    const dir = tempDir('refs-');
     writeFileSync(path.join(dir, 'token'), 'xoxb-test-token-from-file\n');
     const redactor = new SecretRedactor();
     const resolver = new SecretResolver({ env: { BOT_TOKEN: 'xoxb-test-token-from-env' }, baseDir: dir, redactor });

@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, loadConfig, parseConfigDocument, parseDuration } from '../../lib/config';
+import { tempDir } from '../support/temp-dirs';
 
 const minimalCluster = { alias: 'prod-eu', backend: 'cloud', clusterId: 'abc', apiKey: { secretId: 'crdb-chatops/cloud-api-key' } };
 
@@ -46,7 +46,7 @@ describe('configuration', () => {
   });
 
   it('loads YAML from CHATOPS_CONFIG and applies environment overrides', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'config-'));
+    const dir = tempDir('config-');
     const file = path.join(dir, 'chatops.yml');
     writeFileSync(file, 'clusters:\n  - alias: prod-eu\n    backend: cloud\n    clusterId: abc\n    apiKey: { secretId: k }\n');
     const config = loadConfig({ CHATOPS_CONFIG: file, SLACK_API_URL: 'http://127.0.0.1:9/api/', TABLE_NAME: 't1', PORT: '3100' });
@@ -57,7 +57,7 @@ describe('configuration', () => {
   });
 
   it('loads a JSON file from CHATOPS_CONFIG without a YAML parser, and names the line of bad YAML', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'config-'));
+    const dir = tempDir('config-');
     const json = path.join(dir, 'chatops.json');
     writeFileSync(json, `  ${JSON.stringify({ clusters: [minimalCluster] }, null, 2)}\n`);
     expect(loadConfig({ CHATOPS_CONFIG: json }).clusters.map((c) => c.alias)).toEqual(['prod-eu']);
