@@ -7,7 +7,7 @@ import { ConfigError } from '../../lib/config';
 import { assertEnvironmentFits, LAMBDA_ENV_LIMIT_BYTES } from '../../infra/chatops-function';
 import { loadDeployConfig } from '../../infra/deploy-config';
 import { configSecretResources, kmsKeyStatement, userSecretResource } from '../../infra/permissions';
-import { deployableDocument, EXAMPLE_CONFIG, normalise, writeConfig } from './support';
+import { deployableDocument, EXAMPLE_CONFIG, normalise, projectApp, writeConfig } from './support';
 
 const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 
@@ -130,7 +130,8 @@ describe('function environment size', () => {
 });
 
 describe('secret and key ARNs', () => {
-  const stack = new Stack(undefined, 'Arns');
+  // In an app whose output directory this file removes (a stack without one makes its own in the temp dir).
+  const stack = new Stack(projectApp(), 'Arns');
   const rendered = (value: string): string => JSON.stringify(stack.resolve(value));
 
   it('matches a secret name with the six-character suffix Secrets Manager appends, and nothing wider', () => {

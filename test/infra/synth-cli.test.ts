@@ -42,7 +42,7 @@ describe('npm run synth', () => {
     const outdir = tempDir('cdk-app-');
     const { status, stderr } = spawnSync('npx', ['--no-install', 'tsx', 'infra/app.ts'], {
       cwd: ROOT,
-      env: { ...process.env, CHATOPS_CONFIG: writeConfig(deployableDocument({ audit: { reportAt: '25:00' } })), CDK_OUTDIR: outdir },
+      env: { ...process.env, CHATOPS_CONFIG: writeConfig(deployableDocument({ audit: { reportAt: '25:00' } })), CDK_OUTDIR: outdir, TMPDIR: tempDir('cdk-app-tmp-') },
       encoding: 'utf8',
       timeout: CLI_TIMEOUT_MS,
     });
