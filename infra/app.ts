@@ -4,12 +4,17 @@
  *
  * Deployment options (CDK context, `-c key=value`, or cdk.json):
  * - `stackName` (default `CrdbChatops`): deploy several bots to one account under different names;
- * - `alarmEmail`: subscribe an address to the alarms; or `alarmTopicArn`: an existing SNS topic.
+ * - `alarmEmail`: subscribe an address to the alarms; or `alarmTopicArn`: an existing SNS topic;
+ * - `slackReservedConcurrency` (default 100): concurrency reserved for and capping the public slack
+ *   function, or `none`;
+ * - `logRetentionDays` (default 30): how long the functions' log groups keep lines, one of the
+ *   periods CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …).
  * LOG_LEVEL (environment) sets the functions' log level (default `info`).
  */
 import { App } from 'aws-cdk-lib';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigError } from '../lib/config';
-import { ChatopsStack } from './chatops-stack';
+import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from './chatops-stack';
 import { loadDeployConfig } from './deploy-config';
 
 function main(): void {
@@ -20,22 +25,46 @@ function main(): void {
   };
   const alarmEmail = context('alarmEmail');
   const alarmTopicArn = context('alarmTopicArn');
+  const reserved = context('slackReservedConcurrency');
+  const retention = context('logRetentionDays');
   new ChatopsStack(app, context('stackName') ?? 'CrdbChatops', {
     config: loadDeployConfig(process.env.CHATOPS_CONFIG),
     ...(process.env.LOG_LEVEL ? { logLevel: process.env.LOG_LEVEL } : {}),
     ...(alarmEmail !== undefined && { alarmEmail }),
     ...(alarmTopicArn !== undefined && { alarmTopicArn }),
+    slackReservedConcurrency: reservedConcurrency(reserved),
+    ...(retention !== undefined && { logRetention: logRetentionDays(retention) }),
   });
   app.synth();
 }
 
-try {
-  main();
-} catch (error) {
-  // A bad config is the common failure: one line naming the key, not a stack trace.
-  if (error instanceof ConfigError) {
-    console.error(error.message);
-    process.exit(1);
+/** `-c slackReservedConcurrency=<n>|none`. */
+export function reservedConcurrency(value: string | undefined): number | null {
+  if (value === undefined) return DEFAULT_SLACK_RESERVED_CONCURRENCY;
+  if (value === 'none') return null;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`slackReservedConcurrency: "${value}" is not a whole number of at least 1 or "none". Example: -c slackReservedConcurrency=50`);
+  return n;
+}
+
+/** `-c logRetentionDays=<days>`: one of the periods CloudWatch Logs offers. */
+export function logRetentionDays(value: string): logs.RetentionDays {
+  const days = Number(value);
+  const offered = Object.values(logs.RetentionDays).filter((d): d is logs.RetentionDays => typeof d === 'number' && Number(d) > 0);
+  const period = offered.find((d) => Number(d) === days);
+  if (period === undefined) throw new ConfigError(`logRetentionDays: "${value}" is not a period CloudWatch Logs offers (${offered.join(', ')}). Example: -c logRetentionDays=90`);
+  return period;
+}
+
+if (require.main === module) {
+  try {
+    main();
+  } catch (error) {
+    // A bad config is the common failure: one line naming the key, not a stack trace.
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    throw error;
   }
-  throw error;
 }

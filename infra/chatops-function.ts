@@ -46,6 +46,8 @@ export interface ChatopsFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Repository root: where package-lock.json and tsconfig.json are. */
   readonly projectRoot: string;
+  /** Reserved concurrent executions (none by default). */
+  readonly reservedConcurrency?: number;
   /** Extra files for the bundle: path inside the bundle -> absolute source path (CA certificates). */
   readonly bundledFiles?: ReadonlyMap<string, string>;
 }
@@ -57,7 +59,7 @@ export class ChatopsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ChatopsFunctionProps) {
     super(scope, id);
-    const { entry, description, timeout, memorySize, environment, logRetention = logs.RetentionDays.ONE_MONTH, projectRoot, bundledFiles = new Map<string, string>() } = props;
+    const { entry, description, timeout, memorySize, environment, logRetention = logs.RetentionDays.ONE_MONTH, projectRoot, reservedConcurrency, bundledFiles = new Map<string, string>() } = props;
 
     const reserved = Object.keys(environment).filter((name) => RESERVED_ENV.test(name));
     if (reserved.length > 0) throw new Error(`${this.node.path}: ${reserved.join(', ')} are set by Lambda or by ChatopsFunction, not by a function's props.`);
@@ -82,6 +84,7 @@ export class ChatopsFunction extends Construct {
       architecture: lambda.Architecture.ARM_64,
       timeout,
       memorySize,
+      ...(reservedConcurrency !== undefined && { reservedConcurrentExecutions: reservedConcurrency }),
       role: this.role,
       logGroup: this.logGroup,
       environment: fullEnvironment,

@@ -22,10 +22,12 @@ import { DynamoEventSource, SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { type Construct } from 'constructs';
 import path from 'node:path';
 import { MAX_RECEIVE_COUNT } from '../handlers/worker';
 import { OUTBOX_STREAM_FILTER } from '../lib/requests/outbox';
+import { OperationalAlarms } from './alarms';
 import { AuditSchedules } from './audit-schedules';
 import { ChatopsFunction } from './chatops-function';
 import { type DeployConfig, type FunctionRole, WORKER_TIMEOUT_MS } from './deploy-config';
@@ -66,6 +68,11 @@ export const AUDIT_TIMEOUT = Duration.minutes(10);
 export const AUDIT_MEMORY_MB = 1024;
 export const OUTBOX_TIMEOUT = Duration.seconds(30);
 export const OUTBOX_MEMORY_MB = 256;
+/**
+ * Concurrent executions reserved for (and capping) the public slack function: a flood of requests
+ * to its URL cannot take the account's whole concurrency, and the bot always has this much.
+ */
+export const DEFAULT_SLACK_RESERVED_CONCURRENCY = 100;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
@@ -80,6 +87,11 @@ export interface ChatopsStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** Default one month. */
   readonly logRetention?: logs.RetentionDays;
+  /**
+   * Reserved concurrency of the slack function (default `DEFAULT_SLACK_RESERVED_CONCURRENCY`);
+   * `null`: none, for accounts whose concurrency limit cannot spare it (Lambda keeps 100 unreserved).
+   */
+  readonly slackReservedConcurrency?: number | null;
   /** Handler modules (default `DEFAULT_ENTRIES`). */
   readonly entries?: Partial<Record<FunctionRole, string>>;
 }
@@ -94,10 +106,16 @@ export class ChatopsStack extends Stack {
   readonly state: StateTable;
   readonly schedules: AuditSchedules;
   readonly auditAlarm: cloudwatch.Alarm;
+  /** Audit invocations that failed (Lambda's asynchronous on-failure destination). */
+  readonly auditFailures: sqs.Queue;
+  readonly alarms: OperationalAlarms;
 
   constructor(scope: Construct, id: string, props: ChatopsStackProps) {
     super(scope, id, { description: 'crdb-chatops: self-serve CockroachDB access from Slack', ...props });
-    const { config, logLevel = 'info', logRetention } = props;
+    const { config, logLevel = 'info', logRetention, slackReservedConcurrency = DEFAULT_SLACK_RESERVED_CONCURRENCY } = props;
+    if (slackReservedConcurrency !== null && (!Number.isInteger(slackReservedConcurrency) || slackReservedConcurrency < 1)) {
+      throw new Error(`slackReservedConcurrency: ${String(slackReservedConcurrency)} is not a whole number of at least 1 (or null for none)`);
+    }
     const { file } = config;
     if (!LOG_LEVELS.includes(logLevel)) throw new Error(`LOG_LEVEL: "${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`);
     if (props.alarmEmail !== undefined && props.alarmTopicArn !== undefined) throw new Error('Give alarmEmail or alarmTopicArn, not both.');
@@ -124,6 +142,7 @@ export class ChatopsStack extends Stack {
       description: 'Slack commands and clicks: verify, validate, record, ack',
       timeout: SLACK_TIMEOUT,
       memorySize: SLACK_MEMORY_MB,
+      ...(slackReservedConcurrency !== null && { reservedConcurrency: slackReservedConcurrency }),
     });
     this.worker = new ChatopsFunction(this, 'Worker', {
       ...common,
@@ -169,8 +188,14 @@ export class ChatopsStack extends Stack {
       }),
     );
 
-    // A failed report must not be posted twice by Lambda's asynchronous retries.
-    this.audit.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1) });
+    // A failed report must not be posted twice by Lambda's asynchronous retries. A failed run is
+    // kept (which schedule, when, the error) where the operator looks, and alarms.
+    this.auditFailures = new sqs.Queue(this, 'AuditFailures', { retentionPeriod: Duration.days(14), encryption: sqs.QueueEncryption.SQS_MANAGED, enforceSSL: true });
+    // Lambda sends the record with the function's role: `sqs:SendMessage` on this queue and nothing
+    // else (the CDK's SqsDestination would also grant GetQueueAttributes and GetQueueUrl).
+    const failures = this.auditFailures;
+    this.audit.function.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.hours(1), onFailure: { bind: () => ({ destination: failures.queueArn }) } });
+    this.audit.role.addToPolicy(new iam.PolicyStatement({ sid: 'RecordFailedRuns', actions: ['sqs:SendMessage'], resources: [failures.queueArn] }));
     this.schedules = new AuditSchedules(this, 'AuditSchedules', {
       target: this.audit.function,
       reportAt: file.audit.reportAt,
@@ -187,6 +212,18 @@ export class ChatopsStack extends Stack {
     });
     if (alarmAction) this.auditAlarm.addAlarmAction(alarmAction);
 
+    this.alarms = new OperationalAlarms(this, 'Alarms', {
+      jobQueue: this.jobs.queue,
+      ...(alarmAction && { alarmAction }),
+      functions: [
+        { name: 'Slack', function: this.slack.function, logGroup: this.slack.logGroup, firstLook: 'Search its logs for the line with level "error" (the ref the user saw is in it).' },
+        { name: 'Worker', function: this.worker.function, logGroup: this.worker.logGroup, firstLook: 'Search its logs for job.failed and request.failed; the job is retried, then dead-lettered.' },
+        // The audit's Errors metric has its own alarm (AuditFailedAlarm).
+        { name: 'Audit', function: this.audit.function, logGroup: this.audit.logGroup, firstLook: 'Read its logs and the AuditFailures queue.', errorsAlarm: false },
+        { name: 'Outbox', function: this.outbox.function, logGroup: this.outbox.logGroup, firstLook: 'A failed send is retried from the stream; past that the reconciler drives the request.' },
+      ],
+    });
+
     for (const [role, fn] of [['slack', this.slack], ['worker', this.worker], ['audit', this.audit], ['outbox', this.outbox]] as const) this.grantRole(role, fn, config);
 
     new CfnOutput(this, 'SlackFunctionUrl', { value: this.functionUrl.url, description: 'The slack function URL' });
@@ -199,6 +236,7 @@ export class ChatopsStack extends Stack {
     new CfnOutput(this, 'StateTableName', { value: this.state.table.tableName });
     new CfnOutput(this, 'DeadLetterAlarmName', { value: this.jobs.deadLetterAlarm.alarmName });
     new CfnOutput(this, 'AuditFailedAlarmName', { value: this.auditAlarm.alarmName });
+    new CfnOutput(this, 'AuditFailuresQueueUrl', { value: this.auditFailures.queueUrl });
   }
 
   /** Exactly what `role`'s code calls, on exactly its resources (infra/permissions.ts). */

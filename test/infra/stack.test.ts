@@ -13,7 +13,9 @@ import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store'
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
 import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
 import { secretTagRecord } from '../../lib/secrets/types';
-import { ChatopsStack } from '../../infra/chatops-stack';
+import { logRetentionDays, reservedConcurrency } from '../../infra/app';
+import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from '../../infra/chatops-stack';
+import { createLogger } from '../../lib/log';
 import { loadDeployConfig } from '../../infra/deploy-config';
 import { allStatements, EXAMPLE_CONFIG, logicalId, projectApp, resourceOf, resourcesOfType, roleStatements, type Statement, templateJson } from './support';
 
@@ -139,6 +141,32 @@ describe('functions', () => {
   });
 });
 
+describe('concurrency', () => {
+  it('reserves (and caps) concurrency for the public slack function only', () => {
+    expect(propsOf('slack').ReservedConcurrentExecutions).toBe(DEFAULT_SLACK_RESERVED_CONCURRENCY);
+    for (const name of ['worker', 'audit', 'outbox']) expect(propsOf(name).ReservedConcurrentExecutions).toBeUndefined();
+  });
+
+  it('takes another reservation, or none, from the deploy options', () => {
+    const synth = (slackReservedConcurrency: number | null): Record<string, unknown> => {
+      const s = new ChatopsStack(projectApp(), 'Other', { config: loadDeployConfig(EXAMPLE_CONFIG), slackReservedConcurrency });
+      return resourceOf(Template.fromStack(s), logicalId(s, s.slack.function.node.defaultChild)).Properties;
+    };
+    expect(synth(20).ReservedConcurrentExecutions).toBe(20);
+    expect(synth(null).ReservedConcurrentExecutions).toBeUndefined();
+    expect(() => synth(0)).toThrow(/slackReservedConcurrency: 0 is not a whole number of at least 1/);
+  });
+
+  it('reads -c slackReservedConcurrency and -c logRetentionDays, refusing bad values in one line with an example', () => {
+    expect(reservedConcurrency(undefined)).toBe(DEFAULT_SLACK_RESERVED_CONCURRENCY);
+    expect(reservedConcurrency('none')).toBeNull();
+    expect(reservedConcurrency('40')).toBe(40);
+    expect(() => reservedConcurrency('-3')).toThrow(/^slackReservedConcurrency: "-3" is not a whole number .* Example: -c slackReservedConcurrency=50$/);
+    expect(logRetentionDays('90')).toBe(90);
+    expect(() => logRetentionDays('45')).toThrow(/^logRetentionDays: "45" is not a period CloudWatch Logs offers \(1, 3, 5, 7, 14, 30, 60, 90,.*\)\. Example: -c logRetentionDays=90$/);
+  });
+});
+
 describe('the slack function URL', () => {
   it('is public (Slack signs every request) and buffered', () => {
     expectResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'BUFFERED', TargetFunctionArn: { 'Fn::GetAtt': [ids.slack, 'Arn'] } });
@@ -148,7 +176,7 @@ describe('the slack function URL', () => {
 
   it('is an output, with the request URL to paste into manifest.yml', () => {
     const outputs = templateJson(template).Outputs;
-    expect(Object.keys(outputs).sort()).toEqual(['AuditFailedAlarmName', 'DeadLetterAlarmName', 'DeadLetterQueueUrl', 'JobQueueUrl', 'SlackFunctionUrl', 'SlackRequestUrl', 'StateTableName']);
+    expect(Object.keys(outputs).sort()).toEqual(['AuditFailedAlarmName', 'AuditFailuresQueueUrl', 'DeadLetterAlarmName', 'DeadLetterQueueUrl', 'JobQueueUrl', 'SlackFunctionUrl', 'SlackRequestUrl', 'StateTableName']);
     const url = { 'Fn::GetAtt': [logicalId(stack, stack.functionUrl.node.defaultChild), 'FunctionUrl'] };
     expect(outputs.SlackFunctionUrl?.Value).toEqual(url);
     expect(outputs.SlackRequestUrl?.Value).toEqual({ 'Fn::Join': ['', [url, 'slack/events']] });
@@ -258,6 +286,87 @@ describe('audit schedules', () => {
   it('never retries a failed run asynchronously (a report must not be posted twice) and alarms instead', () => {
     expectResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: { Ref: ids.audit }, MaximumRetryAttempts: 0 });
     expectResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.audit } }], Threshold: 1 });
+  });
+
+  it('keeps a failed run in an encrypted queue of its own (the asynchronous on-failure destination), which only the audit function may send to', () => {
+    const failures = logicalId(stack, stack.auditFailures.node.defaultChild);
+    expectResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: ids.audit },
+      DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [failures, 'Arn'] } } },
+    });
+    expectResourceProperties('AWS::SQS::Queue', { SqsManagedSseEnabled: true, MessageRetentionPeriod: 14 * 24 * 3600 });
+    const senders = Object.entries(template.findResources('AWS::IAM::Policy')).filter(([, policy]) =>
+      JSON.stringify(policy).includes(JSON.stringify({ 'Fn::GetAtt': [failures, 'Arn'] })),
+    );
+    expect(senders.map(([, policy]) => (policy as { Properties: { Roles: unknown[] } }).Properties.Roles)).toEqual([[{ Ref: ids.auditRole }]]);
+  });
+});
+
+describe('operational alarms', () => {
+  const topic = (): { Ref: string } => ({ Ref: logicalId(stack, stack.node.findChild('AlarmTopic').node.defaultChild) });
+
+  it.each(['slack', 'worker', 'outbox'])('alarms on the %s function\'s errors and throttles, to the alarm topic', (name) => {
+    for (const metric of ['Errors', 'Throttles']) {
+      expectResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids[name] } }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [topic()],
+      });
+    }
+  });
+
+  it("alarms on the audit function's throttles; its errors have one alarm, not two", () => {
+    expectResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'AWS/Lambda', MetricName: 'Throttles', Dimensions: [{ Name: 'FunctionName', Value: { Ref: ids.audit } }], AlarmActions: [topic()] });
+    const auditErrors = Object.values(template.findResources('AWS::CloudWatch::Alarm')).filter((alarm) => {
+      const p = (alarm as { Properties: { MetricName?: string; Dimensions?: unknown } }).Properties;
+      return p.MetricName === 'Errors' && JSON.stringify(p.Dimensions) === JSON.stringify([{ Name: 'FunctionName', Value: { Ref: ids.audit } }]);
+    });
+    expect(auditErrors).toHaveLength(1);
+  });
+
+  it.each([
+    ['slack', 'slackLogs', 'SlackLoggedErrors'],
+    ['worker', 'workerLogs', 'WorkerLoggedErrors'],
+    ['audit', 'auditLogs', 'AuditLoggedErrors'],
+    ['outbox', 'outboxLogs', 'OutboxLoggedErrors'],
+  ])('counts the %s function\'s error log lines (failures answered 200 included) and alarms on the first', (_name, logs, metricName) => {
+    expectResourceProperties('AWS::Logs::MetricFilter', {
+      LogGroupName: { Ref: ids[logs] },
+      FilterPattern: '{ ($.level = "error") || ($.level = "fatal") }',
+      MetricTransformations: [{ MetricNamespace: 'crdb-chatops', MetricName: metricName, MetricValue: '1', DefaultValue: 0 }],
+    });
+    expectResourceProperties('AWS::CloudWatch::Alarm', { Namespace: 'crdb-chatops', MetricName: metricName, Statistic: 'Sum', Threshold: 1, AlarmActions: [topic()] });
+  });
+
+  it('matches the level field the bot\'s logger writes', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ destination: { write: (line: string) => void lines.push(line) } });
+    logger.error('boom');
+    logger.info('fine');
+    const levels = lines.map((line) => (JSON.parse(line) as { level: unknown }).level);
+    expect(levels).toEqual(['error', 'info']);
+  });
+
+  it('alarms when a job has waited 15 minutes in the job queue', () => {
+    expectResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [ids.queue, 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 900,
+      AlarmActions: [topic()],
+    });
+  });
+
+  it('says in every alarm what it means', () => {
+    for (const alarm of Object.values(template.findResources('AWS::CloudWatch::Alarm'))) {
+      expect((alarm as { Properties: { AlarmDescription?: string } }).Properties.AlarmDescription).toMatch(/^crdb-chatops: .{40,}/);
+    }
   });
 });
 
@@ -369,6 +478,7 @@ describe('IAM: each function gets exactly what its code calls', () => {
       [
         logs('audit'),
         { sid: 'SendJobs', effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`\${${ids.queue}.Arn}`] },
+        { sid: 'RecordFailedRuns', effect: 'Allow', actions: ['sqs:SendMessage'], resources: [`\${${logicalId(stack, stack.auditFailures.node.defaultChild)}.Arn}`] },
         { sid: 'StateTableItems', effect: 'Allow', actions: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table()] },
         tableQueries(),
         { sid: 'ReadConfigSecrets', effect: 'Allow', actions: ['secretsmanager:GetSecretValue'], resources: clusterSecrets },
