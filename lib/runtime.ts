@@ -18,6 +18,7 @@ import {
   memo,
   type RuntimeOverrides as AckRuntimeOverrides,
 } from './ack-runtime';
+import { CloudApiPacers } from './cluster-admin/cloud/pacer';
 import { ClusterAdmins } from './cluster-admin/factory';
 import { type Config } from './config';
 import { SecretRedactor } from './log';
@@ -67,7 +68,9 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
     (config.secrets.store === 'aws'
       ? new AwsSecretStore({ client: ack.secretsManager, ...(config.secrets.kmsKeyId ? { kmsKeyId: config.secrets.kmsKeyId } : {}), logger })
       : new FileSecretStore({ path: config.secrets.path, logger }));
-  const clusters = new ClusterAdmins(config.clusters, { secrets: resolver, baseDir: config.baseDir, logger });
+  // Cloud API send slots are claimed in the state table, so every process using a key (worker
+  // instances, the audit) stays under its 10 requests per second together.
+  const clusters = new ClusterAdmins(config.clusters, { secrets: resolver, baseDir: config.baseDir, logger, pacers: new CloudApiPacers({ claims: store }) });
   const { now, checkpoint } = overrides;
 
   const notifier = memo(async (): Promise<Notifier> =>

@@ -12,6 +12,7 @@
  * | managed user  | `CLUSTER#<cluster>`      | `USER#<user>`               | `EXPIRING#USER` / `<expiresAt>#<cluster>#<user>`, if temporary  |                        |
  * | DM receipt    | `DM#<channel>#<ts>`      | `DM`                        | `DM#DUE` / `<deleteAfter>#<channel>#<ts>`         |                                      |
  * | audit ack     | `CLUSTER#<cluster>`      | `ACK#<fingerprint>`         |                                                   |                                      |
+ * | send slot     | `PACE#<keyId>`           | `SLOT#<slot>`               | (TTL: an hour after the claim)                    |                                      |
  *
  * Every item also has `entity` (the first column), and the domain object's fields as top-level
  * attributes (so conditions can name them: `status`, `version`). Timestamps in
@@ -199,7 +200,7 @@ export function createDocumentClient({
 // ---------------------------------------------------------------------------------------------
 // Item shapes
 
-type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm' | 'ack';
+type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm' | 'ack' | 'pace';
 type Item = Record<string, unknown>;
 
 /** Attributes of the table layout, never part of a domain object. */
@@ -258,6 +259,7 @@ export interface DynamoRequestStoreOptions {
 /** The port's operations, as named in log lines and messages. */
 type Operation =
   | 'take rate token'
+  | 'claim send slot'
   | 'claim idempotency key'
   | 'read idempotency key'
   | 'receive request'
@@ -320,6 +322,27 @@ export class DynamoRequestStore implements RequestStore {
   }
 
   // -- idempotency --------------------------------------------------------------------------
+
+  /**
+   * Claims Cloud API send slot `slot` of the key `keyId` (`SharedSlotPacer`): one conditional put,
+   * true for the one caller that wrote it. Slot items expire by TTL an hour later.
+   */
+  async claimSendSlot(keyId: string, slot: number): Promise<boolean> {
+    if (!/^[0-9a-f]{8,64}$/.test(keyId) || !Number.isSafeInteger(slot) || slot < 0) throw new StateStoreInvalidError('A send slot needs a hex key id and a non-negative whole slot number.');
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `PACE#${keyId}`, sk: `SLOT#${slot}`, entity: 'pace', [TTL_ATTRIBUTE]: Math.floor(this.now().getTime() / 1000) + 3600 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw this.translate(error, 'claim send slot', keyId);
+    }
+  }
 
   async claimIdempotencyKey(key: string, requestId: string, ttlSeconds: number): Promise<{ claimed: true } | { claimed: false; requestId: string }> {
     if (key === '') throw new StateStoreInvalidError('An idempotency key must not be empty.');
