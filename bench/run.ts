@@ -3,7 +3,8 @@
  * stand-ins, measures every figure next to its baseline, prints a table and writes
  * bench/results.json. Never part of `npm test` (jest's roots are test/ only).
  *
- * Figures (see README, "Performance"): warm, cold, size, burst, trips, audit.
+ * Figures (see README, "Performance"): warm (with the ack's write alone), cold, size, burst, trips,
+ * audit.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -15,6 +16,7 @@ import { burstFigures } from './figures/burst';
 import { coldStartFigures } from './figures/cold-start';
 import { roundTripFigures } from './figures/round-trips';
 import { warmAckFigures } from './figures/warm-ack';
+import { writeFloorFigures } from './figures/write-floor';
 import { type Figure } from './lib/figure';
 import { formatTable } from './lib/table';
 import { startWorld } from './lib/world';
@@ -57,6 +59,8 @@ async function main(): Promise<void> {
     if (plan.only.has('warm')) {
       log('warm ack latency');
       figures.push(...(await warmAckFigures(world, builds, plan.quick ? { rounds: 3, perRound: 200, warmup: 50 } : { rounds: 9, perRound: 400, warmup: 100 })));
+      log('the ack\'s write alone');
+      figures.push(...(await writeFloorFigures(world, plan.quick ? { rounds: 4, perRound: 200 } : { rounds: 8, perRound: 400 })));
     }
     if (plan.only.has('cold')) {
       log('cold starts');

@@ -36,6 +36,8 @@ const SECRET_WRITES = new Set(['CreateSecret', 'PutSecretValue', 'UpdateSecret',
 export interface Trips {
   readonly tableWrites: number;
   readonly tableReads: number;
+  /** Cloud API send-slot claims (PutItem of `PACE#…`): one per Cloud API request, not in `tableWrites`. */
+  readonly slotClaims: number;
   readonly tableByOperation: Readonly<Record<string, number>>;
   readonly secretWrites: number;
   readonly secretReads: number;
@@ -138,6 +140,7 @@ async function startRig(): Promise<Rig> {
     return {
       tableWrites: table.writes,
       tableReads: table.reads,
+      slotClaims: table.slotClaims,
       tableByOperation: table.byOperation,
       secretWrites: smCalls.filter((c) => SECRET_WRITES.has(c.operation)).length,
       secretReads: smCalls.filter((c) => !SECRET_WRITES.has(c.operation)).length,
@@ -218,9 +221,11 @@ export async function roundTripFigures(runs: number): Promise<Figure[]> {
     row('allow (auto-approved): cluster calls', allow.clusterWrites + allow.clusterReads, undefined, undefined, detail(allow, allowRuns)),
     row('allow (auto-approved): Slack calls', slackCalls(allow)),
     row('allow (auto-approved): table writes', allow.tableWrites),
+    row('allow (auto-approved): Cloud API send slots', allow.slotClaims),
     row('user create: secret writes', create.secretWrites, '= 1', create.secretWrites === 1, detail(create, createRuns)),
     row('user create: cluster user creates', create.clusterUserCreates, '= 1', create.clusterUserCreates === 1),
     row('user create: Slack calls', slackCalls(create), '≤ 2', slackCalls(create) <= 2),
     row('user create: table writes', create.tableWrites, '≤ 3', create.tableWrites <= 3),
+    row('user create: Cloud API send slots', create.slotClaims),
   ];
 }
