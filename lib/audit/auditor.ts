@@ -6,7 +6,7 @@
  * pacer), logs one structured JSON record per finding (`audit.finding`), and posts the findings an
  * approver has not kept to the cluster's audit channel, each with Remove and Keep buttons.
  */
-import { type Logger } from '../log';
+import { failureReference, type Logger } from '../log';
 import { type JobQueue } from '../requests/jobs';
 import { isRetryable, type AuditJobs, type RequestExecutor } from '../requests/executor';
 import { type Job } from '../requests/jobs';
@@ -42,6 +42,11 @@ export interface AuditReporter {
   postReport(channel: string, report: ClusterReport): Promise<{ readonly channel: string; readonly ts: string } | undefined>;
   /** What an expiry sweep did on one cluster. */
   postSweep(channel: string, cluster: string, actions: readonly SweepAction[]): Promise<void>;
+  /**
+   * The bot itself failed to audit `cluster`: one line saying so, with `reason` (user-safe) and the
+   * reference of the log line that has the details, so the channel never silently misses a report.
+   */
+  postFailure(channel: string, cluster: string, reason: string, ref: string): Promise<void>;
   /** One line in a report's thread: the outcome of a Remove. */
   postOutcome(thread: { readonly channel: string; readonly ts: string }, text: string, tone: Tone): Promise<void>;
 }
@@ -201,11 +206,24 @@ export class Auditor implements AuditJobs {
       try {
         outcomes.push(await this.reportCluster(alias, shared, requestedBy));
       } catch (error) {
-        this.o.logger.error({ event: 'audit.cluster-failed', cluster: alias, err: error }, 'could not audit a cluster');
+        const ref = failureReference();
+        this.o.logger.error({ event: 'audit.cluster-failed', cluster: alias, ref, err: error }, 'could not audit a cluster');
         outcomes.push({ cluster: alias, findings: 0, shown: 0, kept: 0, bySeverity: { high: 0, medium: 0, low: 0 }, error: `could not be audited: ${auditFailureText(error)}` });
+        await this.tellFailure(alias, auditFailureText(error), ref);
       }
     }
     return outcomes;
+  }
+
+  /** The cluster's audit channel hears that its report is missing (best effort: the alarm fires anyway). */
+  private async tellFailure(alias: string, reason: string, ref: string): Promise<void> {
+    const channel = this.o.clusters.config(alias)?.auditChannel;
+    if (channel === undefined) return;
+    try {
+      await this.o.reporter.postFailure(channel, alias, reason, ref);
+    } catch (error) {
+      this.o.logger.warn({ event: 'audit.post-failed', cluster: alias, channel, err: error }, 'could not tell the audit channel that the audit failed');
+    }
   }
 
   private async reportCluster(alias: string, shared: SharedInputs, requestedBy?: string): Promise<ClusterOutcome> {

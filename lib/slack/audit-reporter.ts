@@ -6,7 +6,7 @@ import { type WebClient } from '@slack/web-api';
 import { type AuditReporter, type ClusterReport } from '../audit/auditor';
 import { type SweepAction } from '../audit/sweep';
 import { type Tone } from '../requests/notifier';
-import { auditReportMessages, auditSweepMessage, type Message, textMessage } from './blocks';
+import { auditFailureMessage, auditReportMessages, auditSweepMessage, type Message, textMessage } from './blocks';
 
 export interface SlackAuditReporterOptions {
   readonly client: WebClient;
@@ -31,6 +31,10 @@ export class SlackAuditReporter implements AuditReporter {
 
   async postSweep(channel: string, cluster: string, actions: readonly SweepAction[]): Promise<void> {
     await this.post(channel, auditSweepMessage(cluster, actions));
+  }
+
+  async postFailure(channel: string, cluster: string, reason: string, ref: string): Promise<void> {
+    await this.post(channel, auditFailureMessage(cluster, reason, ref));
   }
 
   async postOutcome(thread: { readonly channel: string; readonly ts: string }, text: string, tone: Tone): Promise<void> {

@@ -440,6 +440,18 @@ function sweepLine(action: SweepAction): string {
   }
 }
 
+/**
+ * The bot could not audit a cluster: said in its audit channel, so a missing report is never
+ * silent. `reason` is user-safe but may quote a backend's words: escaped. `ref` finds the log line.
+ */
+export function auditFailureMessage(cluster: string, reason: string, ref: string): Message {
+  const text = `The audit of ${cluster} could not run: ${reason} (reference ${ref}). The bot's operators are alerted; the next scheduled run tries again.`;
+  return {
+    text,
+    blocks: [section(`:warning: *The audit of \`${cluster}\` could not run:* ${escapeText(reason)}`), context(`Reference \`${ref}\`: the bot's operators are alerted; the next scheduled run tries again.`)],
+  };
+}
+
 /** What one expiry sweep did on a cluster. */
 export function auditSweepMessage(cluster: string, actions: readonly SweepAction[]): Message {
   return {

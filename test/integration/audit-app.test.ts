@@ -427,6 +427,13 @@ describe('the audit, end to end', () => {
       await expect(audit({ mode: 'report' }, context)).rejects.toThrow('audit report: could not audit prod; see the audit.cluster-failed log records.');
       expect(latestReport('local').top.ts).not.toBe(before);
       expect(records('audit.cluster-failed', 'prod')).toHaveLength(1);
+      // The audit channel hears it too, with the reference of the log line that has the details.
+      const ref = String(records('audit.cluster-failed', 'prod')[0]?.ref);
+      expect(ref).toMatch(/^[0-9a-f]{8}$/);
+      const told = h.slack.messages(AUDIT_CHANNEL).map(messageText).filter((t) => t.includes('could not run'));
+      expect(told).toHaveLength(1);
+      expect(told[0]).toContain('The audit of `prod` could not run:');
+      expect(told[0]).toContain(`Reference \`${ref}\``);
     });
 
     it('never writes a password or the ghost secret to a log line', () => {
