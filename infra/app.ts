@@ -9,9 +9,11 @@
  *   function, or `none`;
  * - `logRetentionDays` (default 30): how long the functions' log groups keep lines, one of the
  *   periods CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …).
+ * Every synth runs cdk-nag's AwsSolutions checks; accepted findings are in infra/nag.ts.
  * LOG_LEVEL (environment) sets the functions' log level (default `info`).
  */
-import { App } from 'aws-cdk-lib';
+import { App, Aspects } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigError } from '../lib/config';
 import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from './chatops-stack';
@@ -35,6 +37,8 @@ function main(): void {
     slackReservedConcurrency: reservedConcurrency(reserved),
     ...(retention !== undefined && { logRetention: logRetentionDays(retention) }),
   });
+  // cdk-nag's AwsSolutions rules: a finding not accepted in infra/nag.ts fails the synth.
+  Aspects.of(app).add(new AwsSolutionsChecks());
   app.synth();
 }
 

@@ -47,6 +47,7 @@ import {
   USER_SECRET_ACTIONS,
   userSecretResource,
 } from './permissions';
+import { suppressAcceptedFindings } from './nag';
 import { StateTable } from './state-table';
 
 /** The repository root: handlers, package-lock.json and tsconfig.json live there. */
@@ -237,6 +238,8 @@ export class ChatopsStack extends Stack {
     new CfnOutput(this, 'DeadLetterAlarmName', { value: this.jobs.deadLetterAlarm.alarmName });
     new CfnOutput(this, 'AuditFailedAlarmName', { value: this.auditAlarm.alarmName });
     new CfnOutput(this, 'AuditFailuresQueueUrl', { value: this.auditFailures.queueUrl });
+
+    suppressAcceptedFindings(this, config);
   }
 
   /** Exactly what `role`'s code calls, on exactly its resources (infra/permissions.ts). */
