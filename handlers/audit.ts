@@ -12,6 +12,7 @@
 import { type Context } from 'aws-lambda';
 import { type ReportSummary, type SweepSummary } from '../lib/audit/auditor';
 import { loadConfig } from '../lib/config';
+import { invocationLogged } from '../lib/log';
 import { createRuntime, type Runtime } from '../lib/runtime';
 
 export type AuditEvent = { readonly mode: 'sweep' } | { readonly mode: 'report' } | { readonly mode: 'reconcile' };
@@ -53,4 +54,4 @@ export function auditHandler(runtime: () => Runtime) {
 
 let runtime: Runtime | undefined;
 
-export const handler = auditHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env })));
+export const handler = invocationLogged(auditHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env }))));

@@ -8,7 +8,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type Context, type DynamoDBBatchResponse, type DynamoDBStreamEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
-import { createLogger, type Logger } from '../lib/log';
+import { createLogger, type Logger, invocationLogged } from '../lib/log';
 import { type JobQueue, submitJob } from '../lib/requests/jobs';
 import { requestToSubmit } from '../lib/requests/outbox';
 import { SqsJobQueue } from '../lib/requests/queue';
@@ -37,11 +37,11 @@ export function outboxHandler(dependencies: () => { readonly queue: JobQueue; re
 
 let dependencies: { queue: JobQueue; logger: Logger } | undefined;
 
-export const handler = outboxHandler(() => {
+export const handler = invocationLogged(outboxHandler(() => {
   if (dependencies !== undefined) return dependencies;
   const config = loadConfig(process.env);
   if (config.queue.kind !== 'sqs' || config.queue.url === undefined) throw new Error('config: queue: the outbox relay needs an SQS queue URL (QUEUE_URL).');
   const client = new SQSClient({ region: config.awsRegion ?? 'us-east-1', ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}), maxAttempts: 3 });
   dependencies = { queue: new SqsJobQueue({ client, queueUrl: config.queue.url }), logger: createLogger({ level: config.logLevel }) };
   return dependencies;
-});
+}));

@@ -8,6 +8,7 @@
 import { type APIGatewayProxyEventV2, type APIGatewayProxyStructuredResultV2, type Context } from 'aws-lambda';
 import { ConfigError, loadConfig } from '../lib/config';
 import { type AckRuntime, createAckRuntime } from '../lib/ack-runtime';
+import { invocationLogged } from '../lib/log';
 import { type Receiver } from '@slack/bolt';
 import { createSlackApp, type SlackApp } from '../lib/slack/app';
 import { CommandHandler } from '../lib/slack/commands';
@@ -102,4 +103,4 @@ function memoised(): Promise<SlackFunction> {
   return instance;
 }
 
-export const handler = slackHandler(memoised);
+export const handler = invocationLogged(slackHandler(memoised));

@@ -4,6 +4,7 @@
  */
 import { type Context, type SQSBatchResponse, type SQSEvent } from 'aws-lambda';
 import { loadConfig } from '../lib/config';
+import { invocationLogged } from '../lib/log';
 import { processJobBatch } from '../lib/requests/queue';
 import { createRuntime, type Runtime } from '../lib/runtime';
 
@@ -20,4 +21,4 @@ export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECE
 
 let runtime: Runtime | undefined;
 
-export const handler = workerHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env })));
+export const handler = invocationLogged(workerHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env }))));

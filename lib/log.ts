@@ -71,6 +71,30 @@ export interface LoggerOptions {
   readonly base?: Record<string, unknown>;
 }
 
+/** The Lambda invocation being served, as every log line names it (`enterInvocation`). */
+export interface InvocationIds {
+  readonly awsRequestId: string;
+  readonly functionName: string;
+}
+
+let invocation: InvocationIds | undefined;
+
+/**
+ * Wraps a Lambda entry point (the `handler` each of handlers/*.ts exports): from the start of an
+ * invocation on, every line of every logger names it (`awsRequestId`, `functionName`), so
+ * CloudWatch Logs Insights finds all of one invocation's lines, and Lambda's own REPORT line, by
+ * one id. A module variable, not AsyncLocalStorage: an execution environment serves one
+ * invocation at a time, and the ack path pays nothing for it. Local mode and the tests call the
+ * handler factories unwrapped (one process serves many "invocations" at once there), so their
+ * lines carry neither field.
+ */
+export function invocationLogged<E, C extends { readonly awsRequestId: string; readonly functionName: string }, R>(handler: (event: E, context: C) => Promise<R>): (event: E, context: C) => Promise<R> {
+  return async function invocationLoggedHandler(event: E, context: C): Promise<R> {
+    invocation = { awsRequestId: context.awsRequestId, functionName: context.functionName };
+    return handler(event, context);
+  };
+}
+
 export function createLogger({ level = 'info', name = 'crdb-chatops', redactor, destination, base }: LoggerOptions = {}): Logger {
   return pino(
     {
@@ -81,6 +105,7 @@ export function createLogger({ level = 'info', name = 'crdb-chatops', redactor, 
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: { paths: REDACT_PATHS, censor: REDACTED },
+      mixin: () => invocation ?? {},
       serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
       hooks: redactor ? { streamWrite: (line: string) => redactor.scrub(line) } : {},
     },
