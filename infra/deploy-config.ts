@@ -179,7 +179,8 @@ function bundleCaFiles(file: FileConfig, document: Document, baseDir: string): M
     try {
       pem = readFileSync(source, 'utf8');
     } catch {
-      return fail(key, `cannot read ${source}.`);
+      // The usual cause: the config was copied elsewhere without its CA file (paths are from the file's folder).
+      return fail(key, `cannot read ${source} (a relative caFile is read from the config file's folder, ${baseDir}). Example: caFile: certs/${path.basename(caFile)} next to the config, or an absolute path.`);
     }
     // A CA certificate is public; anything else (a key, a client certificate bundle) must not ship.
     if (/PRIVATE KEY/.test(pem)) fail(key, `${source} contains a private key; caFile must hold CA certificates only.`);

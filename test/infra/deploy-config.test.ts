@@ -3,6 +3,11 @@
  * key named, and secrets travel by reference only. No bundling here: these tests are fast.
  */
 import { Stack } from 'aws-cdk-lib';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../infra/chatops-stack';
+import { tempDir } from '../support/temp-dirs';
 import { ConfigError } from '../../lib/config';
 import { assertEnvironmentFits, LAMBDA_ENV_LIMIT_BYTES } from '../../infra/chatops-function';
 import { loadDeployConfig } from '../../infra/deploy-config';
@@ -166,5 +171,36 @@ describe('secret and key ARNs', () => {
       StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' },
       ...(alias !== undefined && { 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': alias } }),
     });
+  });
+});
+
+describe('the example, copied as the README says', () => {
+  const readmeCopySteps = (): string => {
+    const readme = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const block = /```sh\n(cp infra\/example\.config\.yml chatops\.aws\.yml\n[\s\S]*?)```/.exec(readme)?.[1];
+    if (block === undefined) throw new Error('README: the copy commands of "Write the config" are gone');
+    return block;
+  };
+  /** A folder shaped like the repository root, holding the files the commands copy. */
+  const checkout = (): string => {
+    const root = tempDir('chatops-copy-');
+    mkdirSync(path.join(root, 'infra'));
+    for (const name of ['example.config.yml', 'example-ca.pem']) copyFileSync(path.join(PROJECT_ROOT, 'infra', name), path.join(root, 'infra', name));
+    return root;
+  };
+
+  it('loads, CA file included, after the README commands', () => {
+    const root = checkout();
+    execFileSync('bash', ['-euc', readmeCopySteps()], { cwd: root });
+    const config = loadDeployConfig(path.join(root, 'chatops.aws.yml'));
+    expect([...config.bundledFiles.values()]).toEqual([path.join(root, 'certs', 'example-ca.pem')]);
+  });
+
+  it('says in one line where a relative caFile is read from when the file was copied alone', () => {
+    const root = checkout();
+    copyFileSync(path.join(root, 'infra', 'example.config.yml'), path.join(root, 'chatops.aws.yml'));
+    expect(() => loadDeployConfig(path.join(root, 'chatops.aws.yml'))).toThrow(
+      new RegExp(`^config: clusters\\.1\\.connection\\.caFile: cannot read ${root}/example-ca\\.pem \\(a relative caFile is read from the config file's folder, ${root}\\)\\. Example: caFile: certs/example-ca\\.pem next to the config, or an absolute path\\.$`),
+    );
   });
 });
