@@ -7,6 +7,8 @@
  * - `alarmEmail`: subscribe an address to the alarms; or `alarmTopicArn`: an existing SNS topic;
  * - `slackReservedConcurrency` (default 100): concurrency reserved for and capping the public slack
  *   function, or `none`;
+ * - `vpc=new` (a VPC with a NAT gateway and a fixed egress IP), or `vpcId`, `subnetIds` and
+ *   `availabilityZones` (comma-separated, one zone per subnet) to run in your private subnets;
  * - `logRetentionDays` (default 30): how long the functions' log groups keep lines, one of the
  *   periods CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …).
  * Every synth runs cdk-nag's AwsSolutions checks; accepted findings are in infra/nag.ts.
@@ -17,6 +19,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigError } from '../lib/config';
 import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from './chatops-stack';
+import { type NetworkChoice } from './network';
 import { loadDeployConfig } from './deploy-config';
 
 function main(): void {
@@ -35,6 +38,7 @@ function main(): void {
     ...(alarmEmail !== undefined && { alarmEmail }),
     ...(alarmTopicArn !== undefined && { alarmTopicArn }),
     slackReservedConcurrency: reservedConcurrency(reserved),
+    network: networkChoice(context),
     ...(retention !== undefined && { logRetention: logRetentionDays(retention) }),
   });
   // cdk-nag's AwsSolutions rules: a finding not accepted in infra/nag.ts fails the synth.
@@ -49,6 +53,24 @@ export function reservedConcurrency(value: string | undefined): number | null {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1) throw new ConfigError(`slackReservedConcurrency: "${value}" is not a whole number of at least 1 or "none". Example: -c slackReservedConcurrency=50`);
   return n;
+}
+
+/** `-c vpc=new`, or `-c vpcId=… -c subnetIds=a,b -c availabilityZones=x,y`; default none. */
+export function networkChoice(context: (key: string) => string | undefined): NetworkChoice {
+  const list = (key: string): string[] => (context(key) ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const vpc = context('vpc');
+  const vpcId = context('vpcId');
+  if (vpc !== undefined && vpc !== 'new') throw new ConfigError(`vpc: "${vpc}" is not "new". Example: -c vpc=new, or -c vpcId=vpc-0abc1234def567890 -c subnetIds=subnet-0abc1234,subnet-0def5678 -c availabilityZones=eu-west-1a,eu-west-1b`);
+  if (vpc === 'new' && vpcId !== undefined) throw new ConfigError('vpc: give -c vpc=new or -c vpcId=…, not both.');
+  if (vpc === 'new') return { kind: 'new' };
+  if (vpcId === undefined) return { kind: 'none' };
+  const subnetIds = list('subnetIds');
+  const availabilityZones = list('availabilityZones');
+  if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) throw new ConfigError(`vpcId: "${vpcId}" is not a VPC id. Example: -c vpcId=vpc-0abc1234def567890`);
+  const bad = subnetIds.find((s) => !/^subnet-[0-9a-f]{8,17}$/.test(s));
+  if (subnetIds.length === 0 || bad !== undefined) throw new ConfigError(`subnetIds: "${bad ?? ''}" is not a list of subnet ids. Example: -c subnetIds=subnet-0abc1234,subnet-0def5678`);
+  if (availabilityZones.length !== subnetIds.length) throw new ConfigError('availabilityZones: give one zone per subnet, in the same order. Example: -c availabilityZones=eu-west-1a,eu-west-1b');
+  return { kind: 'existing', vpcId, subnetIds, availabilityZones };
 }
 
 /** `-c logRetentionDays=<days>`: one of the periods CloudWatch Logs offers. */

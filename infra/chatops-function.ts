@@ -17,6 +17,7 @@
  * - The environment is checked against Lambda's 4 KB limit at synth time.
  */
 import { type Duration, RemovalPolicy, Token } from 'aws-cdk-lib';
+import type * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -46,6 +47,8 @@ export interface ChatopsFunctionProps {
   readonly logRetention?: logs.RetentionDays;
   /** Repository root: where package-lock.json and tsconfig.json are. */
   readonly projectRoot: string;
+  /** Run in these subnets of this VPC, with this security group (none by default). */
+  readonly network?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroup: ec2.ISecurityGroup };
   /** Reserved concurrent executions (none by default). */
   readonly reservedConcurrency?: number;
   /** Extra files for the bundle: path inside the bundle -> absolute source path (CA certificates). */
@@ -59,7 +62,7 @@ export class ChatopsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ChatopsFunctionProps) {
     super(scope, id);
-    const { entry, description, timeout, memorySize, environment, logRetention = logs.RetentionDays.ONE_MONTH, projectRoot, reservedConcurrency, bundledFiles = new Map<string, string>() } = props;
+    const { entry, description, timeout, memorySize, environment, logRetention = logs.RetentionDays.ONE_MONTH, projectRoot, reservedConcurrency, network, bundledFiles = new Map<string, string>() } = props;
 
     const reserved = Object.keys(environment).filter((name) => RESERVED_ENV.test(name));
     if (reserved.length > 0) throw new Error(`${this.node.path}: ${reserved.join(', ')} are set by Lambda or by ChatopsFunction, not by a function's props.`);
@@ -85,6 +88,7 @@ export class ChatopsFunction extends Construct {
       timeout,
       memorySize,
       ...(reservedConcurrency !== undefined && { reservedConcurrentExecutions: reservedConcurrency }),
+      ...(network && { vpc: network.vpc, vpcSubnets: network.subnets, securityGroups: [network.securityGroup] }),
       role: this.role,
       logGroup: this.logGroup,
       environment: fullEnvironment,

@@ -48,6 +48,7 @@ import {
   userSecretResource,
 } from './permissions';
 import { suppressAcceptedFindings } from './nag';
+import { FunctionNetwork, type NetworkChoice } from './network';
 import { StateTable } from './state-table';
 
 /** The repository root: handlers, package-lock.json and tsconfig.json live there. */
@@ -93,6 +94,8 @@ export interface ChatopsStackProps extends StackProps {
    * `null`: none, for accounts whose concurrency limit cannot spare it (Lambda keeps 100 unreserved).
    */
   readonly slackReservedConcurrency?: number | null;
+  /** Where the functions run on the network (infra/network.ts); default outside any VPC. */
+  readonly network?: NetworkChoice;
   /** Handler modules (default `DEFAULT_ENTRIES`). */
   readonly entries?: Partial<Record<FunctionRole, string>>;
 }
@@ -110,6 +113,7 @@ export class ChatopsStack extends Stack {
   /** Audit invocations that failed (Lambda's asynchronous on-failure destination). */
   readonly auditFailures: sqs.Queue;
   readonly alarms: OperationalAlarms;
+  readonly network?: FunctionNetwork;
 
   constructor(scope: Construct, id: string, props: ChatopsStackProps) {
     super(scope, id, { description: 'crdb-chatops: self-serve CockroachDB access from Slack', ...props });
@@ -135,7 +139,9 @@ export class ChatopsStack extends Stack {
       QUEUE_URL: this.jobs.queue.queueUrl,
       LOG_LEVEL: logLevel,
     };
-    const common = { environment, projectRoot: PROJECT_ROOT, bundledFiles: config.bundledFiles, ...(logRetention !== undefined && { logRetention }) };
+    if (props.network !== undefined && props.network.kind !== 'none') this.network = new FunctionNetwork(this, 'Network', props.network);
+    const network = this.network && { vpc: this.network.vpc, subnets: this.network.subnets, securityGroup: this.network.securityGroup };
+    const common = { environment, projectRoot: PROJECT_ROOT, bundledFiles: config.bundledFiles, ...(logRetention !== undefined && { logRetention }), ...(network && { network }) };
 
     this.slack = new ChatopsFunction(this, 'Slack', {
       ...common,
@@ -225,7 +231,10 @@ export class ChatopsStack extends Stack {
       ],
     });
 
-    for (const [role, fn] of [['slack', this.slack], ['worker', this.worker], ['audit', this.audit], ['outbox', this.outbox]] as const) this.grantRole(role, fn, config);
+    for (const [role, fn] of [['slack', this.slack], ['worker', this.worker], ['audit', this.audit], ['outbox', this.outbox]] as const) {
+      this.grantRole(role, fn, config);
+      if (this.network) fn.role.addToPolicy(FunctionNetwork.networkInterfaceStatement());
+    }
 
     new CfnOutput(this, 'SlackFunctionUrl', { value: this.functionUrl.url, description: 'The slack function URL' });
     new CfnOutput(this, 'SlackRequestUrl', {
@@ -238,6 +247,9 @@ export class ChatopsStack extends Stack {
     new CfnOutput(this, 'DeadLetterAlarmName', { value: this.jobs.deadLetterAlarm.alarmName });
     new CfnOutput(this, 'AuditFailedAlarmName', { value: this.auditAlarm.alarmName });
     new CfnOutput(this, 'AuditFailuresQueueUrl', { value: this.auditFailures.queueUrl });
+    if (this.network?.egressIp !== undefined) {
+      new CfnOutput(this, 'EgressIp', { value: this.network.egressIp, description: "The bot's fixed egress address: name it in adminSourceCidrs and your clusters' firewalls and allowlists (as <ip>/32)" });
+    }
 
     suppressAcceptedFindings(this, config);
   }

@@ -41,5 +41,11 @@ export function suppressAcceptedFindings(stack: ChatopsStack, config: DeployConf
     ]);
   }
 
+  if (stack.network) {
+    for (const fn of [stack.slack, stack.worker, stack.audit, stack.outbox]) {
+      suppress(fn.role, 'AwsSolutions-IAM5', "Lambda places the function in the VPC with its own role; ec2:DescribeNetworkInterfaces supports no resource-level permissions, and the network interfaces do not exist before Lambda creates them (AWS's own AWSLambdaVPCAccessExecutionRole uses `*` too).", ['Resource::*']);
+    }
+  }
+
   suppress(stack.auditFailures, 'AwsSolutions-SQS3', "This queue is itself the audit function's failure destination (Lambda's on-failure record); a dead-letter queue behind it would hold nothing.");
 }

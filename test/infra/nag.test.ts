@@ -72,3 +72,15 @@ describe('cdk-nag AwsSolutions', () => {
     expect(nag(other).open).toEqual([expect.stringMatching(/^AwsSolutions-IAM5 Wider\/Worker\/Role\/DefaultPolicy\/Resource Resource::arn:aws:sqs:\*:\*:\*$/)]);
   });
 });
+
+describe('cdk-nag AwsSolutions, functions in a VPC', () => {
+  it.each([
+    ['a new VPC', { kind: 'new' } as const],
+    ['existing subnets', { kind: 'existing', vpcId: 'vpc-0abc1234def567890', subnetIds: ['subnet-0abc1234'], availabilityZones: ['eu-west-1a'] } as const],
+  ])('leaves no finding open with %s', (_what, network) => {
+    const stack = new ChatopsStack(projectApp(), 'InVpc', { config: loadDeployConfig(EXAMPLE_CONFIG), network });
+    const findings = nag(stack);
+    expect(findings.open).toEqual([]);
+    expect(findings.errors).toEqual([]);
+  });
+});

@@ -13,7 +13,8 @@ import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store'
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
 import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
 import { secretTagRecord } from '../../lib/secrets/types';
-import { logRetentionDays, reservedConcurrency } from '../../infra/app';
+import { logRetentionDays, networkChoice, reservedConcurrency } from '../../infra/app';
+import { type NetworkChoice } from '../../infra/network';
 import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from '../../infra/chatops-stack';
 import { createLogger } from '../../lib/log';
 import { loadDeployConfig } from '../../infra/deploy-config';
@@ -553,3 +554,64 @@ function assetFiles(dir: string): string[] {
     return /\.(json|js|map|pem)$/.test(name) ? [full] : [];
   });
 }
+
+describe('network', () => {
+  const inVpc = (network: NetworkChoice): { s: ChatopsStack; t: Template } => {
+    const s = new ChatopsStack(projectApp(), 'Net', { config: loadDeployConfig(EXAMPLE_CONFIG), network });
+    return { s, t: Template.fromStack(s) };
+  };
+
+  it('runs outside any VPC by default', () => {
+    for (const name of ['slack', 'worker', 'audit', 'outbox']) expect(propsOf(name).VpcConfig).toBeUndefined();
+    expectResourceCount('AWS::EC2::VPC', 0);
+    expect(Object.keys(templateJson(template).Outputs)).not.toContain('EgressIp');
+  });
+
+  it('with vpc=new: every function in the private subnets behind one NAT, its Elastic IP the EgressIp output, outbound only, rejected flows logged', () => {
+    const { s, t } = inVpc({ kind: 'new' });
+    const sg = logicalId(s, s.network?.securityGroup.node.defaultChild);
+    const privateSubnets = (s.network?.vpc.privateSubnets ?? []).map((subnet) => ({ Ref: logicalId(s, subnet.node.defaultChild) }));
+    expect(privateSubnets).toHaveLength(2);
+    for (const fn of [s.slack, s.worker, s.audit, s.outbox]) {
+      expect(resourceOf(t, logicalId(s, fn.function.node.defaultChild)).Properties.VpcConfig).toEqual({
+        SecurityGroupIds: [{ 'Fn::GetAtt': [sg, 'GroupId'] }],
+        SubnetIds: privateSubnets,
+      });
+      expect(roleStatements(t, logicalId(s, fn.role.node.defaultChild))).toContainEqual({
+        sid: 'VpcNetworkInterfaces',
+        effect: 'Allow',
+        actions: ['ec2:AssignPrivateIpAddresses', 'ec2:CreateNetworkInterface', 'ec2:DeleteNetworkInterface', 'ec2:DescribeNetworkInterfaces', 'ec2:UnassignPrivateIpAddresses'],
+        resources: ['*'],
+      });
+    }
+    t.resourceCountIs('AWS::EC2::NatGateway', 1);
+    const eips = Object.keys(t.findResources('AWS::EC2::EIP'));
+    expect(eips).toHaveLength(1);
+    expect(templateJson(t).Outputs.EgressIp?.Value).toEqual({ 'Fn::GetAtt': [eips[0], 'PublicIp'] });
+    expect(resourceOf(t, sg).Properties.SecurityGroupIngress).toBeUndefined();
+    t.hasResourceProperties('AWS::EC2::FlowLog', { TrafficType: 'REJECT' });
+  });
+
+  it('with an existing VPC: the functions in the given subnets, no VPC or NAT made', () => {
+    const { s, t } = inVpc({ kind: 'existing', vpcId: 'vpc-0abc1234def567890', subnetIds: ['subnet-0abc1234', 'subnet-0def5678'], availabilityZones: ['eu-west-1a', 'eu-west-1b'] });
+    expect(resourceOf(t, logicalId(s, s.worker.function.node.defaultChild)).Properties.VpcConfig).toMatchObject({ SubnetIds: ['subnet-0abc1234', 'subnet-0def5678'] });
+    t.resourceCountIs('AWS::EC2::VPC', 0);
+    t.resourceCountIs('AWS::EC2::NatGateway', 0);
+    t.hasResourceProperties('AWS::EC2::SecurityGroup', { VpcId: 'vpc-0abc1234def567890' });
+  });
+
+  it('reads -c vpc / vpcId / subnetIds / availabilityZones, refusing bad values in one line with an example', () => {
+    const ctx = (values: Record<string, string>) => (key: string): string | undefined => values[key];
+    expect(networkChoice(ctx({}))).toEqual({ kind: 'none' });
+    expect(networkChoice(ctx({ vpc: 'new' }))).toEqual({ kind: 'new' });
+    expect(networkChoice(ctx({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0abc1234, subnet-0def5678', availabilityZones: 'eu-west-1a,eu-west-1b' }))).toEqual({
+      kind: 'existing',
+      vpcId: 'vpc-0abc1234',
+      subnetIds: ['subnet-0abc1234', 'subnet-0def5678'],
+      availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    });
+    expect(() => networkChoice(ctx({ vpc: 'yes' }))).toThrow(/^vpc: "yes" is not "new"\. Example: -c vpc=new/);
+    expect(() => networkChoice(ctx({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0abc1234;rm' , availabilityZones: 'a' }))).toThrow(/^subnetIds: "subnet-0abc1234;rm" is not a list of subnet ids\. Example:/);
+    expect(() => networkChoice(ctx({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0abc1234' }))).toThrow(/^availabilityZones: give one zone per subnet/);
+  });
+});
