@@ -19,7 +19,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { ConfigError } from '../lib/config';
 import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from './chatops-stack';
-import { type NetworkChoice } from './network';
+import { existingNetwork, type NetworkChoice } from './network';
 import { loadDeployConfig } from './deploy-config';
 
 function main(): void {
@@ -64,13 +64,7 @@ export function networkChoice(context: (key: string) => string | undefined): Net
   if (vpc === 'new' && vpcId !== undefined) throw new ConfigError('vpc: give -c vpc=new or -c vpcId=…, not both.');
   if (vpc === 'new') return { kind: 'new' };
   if (vpcId === undefined) return { kind: 'none' };
-  const subnetIds = list('subnetIds');
-  const availabilityZones = list('availabilityZones');
-  if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) throw new ConfigError(`vpcId: "${vpcId}" is not a VPC id. Example: -c vpcId=vpc-0abc1234def567890`);
-  const bad = subnetIds.find((s) => !/^subnet-[0-9a-f]{8,17}$/.test(s));
-  if (subnetIds.length === 0 || bad !== undefined) throw new ConfigError(`subnetIds: "${bad ?? ''}" is not a list of subnet ids. Example: -c subnetIds=subnet-0abc1234,subnet-0def5678`);
-  if (availabilityZones.length !== subnetIds.length) throw new ConfigError('availabilityZones: give one zone per subnet, in the same order. Example: -c availabilityZones=eu-west-1a,eu-west-1b');
-  return { kind: 'existing', vpcId, subnetIds, availabilityZones };
+  return existingNetwork(vpcId, list('subnetIds'), list('availabilityZones'));
 }
 
 /** `-c logRetentionDays=<days>`: one of the periods CloudWatch Logs offers. */

@@ -4,7 +4,7 @@
  * exactly the resource and the permission it names, with the reason in the suppression itself (it
  * is printed in cdk-nag's report next to the finding).
  */
-import { Stack } from 'aws-cdk-lib';
+import { type CfnElement } from 'aws-cdk-lib';
 import { NagSuppressions } from 'cdk-nag';
 import { type IConstruct } from 'constructs';
 import { type ChatopsStack } from './chatops-stack';
@@ -37,7 +37,7 @@ export function suppressAcceptedFindings(stack: ChatopsStack, config: DeployConf
   const schedulerRoles = stack.node.children.filter((c) => c.node.id.startsWith('SchedulerRoleForTarget'));
   for (const role of schedulerRoles) {
     suppress(role, 'AwsSolutions-IAM5', "EventBridge Scheduler's target role, made by the CDK: lambda:InvokeFunction on the audit function and its versions (`<arn>:*`), nothing else.", [
-      `Resource::<${Stack.of(stack).getLogicalId(stack.audit.function.node.defaultChild as never)}.Arn>:*`,
+      `Resource::<${stack.getLogicalId(stack.audit.function.node.defaultChild as CfnElement)}.Arn>:*`,
     ]);
   }
 

@@ -15,11 +15,24 @@
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { ConfigError } from '../lib/config';
 
 export type NetworkChoice =
   | { readonly kind: 'none' }
   | { readonly kind: 'new' }
   | { readonly kind: 'existing'; readonly vpcId: string; readonly subnetIds: readonly string[]; readonly availabilityZones: readonly string[] };
+
+/**
+ * An existing VPC's placement, checked: ids of the right shape, one zone per subnet. Bad input is
+ * one line with an example (`ConfigError`, as the app prints it).
+ */
+export function existingNetwork(vpcId: string, subnetIds: readonly string[], availabilityZones: readonly string[]): NetworkChoice {
+  if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) throw new ConfigError(`vpcId: "${vpcId}" is not a VPC id. Example: -c vpcId=vpc-0abc1234def567890`);
+  const bad = subnetIds.find((s) => !/^subnet-[0-9a-f]{8,17}$/.test(s));
+  if (subnetIds.length === 0 || bad !== undefined) throw new ConfigError(`subnetIds: "${bad ?? ''}" is not a list of subnet ids. Example: -c subnetIds=subnet-0abc1234,subnet-0def5678`);
+  if (availabilityZones.length !== subnetIds.length) throw new ConfigError('availabilityZones: give one zone per subnet, in the same order. Example: -c availabilityZones=eu-west-1a,eu-west-1b');
+  return { kind: 'existing', vpcId, subnetIds, availabilityZones };
+}
 
 export class FunctionNetwork extends Construct {
   readonly vpc: ec2.IVpc;
@@ -28,6 +41,7 @@ export class FunctionNetwork extends Construct {
   /** The NAT gateway's Elastic IP, for a VPC made here. */
   readonly egressIp?: string;
 
+  /** `choice` as `existingNetwork` made it, for an existing VPC. */
   constructor(scope: Construct, id: string, choice: Exclude<NetworkChoice, { kind: 'none' }>) {
     super(scope, id);
     if (choice.kind === 'new') {
@@ -48,10 +62,6 @@ export class FunctionNetwork extends Construct {
       this.egressIp = eip.attrPublicIp;
     } else {
       const { vpcId, subnetIds, availabilityZones } = choice;
-      if (!/^vpc-[0-9a-f]{8,17}$/.test(vpcId)) throw new Error(`vpcId: "${vpcId}" is not a VPC id. Example: -c vpcId=vpc-0abc1234def567890`);
-      const bad = subnetIds.find((s) => !/^subnet-[0-9a-f]{8,17}$/.test(s));
-      if (subnetIds.length === 0 || bad !== undefined) throw new Error(`subnetIds: "${bad ?? ''}" is not a subnet id. Example: -c subnetIds=subnet-0abc1234,subnet-0def5678`);
-      if (availabilityZones.length !== subnetIds.length) throw new Error('availabilityZones: give one per subnet, in the same order. Example: -c availabilityZones=eu-west-1a,eu-west-1b');
       // Only the id: the subnets are selected one by one below (no route tables needed at synth).
       this.vpc = ec2.Vpc.fromVpcAttributes(this, 'Vpc', { vpcId, availabilityZones: [...availabilityZones] });
       this.subnets = { subnets: subnetIds.map((s, i) => ec2.Subnet.fromSubnetAttributes(this, `Subnet${i}`, { subnetId: s, availabilityZone: availabilityZones[i] })) };

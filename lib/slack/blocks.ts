@@ -445,7 +445,7 @@ function sweepLine(action: SweepAction): string {
  * silent. `reason` is user-safe but may quote a backend's words: escaped. `ref` finds the log line.
  */
 export function auditFailureMessage(cluster: string, reason: string, ref: string): Message {
-  const text = `The audit of ${cluster} could not run: ${reason} (reference ${ref}). The bot's operators are alerted; the next scheduled run tries again.`;
+  const text = `The audit of ${cluster} could not run: ${escapeText(reason)} (reference ${ref}). The bot's operators are alerted; the next scheduled run tries again.`;
   return {
     text,
     blocks: [section(`:warning: *The audit of \`${cluster}\` could not run:* ${escapeText(reason)}`), context(`Reference \`${ref}\`: the bot's operators are alerted; the next scheduled run tries again.`)],
