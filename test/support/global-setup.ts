@@ -18,14 +18,32 @@ declare global {
   var __crdbTestDynalite: DynaliteServer | undefined;
 }
 
+/**
+ * A port for a child process to bind a few seconds later. Not from the kernel's ephemeral range
+ * (32768–60999 here), where any outgoing connection's source port, or another worker's `listen(0)`,
+ * can take it in between; each jest worker draws from its own band of 1,000 ports below it
+ * (the global setup's band is 0), checking that each is free now.
+ */
+const PORT_BAND_BASE = 20_000;
+const PORT_BAND_SIZE = 1_000;
+/** Where in its band this test file starts: files that one worker runs in turn start apart. */
+let nextPortOffset = Math.floor(Math.random() * PORT_BAND_SIZE);
+
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const band = Number(process.env.JEST_WORKER_ID ?? 0) % 12;
+  const start = PORT_BAND_BASE + band * PORT_BAND_SIZE;
+  for (let tries = 0; tries < PORT_BAND_SIZE; tries++) {
+    const port = start + (nextPortOffset++ % PORT_BAND_SIZE);
+    if (await isFree(port)) return port;
+  }
+  throw new Error(`no free port in ${start}–${start + PORT_BAND_SIZE - 1}`);
+}
+
+async function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
 }
 
