@@ -126,7 +126,7 @@ export async function postgresBinaries(owner: Owner | undefined): Promise<Postgr
       await restrictTo(staging, owner);
       await writeFile(path.join(staging, '.complete'), `${version}\n`, { mode: 0o640 });
       await chown(path.join(staging, '.complete'), 0, owner.gid);
-      await rename(staging, target).catch(async (error: NodeJS.ErrnoException) => {
+      await rename(staging, target).catch((error: unknown) => {
         if (!existsSync(complete)) throw error;
       });
     } finally {
