@@ -14,6 +14,7 @@ import { type ReportSummary, type SweepSummary } from '../lib/audit/auditor';
 import { loadConfig } from '../lib/config';
 import { invocationLogged } from '../lib/log';
 import { createRuntime, type Runtime } from '../lib/runtime';
+import { EmfMetrics } from '../lib/emf-metrics';
 
 export type AuditEvent = { readonly mode: 'sweep' } | { readonly mode: 'report' } | { readonly mode: 'reconcile' };
 
@@ -54,4 +55,4 @@ export function auditHandler(runtime: () => Runtime) {
 
 let runtime: Runtime | undefined;
 
-export const handler = invocationLogged(auditHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env }))));
+export const handler = invocationLogged(auditHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env, metrics: new EmfMetrics({ service: 'audit' }) }))));

@@ -13,6 +13,7 @@ import { type Receiver } from '@slack/bolt';
 import { createSlackApp, type SlackApp } from '../lib/slack/app';
 import { CommandHandler } from '../lib/slack/commands';
 import { header, rawBodyOf, verifyRequest } from '../lib/slack/verify';
+import { EmfMetrics } from '../lib/emf-metrics';
 
 type BoltHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -97,7 +98,7 @@ let instance: Promise<SlackFunction> | undefined;
 function memoised(): Promise<SlackFunction> {
   // The ack path's runtime only: the worker's world (cluster backends, pg, the executor) is not
   // even in this function's bundle (see lib/ack-runtime.ts).
-  instance ??= buildSlackFunction(createAckRuntime(loadConfig(process.env), { env: process.env }));
+  instance ??= buildSlackFunction(createAckRuntime(loadConfig(process.env), { env: process.env, metrics: new EmfMetrics({ service: 'slack' }) }));
   // A failed cold start (a secret not readable yet) is retried by the next invocation.
   instance.catch(() => (instance = undefined));
   return instance;

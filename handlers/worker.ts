@@ -7,6 +7,7 @@ import { loadConfig } from '../lib/config';
 import { invocationLogged } from '../lib/log';
 import { processJobBatch } from '../lib/requests/queue';
 import { createRuntime, type Runtime } from '../lib/runtime';
+import { EmfMetrics } from '../lib/emf-metrics';
 
 /** Must match the queue's redrive policy (infra): the last delivery rolls back instead of retrying. */
 export const MAX_RECEIVE_COUNT = 5;
@@ -21,4 +22,4 @@ export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECE
 
 let runtime: Runtime | undefined;
 
-export const handler = invocationLogged(workerHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env }))));
+export const handler = invocationLogged(workerHandler(() => (runtime ??= createRuntime(loadConfig(process.env), { env: process.env, metrics: new EmfMetrics({ service: 'worker' }) }))));

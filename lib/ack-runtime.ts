@@ -16,6 +16,7 @@ import { type WebClient } from '@slack/web-api';
 import { FindingDecisions } from './audit/decisions';
 import { type ClusterConfig, type Config } from './config';
 import { createLogger, type Logger, SecretRedactor } from './log';
+import { type Metrics, NO_METRICS } from './metrics';
 import { AccessControl, type MembershipResolver } from './policy/access';
 import { Decisions } from './requests/decisions';
 import { createDocumentClient, DynamoRequestStore } from './requests/dynamo-store';
@@ -58,6 +59,8 @@ export interface CreateRuntimeOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
   readonly overrides?: RuntimeOverrides;
   readonly redactor?: SecretRedactor;
+  /** Where application metrics go (EMF on Lambda, the log in local mode); default nowhere. */
+  readonly metrics?: Metrics;
 }
 
 /** The configured clusters by alias: what the ack path knows of clusters (their config only). */
@@ -80,6 +83,7 @@ export class ClusterConfigs {
 export interface AckRuntime {
   readonly config: Config;
   readonly logger: Logger;
+  readonly metrics: Metrics;
   readonly redactor: SecretRedactor;
   readonly resolver: SecretResolver;
   /** The one Secrets Manager client (`{ secretId }` references; the worker's secret store shares it). */
@@ -96,7 +100,7 @@ export interface AckRuntime {
   slack(): Promise<WebClient>;
 }
 
-export function createAckRuntime(config: Config, { env = {}, overrides = {}, redactor = new SecretRedactor() }: CreateRuntimeOptions = {}): AckRuntime {
+export function createAckRuntime(config: Config, { env = {}, overrides = {}, redactor = new SecretRedactor(), metrics = NO_METRICS }: CreateRuntimeOptions = {}): AckRuntime {
   const logger = overrides.logger ?? createLogger({ level: config.logLevel, redactor });
   const region = config.awsRegion ?? 'us-east-1';
   const credentials = overrides.awsCredentials;
@@ -137,10 +141,10 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
   const now = overrides.now;
   const checkpoint = overrides.ackCheckpoint;
   const intake = new RequestIntake({ store, queue, ...(nudge ? { nudge } : {}), access, clusters, pendingTtlMs: config.requests.pendingTtl, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
-  const decisions = new Decisions({ store, access, intake, logger, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
+  const decisions = new Decisions({ store, access, intake, logger, metrics, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
   const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 
-  return { config, logger, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack };
+  return { config, logger, metrics, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack };
 }
 
 /** One `SlackMembership` (and its cache) for the process, created when first needed. */

@@ -60,7 +60,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
   const { overrides = {} } = options;
   const redactor = options.redactor ?? new SecretRedactor();
   const ack = createAckRuntime(config, { ...options, redactor });
-  const { logger, resolver, store, access } = ack;
+  const { logger, metrics, resolver, store, access } = ack;
   const slack = () => ack.slack();
 
   const secretStore =
@@ -70,7 +70,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       : new FileSecretStore({ path: config.secrets.path, logger }));
   // Cloud API send slots are claimed in the state table, so every process using a key (worker
   // instances, the audit) stays under its 10 requests per second together.
-  const clusters = new ClusterAdmins(config.clusters, { secrets: resolver, baseDir: config.baseDir, logger, pacers: new CloudApiPacers({ claims: store }) });
+  const clusters = new ClusterAdmins(config.clusters, { secrets: resolver, baseDir: config.baseDir, logger, pacers: new CloudApiPacers({ claims: store }), metrics });
   const { now, checkpoint } = overrides;
 
   const notifier = memo(async (): Promise<Notifier> =>
@@ -97,6 +97,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       propagationTimeoutMs: config.requests.propagationTimeout,
       recoveryWindowDays: config.secrets.recoveryWindowDays,
       logger,
+      metrics,
       redactor,
       // A thunk: the auditor needs this executor (to expire requests), so it is built on first use.
       audit: () => audit(),

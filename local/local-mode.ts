@@ -36,6 +36,7 @@ import { assertPortFree } from './ports';
 import { createLambdaContext, type FunctionUrlHandler, SlackWebApiServer } from './slack-emulator';
 import { startSocketMode } from './socket-mode';
 import { LOCAL_BOT, localWorkspace } from './workspace';
+import { LoggedMetrics } from '../lib/metrics';
 
 export interface LocalMode {
   readonly options: LocalOptions;
@@ -222,6 +223,7 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
   const runtime = createRuntime(config, {
     env: configEnv,
     redactor,
+    metrics: new LoggedMetrics(logger),
     overrides: { queue, store, logger, ...(credentials ? { awsCredentials: credentials } : {}), ...(crash ? { checkpoint: (step, request) => crash(step, request), ackCheckpoint: (step) => crash(step) } : {}) },
   });
   ref.runtime = runtime;

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type ClusterConfig, type CloudClusterConfig, type SqlClusterConfig } from '../config';
 import { type Logger, silentLogger } from '../log';
+import { type Metrics } from '../metrics';
 import { type SecretResolver } from '../secrets/references';
 import { CloudClusterAdmin } from './cloud/backend';
 import { CloudApiClient } from './cloud/client';
@@ -24,6 +25,8 @@ export interface ClusterAdminFactoryOptions {
   /** Relative file paths in the config resolve against it. */
   readonly baseDir?: string;
   readonly logger?: Logger;
+  /** Application metrics (Cloud API 429s); default none. */
+  readonly metrics?: Metrics;
 }
 
 type SqlConnectionConfig = SqlClusterConfig['connection'];
@@ -71,9 +74,9 @@ async function createSqlAdmin(config: SqlClusterConfig, options: ClusterAdminFac
 }
 
 async function createCloudAdmin(config: CloudClusterConfig, options: ClusterAdminFactoryOptions): Promise<ClusterAdmin> {
-  const { secrets, pacers, logger = silentLogger() } = options;
+  const { secrets, pacers, logger = silentLogger(), metrics } = options;
   const apiKey = await secrets.resolve(config.apiKey, `clusters.${config.alias}.apiKey`);
-  const client = new CloudApiClient({ apiKey, baseUrl: config.apiBaseUrl, logger, ...(pacers ? { pacers } : {}) });
+  const client = new CloudApiClient({ apiKey, baseUrl: config.apiBaseUrl, logger, ...(pacers ? { pacers } : {}), ...(metrics ? { metrics } : {}) });
   const privileges =
     config.adminSql === undefined
       ? undefined

@@ -5,6 +5,7 @@
  * a real request, written to its audit trail.
  */
 import { type Logger } from '../log';
+import { elapsedMs, METRIC, type Metrics } from '../metrics';
 import { type AccessControl } from '../policy/access';
 import { type RequestIntake } from './intake';
 import { driveJob, type EnqueueOptions, type Job } from './jobs';
@@ -16,6 +17,8 @@ export interface DecisionsOptions {
   readonly access: AccessControl;
   readonly intake: Pick<RequestIntake, 'enqueue'>;
   readonly logger: Logger;
+  /** Application metrics (approval latency, requests denied or expired); default none. */
+  readonly metrics?: Metrics;
   readonly now?: () => Date;
   /** Fault-injection seam: `decision:written` after a decision is written, before its job is sent. */
   readonly checkpoint?: (step: string) => void | Promise<void>;
@@ -92,7 +95,10 @@ export class Decisions {
     }
     if (Date.parse(request.expiresAt) <= this.now().getTime()) {
       const expired = await this.o.store.transition(request.id, { from: ['pending'], changes: { status: 'expired' }, event: this.event(request.id, 'bot', 'expired') });
-      if (expired.ok) await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-expired` });
+      if (expired.ok) {
+        this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'expired' });
+        await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-expired` });
+      }
       return this.refuse(actor, request, action, 'This request has expired; ask the requester to make it again.');
     }
     return { ok: true, request };
@@ -110,6 +116,8 @@ export class Decisions {
         event: this.event(request.id, actor, 'denied', reason),
       });
       if (!denied.ok) return this.refuse(actor, request, action, `This request is already ${denied.current?.status ?? 'gone'}.`);
+      this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'denied' });
+      this.o.metrics?.milliseconds(METRIC.approvalLatency, elapsedMs(request.createdAt, this.now()), { kind: request.params.kind, decision: 'denied' });
       await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-denied` });
       this.o.logger.info({ event: 'request.denied', requestId: request.id, actor }, 'request denied');
       return { ok: true, message: 'Denied. The requester has been told.', request: denied.request };
@@ -123,6 +131,9 @@ export class Decisions {
         return this.refuse(actor, request, action, `This request is already ${result.request?.status ?? 'gone'}.`);
       case 'counted': {
         const count = result.request.approvals.length;
+        if (result.reachedQuorum) {
+          this.o.metrics?.milliseconds(METRIC.approvalLatency, elapsedMs(request.createdAt, this.now()), { kind: request.params.kind, decision: 'approved' });
+        }
         await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-${count}` });
         this.o.logger.info({ event: 'request.approval', requestId: request.id, actor, count, quorum: result.request.quorum }, 'approval counted');
         return {

@@ -26,6 +26,7 @@ import { AlreadyExistsError, ClusterAdminError } from '../cluster-admin/errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
 import { type ClusterConfig } from '../config';
 import { failureReference, type Logger, type SecretRedactor } from '../log';
+import { elapsedMs, METRIC, type Metrics } from '../metrics';
 import { SecretExistsError, SecretStoreError } from '../secrets/errors';
 import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
@@ -64,6 +65,8 @@ export interface RequestExecutorOptions {
   readonly propagationTimeoutMs: number;
   readonly recoveryWindowDays: number;
   readonly logger: Logger;
+  /** Application metrics (requests ended, apply duration); default none. */
+  readonly metrics?: Metrics;
   readonly redactor?: SecretRedactor;
   /** The audit, built on first use (it needs this executor: a thunk breaks the cycle). */
   readonly audit?: () => Promise<AuditJobs>;
@@ -263,7 +266,8 @@ export class RequestExecutor {
     if (request.status !== 'received') await this.rollBack(request, log, undefined);
     const ended: ChatRequest = { ...request, status: 'failed', outcome: `Cancelled by <@${actor}>: it did not finish, and what it had done was undone where it could be.` };
     const told = await this.tell(ended, []);
-    await this.commit(request.status, { request: ended, notes: [], receipts: [] }, { told: told.ok, finalAttempt: true }, log);
+    const committed = await this.commit(request.status, { request: ended, notes: [], receipts: [] }, { told: told.ok, finalAttempt: true }, log);
+    if (committed !== undefined) this.ended(committed);
     if (!told.ok) throw told.error;
   }
 
@@ -344,6 +348,7 @@ export class RequestExecutor {
       }
     }
     if (moved === undefined) throw new Error('unreachable: admission wrote no outcome');
+    if (moved.ok && moved.request.status === 'refused') this.ended(moved.request);
     await this.checkpoint('admitted', moved.ok ? moved.request : request);
     if (moved.ok) return moved.request;
     return moved.current?.status === 'received' ? undefined : moved.current;
@@ -387,6 +392,7 @@ export class RequestExecutor {
       event: this.event(request.id, 'bot', 'expired'),
     });
     if (!result.ok) return;
+    this.ended(result.request);
     await this.tellOutcome(result.request);
   }
 
@@ -492,10 +498,17 @@ export class RequestExecutor {
     }
     const committed = await this.commit(request.status, ending, { told: told.ok, finalAttempt, ...(beforeCommit ? { before: beforeCommit } : {}) }, log);
     if (committed === undefined) return;
+    this.ended(committed);
+    this.o.metrics?.milliseconds(METRIC.applyDuration, elapsedMs(applyStartedAt(committed), this.now()), { kind: committed.params.kind, outcome: committed.status });
     if (committed.status === 'applied') log.info({ event: 'request.applied' }, 'request applied');
     // The next delivery tells (`tellOutcome`).
     if (!told.ok) throw told.error;
     await this.checkpoint(committed.status, committed);
+  }
+
+  /** Counts a request this write ended (a redelivery that finds it ended counts nothing). */
+  private ended(request: ChatRequest): void {
+    this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: request.status });
   }
 
   /** Updates the card and tells the requester how `ended` ended. */
@@ -1128,4 +1141,9 @@ export class RequestExecutor {
 function withoutPrevious(entry: ManagedEntry): Omit<ManagedEntry, 'previous'> {
   const { previous: _older, ...rest } = entry;
   return rest;
+}
+
+/** When a request was cleared to apply: its last approval, or its creation when it needed none. */
+function applyStartedAt(request: ChatRequest): string {
+  return request.approvals.at(-1)?.at ?? request.createdAt;
 }

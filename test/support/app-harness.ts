@@ -22,6 +22,7 @@ import { workerHandler } from '../../handlers/worker';
 import { CloudApiStandIn } from '../stand-ins/cloud-api';
 import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
 import { testDynamo, testPostgres } from './env';
+import { type Metrics } from '../../lib/metrics';
 
 export const USERS = {
   alice: 'U0ALICE',
@@ -52,6 +53,8 @@ export interface HarnessOptions {
   readonly duplicateJobDeliveries?: number;
   /** The emulated workspace (e.g. an Enterprise Grid org); the config's `slack.teamId`/`enterpriseId` follow it. */
   readonly team?: Partial<SlackTeam>;
+  /** Where application metrics go (default nowhere), as `CreateRuntimeOptions.metrics`. */
+  readonly metrics?: Metrics;
 }
 
 export interface Harness {
@@ -225,6 +228,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const runtime = createRuntime(config, {
     env,
     redactor,
+    ...(options.metrics ? { metrics: options.metrics } : {}),
     overrides: {
       queue,
       store,

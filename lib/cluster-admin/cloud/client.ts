@@ -38,6 +38,7 @@ import {
   UnavailableError,
 } from '../errors';
 import { silentLogger, type Logger } from '../../log';
+import { METRIC, type Metrics, NO_METRICS } from '../../metrics';
 import { type components, type paths } from './openapi.gen';
 import { CloudApiPacers, type RequestPacer } from './pacer';
 
@@ -90,6 +91,8 @@ export interface CloudApiClientOptions {
   /** Replaces `globalThis.fetch` (e.g. to add a proxy agent). */
   readonly fetch?: (request: Request) => Promise<Response>;
   readonly logger?: Logger;
+  /** Counts each 429 answer (`CloudApiThrottled`, by cluster); default none. */
+  readonly metrics?: Metrics;
   /** Clock for `Retry-After` dates; injectable for tests. */
   readonly now?: () => number;
 }
@@ -204,6 +207,7 @@ export class CloudApiClient {
   private readonly maxRetryAfterMs: number;
   private readonly pacer: RequestPacer;
   private readonly logger: Logger;
+  private readonly metrics: Metrics;
   private readonly now: () => number;
 
   constructor({
@@ -214,6 +218,7 @@ export class CloudApiClient {
     pacers = new CloudApiPacers(),
     fetch: fetchImpl = (request) => globalThis.fetch(request),
     logger = silentLogger(),
+    metrics = NO_METRICS,
     now = Date.now,
   }: CloudApiClientOptions) {
     if (apiKey.trim() === '') throw new InvalidInputError('A Cloud API key is required.');
@@ -226,6 +231,7 @@ export class CloudApiClient {
     this.maxRetryAfterMs = maxRetryAfterMs;
     this.pacer = pacers.forKey(apiKey);
     this.logger = logger;
+    this.metrics = metrics;
     this.now = now;
     this.api = createClient<paths>({
       baseUrl,
@@ -623,6 +629,7 @@ export class CloudApiClient {
     }
     const { response } = result;
     if (response.ok) return result.data;
+    if (response.status === 429) this.metrics.count(METRIC.cloudApiThrottled, { cluster: operation.ref.cluster });
     const status = readStatus(result.error);
     throw new CloudHttpError(
       response.status,
