@@ -10,7 +10,8 @@
  * - `vpc=new` (a VPC with a NAT gateway and a fixed egress IP), or `vpcId`, `subnetIds` and
  *   `availabilityZones` (comma-separated, one zone per subnet) to run in your private subnets;
  * - `logRetentionDays` (default 30): how long the functions' log groups keep lines, one of the
- *   periods CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …).
+ *   periods CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …);
+ * - `tracing=active`: X-Ray active tracing on every function (default off).
  * Every synth runs cdk-nag's AwsSolutions checks; accepted findings are in infra/nag.ts.
  * LOG_LEVEL (environment) sets the functions' log level (default `info`).
  */
@@ -40,6 +41,7 @@ function main(): void {
     slackReservedConcurrency: reservedConcurrency(reserved),
     network: networkChoice(context),
     ...(retention !== undefined && { logRetention: logRetentionDays(retention) }),
+    tracing: tracingChoice(context('tracing')),
   });
   // cdk-nag's AwsSolutions rules: a finding not accepted in infra/nag.ts fails the synth.
   Aspects.of(app).add(new AwsSolutionsChecks());
@@ -65,6 +67,13 @@ export function networkChoice(context: (key: string) => string | undefined): Net
   if (vpc === 'new') return { kind: 'new' };
   if (vpcId === undefined) return { kind: 'none' };
   return existingNetwork(vpcId, list('subnetIds'), list('availabilityZones'));
+}
+
+/** `-c tracing=active|off`; default off. */
+export function tracingChoice(value: string | undefined): boolean {
+  if (value === undefined || value === 'off') return false;
+  if (value === 'active') return true;
+  throw new ConfigError(`tracing: "${value}" is not "active" or "off". Example: -c tracing=active`);
 }
 
 /** `-c logRetentionDays=<days>`: one of the periods CloudWatch Logs offers. */

@@ -51,6 +51,8 @@ export interface ChatopsFunctionProps {
   readonly network?: { readonly vpc: ec2.IVpc; readonly subnets: ec2.SubnetSelection; readonly securityGroup: ec2.ISecurityGroup };
   /** Reserved concurrent executions (none by default). */
   readonly reservedConcurrency?: number;
+  /** X-Ray active tracing (off by default). */
+  readonly tracing?: boolean;
   /** Extra files for the bundle: path inside the bundle -> absolute source path (CA certificates). */
   readonly bundledFiles?: ReadonlyMap<string, string>;
 }
@@ -62,7 +64,7 @@ export class ChatopsFunction extends Construct {
 
   constructor(scope: Construct, id: string, props: ChatopsFunctionProps) {
     super(scope, id);
-    const { entry, description, timeout, memorySize, environment, logRetention = logs.RetentionDays.ONE_MONTH, projectRoot, reservedConcurrency, network, bundledFiles = new Map<string, string>() } = props;
+    const { entry, description, timeout, memorySize, environment, logRetention = logs.RetentionDays.ONE_MONTH, projectRoot, reservedConcurrency, tracing = false, network, bundledFiles = new Map<string, string>() } = props;
 
     const reserved = Object.keys(environment).filter((name) => RESERVED_ENV.test(name));
     if (reserved.length > 0) throw new Error(`${this.node.path}: ${reserved.join(', ')} are set by Lambda or by ChatopsFunction, not by a function's props.`);
@@ -88,6 +90,8 @@ export class ChatopsFunction extends Construct {
       timeout,
       memorySize,
       ...(reservedConcurrency !== undefined && { reservedConcurrentExecutions: reservedConcurrency }),
+      // Active: Lambda samples and records each invocation's segment; the role gets the two X-Ray write actions.
+      ...(tracing && { tracing: lambda.Tracing.ACTIVE }),
       ...(network && { vpc: network.vpc, vpcSubnets: network.subnets, securityGroups: [network.securityGroup] }),
       role: this.role,
       logGroup: this.logGroup,

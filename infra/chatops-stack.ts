@@ -96,6 +96,8 @@ export interface ChatopsStackProps extends StackProps {
   readonly slackReservedConcurrency?: number | null;
   /** Where the functions run on the network (infra/network.ts); default outside any VPC. */
   readonly network?: NetworkChoice;
+  /** X-Ray active tracing on every function; default off. */
+  readonly tracing?: boolean;
   /** Handler modules (default `DEFAULT_ENTRIES`). */
   readonly entries?: Partial<Record<FunctionRole, string>>;
 }
@@ -114,6 +116,7 @@ export class ChatopsStack extends Stack {
   readonly auditFailures: sqs.Queue;
   readonly alarms: OperationalAlarms;
   readonly network?: FunctionNetwork;
+  readonly tracing: boolean;
 
   constructor(scope: Construct, id: string, props: ChatopsStackProps) {
     super(scope, id, { description: 'crdb-chatops: self-serve CockroachDB access from Slack', ...props });
@@ -141,7 +144,8 @@ export class ChatopsStack extends Stack {
     };
     if (props.network !== undefined && props.network.kind !== 'none') this.network = new FunctionNetwork(this, 'Network', props.network);
     const network = this.network && { vpc: this.network.vpc, subnets: this.network.subnets, securityGroup: this.network.securityGroup };
-    const common = { environment, projectRoot: PROJECT_ROOT, bundledFiles: config.bundledFiles, ...(logRetention !== undefined && { logRetention }), ...(network && { network }) };
+    this.tracing = props.tracing ?? false;
+    const common = { environment, projectRoot: PROJECT_ROOT, bundledFiles: config.bundledFiles, tracing: this.tracing, ...(logRetention !== undefined && { logRetention }), ...(network && { network }) };
 
     this.slack = new ChatopsFunction(this, 'Slack', {
       ...common,

@@ -23,15 +23,21 @@ export function suppressAcceptedFindings(stack: ChatopsStack, config: DeployConf
 
   for (const fn of [stack.slack, stack.worker, stack.audit, stack.outbox]) suppress(fn.function, 'AwsSolutions-L1', RUNTIME_PINNED);
 
+  // `Resource::*` on a function role: each role's reasons, joined into its one suppression (cdk-nag
+  // keeps the first reason given for a finding).
+  const wildcards = new Map<IConstruct, string[]>();
+  const wildcard = (fn: { role: IConstruct }, reason: string): void => void wildcards.set(fn.role, [...(wildcards.get(fn.role) ?? []), reason]);
+
   for (const fn of [stack.worker, stack.audit]) {
     suppress(
       fn.role,
       'AwsSolutions-IAM5',
-      "Users' password secrets are named crdb-chatops/<cluster>/<user> when a user is created, so the role gets that cluster's prefix (CreateSecret only with the bot's tags for the cluster, DeleteSecret never forced; infra/permissions.ts). secretsmanager:ListSecrets supports no resource-level permissions: `*` is the only resource IAM accepts.",
-      [...aliases.map(secretsArn), 'Resource::*'],
+      "Users' password secrets are named crdb-chatops/<cluster>/<user> when a user is created, so the role gets that cluster's prefix (CreateSecret only with the bot's tags for the cluster, DeleteSecret never forced; infra/permissions.ts).",
+      aliases.map(secretsArn),
     );
+    wildcard(fn, 'secretsmanager:ListSecrets supports no resource-level permissions: `*` is the only resource IAM accepts.');
   }
-  suppress(stack.outbox.role, 'AwsSolutions-IAM5', 'dynamodb:ListStreams supports no resource-level permissions (granted by the event source mapping); the stream reads are on the table stream only.', ['Resource::*']);
+  wildcard(stack.outbox, 'dynamodb:ListStreams supports no resource-level permissions (granted by the event source mapping); the stream reads are on the table stream only.');
 
   // The scheduler's role (made by the LambdaInvoke target) may invoke the audit function's versions.
   const schedulerRoles = stack.node.children.filter((c) => c.node.id.startsWith('SchedulerRoleForTarget'));
@@ -41,11 +47,18 @@ export function suppressAcceptedFindings(stack: ChatopsStack, config: DeployConf
     ]);
   }
 
+  const functions = [stack.slack, stack.worker, stack.audit, stack.outbox];
   if (stack.network) {
-    for (const fn of [stack.slack, stack.worker, stack.audit, stack.outbox]) {
-      suppress(fn.role, 'AwsSolutions-IAM5', "Lambda places the function in the VPC with its own role; ec2:DescribeNetworkInterfaces supports no resource-level permissions, and the network interfaces do not exist before Lambda creates them (AWS's own AWSLambdaVPCAccessExecutionRole uses `*` too).", ['Resource::*']);
+    for (const fn of functions) {
+      wildcard(fn, "Lambda places the function in the VPC with its own role; ec2:DescribeNetworkInterfaces supports no resource-level permissions, and the network interfaces do not exist before Lambda creates them (AWS's own AWSLambdaVPCAccessExecutionRole uses `*` too).");
     }
   }
+  if (stack.tracing) {
+    for (const fn of functions) {
+      wildcard(fn, 'X-Ray active tracing (-c tracing=active): xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions (AWSXRayDaemonWriteAccess uses `*` too).');
+    }
+  }
+  for (const [role, reasons] of wildcards) suppress(role, 'AwsSolutions-IAM5', reasons.join(' '), ['Resource::*']);
 
   suppress(stack.auditFailures, 'AwsSolutions-SQS3', "This queue is itself the audit function's failure destination (Lambda's on-failure record); a dead-letter queue behind it would hold nothing.");
 }

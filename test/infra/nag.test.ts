@@ -84,3 +84,13 @@ describe('cdk-nag AwsSolutions, functions in a VPC', () => {
     expect(findings.errors).toEqual([]);
   });
 });
+
+describe('cdk-nag AwsSolutions, with X-Ray tracing', () => {
+  it('leaves no finding open; the X-Ray `*` is accepted on the function roles only, with its reason', () => {
+    const findings = nag(new ChatopsStack(projectApp(), 'Traced', { config: loadDeployConfig(EXAMPLE_CONFIG), tracing: true }));
+    expect(findings.open).toEqual([]);
+    expect(findings.errors).toEqual([]);
+    const xray = findings.suppressed.filter((s) => s.reason.includes('X-Ray'));
+    expect([...new Set(xray.map((s) => s.path.replace(/\/Resource$/, '')))].sort()).toEqual(['Traced/Audit/Role/DefaultPolicy', 'Traced/Outbox/Role/DefaultPolicy', 'Traced/Slack/Role/DefaultPolicy', 'Traced/Worker/Role/DefaultPolicy']);
+  });
+});

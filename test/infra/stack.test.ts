@@ -13,7 +13,7 @@ import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store'
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
 import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
 import { secretTagRecord } from '../../lib/secrets/types';
-import { logRetentionDays, networkChoice, reservedConcurrency } from '../../infra/app';
+import { logRetentionDays, networkChoice, reservedConcurrency, tracingChoice } from '../../infra/app';
 import { type NetworkChoice } from '../../infra/network';
 import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from '../../infra/chatops-stack';
 import { createLogger } from '../../lib/log';
@@ -613,5 +613,36 @@ describe('network', () => {
     expect(() => networkChoice(ctx({ vpc: 'yes' }))).toThrow(/^vpc: "yes" is not "new"\. Example: -c vpc=new/);
     expect(() => networkChoice(ctx({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0abc1234;rm' , availabilityZones: 'a' }))).toThrow(/^subnetIds: "subnet-0abc1234;rm" is not a list of subnet ids\. Example:/);
     expect(() => networkChoice(ctx({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0abc1234' }))).toThrow(/^availabilityZones: give one zone per subnet/);
+  });
+});
+
+describe('X-Ray tracing (-c tracing=active)', () => {
+  const config = loadDeployConfig(EXAMPLE_CONFIG);
+
+  it('is off by default: no tracing config, no X-Ray permission', () => {
+    const s = new ChatopsStack(projectApp(), 'Untraced', { config });
+    const t = Template.fromStack(s);
+    for (const fn of [s.slack, s.worker, s.audit, s.outbox]) {
+      expect(resourceOf(t, logicalId(s, fn.function.node.defaultChild)).Properties.TracingConfig).toBeUndefined();
+      expect(roleStatements(t, logicalId(s, fn.role.node.defaultChild)).flatMap((st) => st.actions).filter((a) => a.startsWith('xray:'))).toEqual([]);
+    }
+  });
+
+  it('traces every function actively, and lets each role write its segments and nothing more of X-Ray', () => {
+    const s = new ChatopsStack(projectApp(), 'Traced', { config, tracing: true });
+    const t = Template.fromStack(s);
+    for (const fn of [s.slack, s.worker, s.audit, s.outbox]) {
+      expect(resourceOf(t, logicalId(s, fn.function.node.defaultChild)).Properties.TracingConfig).toEqual({ Mode: 'Active' });
+      const xray = roleStatements(t, logicalId(s, fn.role.node.defaultChild)).filter((st) => st.actions.some((a) => a.startsWith('xray:')));
+      expect(xray.flatMap((st) => st.actions).filter((a) => a.startsWith('xray:')).sort()).toEqual(['xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
+      expect(xray.flatMap((st) => st.resources)).toEqual(['*']);
+    }
+  });
+
+  it('reads -c tracing, refusing other values in one line with an example', () => {
+    expect(tracingChoice(undefined)).toBe(false);
+    expect(tracingChoice('off')).toBe(false);
+    expect(tracingChoice('active')).toBe(true);
+    expect(() => tracingChoice('on')).toThrow(/^tracing: "on" is not "active" or "off"\. Example: -c tracing=active$/);
   });
 });
