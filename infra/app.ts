@@ -11,7 +11,10 @@
  *   `availabilityZones` (comma-separated, one zone per subnet) to run in your private subnets;
  * - `logRetentionDays` (default 30): how long the functions' log groups keep lines, one of the
  *   periods CloudWatch Logs offers (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, …);
- * - `tracing=active`: X-Ray active tracing on every function (default off).
+ * - `tracing=active`: X-Ray active tracing on every function (default off);
+ * - `tableRemoval` (default `retain`): `destroy` lets `cdk destroy` delete the state table (a
+ *   throwaway stack: no deletion protection); `tableRecoveryDays` (default 35): its point-in-time
+ *   recovery window, 1–35 days.
  * Every synth runs cdk-nag's AwsSolutions checks; accepted findings are in infra/nag.ts.
  * LOG_LEVEL (environment) sets the functions' log level (default `info`).
  */
@@ -42,6 +45,7 @@ function main(): void {
     network: networkChoice(context),
     ...(retention !== undefined && { logRetention: logRetentionDays(retention) }),
     tracing: tracingChoice(context('tracing')),
+    table: tableChoice(context),
   });
   // cdk-nag's AwsSolutions rules: a finding not accepted in infra/nag.ts fails the synth.
   Aspects.of(app).add(new AwsSolutionsChecks());
@@ -67,6 +71,16 @@ export function networkChoice(context: (key: string) => string | undefined): Net
   if (vpc === 'new') return { kind: 'new' };
   if (vpcId === undefined) return { kind: 'none' };
   return existingNetwork(vpcId, list('subnetIds'), list('availabilityZones'));
+}
+
+/** `-c tableRemoval=retain|destroy`, `-c tableRecoveryDays=<1–35>`; default retained, 35 days. */
+export function tableChoice(context: (key: string) => string | undefined): { removal: 'retain' | 'destroy'; recoveryDays: number } {
+  const removal = context('tableRemoval') ?? 'retain';
+  if (removal !== 'retain' && removal !== 'destroy') throw new ConfigError(`tableRemoval: "${removal}" is not "retain" or "destroy". Example: -c tableRemoval=destroy (a throwaway stack only)`);
+  const days = context('tableRecoveryDays') ?? '35';
+  const recoveryDays = Number(days);
+  if (!/^\d+$/.test(days) || recoveryDays < 1 || recoveryDays > 35) throw new ConfigError(`tableRecoveryDays: "${days}" is not a whole number of days from 1 to 35. Example: -c tableRecoveryDays=7`);
+  return { removal, recoveryDays };
 }
 
 /** `-c tracing=active|off`; default off. */

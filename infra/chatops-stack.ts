@@ -49,7 +49,7 @@ import {
 } from './permissions';
 import { suppressAcceptedFindings } from './nag';
 import { FunctionNetwork, type NetworkChoice } from './network';
-import { StateTable } from './state-table';
+import { StateTable, type StateTableProps } from './state-table';
 
 /** The repository root: handlers, package-lock.json and tsconfig.json live there. */
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
@@ -98,6 +98,8 @@ export interface ChatopsStackProps extends StackProps {
   readonly network?: NetworkChoice;
   /** X-Ray active tracing on every function; default off. */
   readonly tracing?: boolean;
+  /** The state table's removal and point-in-time recovery window (infra/state-table.ts); default retained, 35 days. */
+  readonly table?: Pick<StateTableProps, 'removal' | 'recoveryDays'>;
   /** Handler modules (default `DEFAULT_ENTRIES`). */
   readonly entries?: Partial<Record<FunctionRole, string>>;
 }
@@ -132,7 +134,7 @@ export class ChatopsStack extends Stack {
     const alarmAction = this.alarmAction(props);
     const workerTimeout = Duration.millis(WORKER_TIMEOUT_MS);
 
-    this.state = new StateTable(this, 'State');
+    this.state = new StateTable(this, 'State', props.table ?? {});
     this.jobs = new JobQueue(this, 'Jobs', { maxReceiveCount: MAX_RECEIVE_COUNT, consumerTimeout: workerTimeout, ...(alarmAction && { alarmAction }) });
 
     // Deployment facts override the file, as lib/config.ts `applyEnv` reads them.

@@ -13,8 +13,13 @@ import { type StateTableDefinition, tableDefinition } from '../lib/requests/dyna
 export interface StateTableProps {
   /** Default: `tableDefinition()`. The physical name is CloudFormation's (TABLE_NAME carries it). */
   readonly definition?: StateTableDefinition;
-  /** Default RETAIN: requests and the audit trail outlive the stack. */
-  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * `retain` (default): requests and the audit trail outlive the stack, and deletion protection is
+   * on. `destroy`: for a throwaway stack, `cdk destroy` deletes the table (no protection).
+   */
+  readonly removal?: 'retain' | 'destroy';
+  /** Point-in-time recovery window in days, 1–35 (default 35). */
+  readonly recoveryDays?: number;
 }
 
 export interface TableAccess {
@@ -33,6 +38,9 @@ export class StateTable extends Construct {
     super(scope, id);
     // The name passed here is not used: CloudFormation names the table.
     const definition = props.definition ?? tableDefinition('crdb-chatops');
+    const retain = (props.removal ?? 'retain') === 'retain';
+    const recoveryDays = props.recoveryDays ?? 35;
+    if (!Number.isInteger(recoveryDays) || recoveryDays < 1 || recoveryDays > 35) throw new Error(`recoveryDays: ${recoveryDays} is not a whole number of days from 1 to 35`);
     const attribute = (name: string): dynamodb.Attribute => {
       const type = definition.AttributeDefinitions.find((a) => a.AttributeName === name)?.AttributeType;
       if (type === undefined) throw new Error(`state table: key attribute ${name} has no attribute definition`);
@@ -48,11 +56,11 @@ export class StateTable extends Construct {
     this.table = new dynamodb.Table(this, 'Table', {
       ...keys(definition.KeySchema),
       billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
-      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true, recoveryPeriodInDays: recoveryDays },
       timeToLiveAttribute: definition.TimeToLiveSpecification.AttributeName,
-      removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
-      // Deleting the table takes two steps (turn this off, then delete), never one mistake.
-      deletionProtection: true,
+      removalPolicy: retain ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
+      // Deleting a retained table takes two steps (turn this off, then delete), never one mistake.
+      deletionProtection: retain,
       encryption: dynamodb.TableEncryption.AWS_MANAGED,
       // The outbox: each new request reaches the job queue through the stream (lib/requests/outbox.ts).
       stream: dynamodb.StreamViewType.NEW_IMAGE,

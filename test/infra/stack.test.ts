@@ -13,7 +13,9 @@ import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store'
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';
 import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
 import { secretTagRecord } from '../../lib/secrets/types';
-import { logRetentionDays, networkChoice, reservedConcurrency, tracingChoice } from '../../infra/app';
+import { logRetentionDays, networkChoice, reservedConcurrency, tableChoice, tracingChoice } from '../../infra/app';
+
+const ctx = (values: Record<string, string>) => (key: string): string | undefined => values[key];
 import { type NetworkChoice } from '../../infra/network';
 import { ChatopsStack, DEFAULT_SLACK_RESERVED_CONCURRENCY } from '../../infra/chatops-stack';
 import { createLogger } from '../../lib/log';
@@ -384,11 +386,29 @@ describe('state table', () => {
 
   it('is on-demand, with point-in-time recovery, retained on stack deletion and protected from deletion', () => {
     expectResource('AWS::DynamoDB::Table', {
-      Properties: { BillingMode: 'PAY_PER_REQUEST', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true }, DeletionProtectionEnabled: true },
+      Properties: { BillingMode: 'PAY_PER_REQUEST', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 35 }, DeletionProtectionEnabled: true },
       DeletionPolicy: 'Retain',
       UpdateReplacePolicy: 'Retain',
     });
     expectResourceCount('AWS::DynamoDB::Table', 1);
+  });
+
+  it('with -c tableRemoval=destroy -c tableRecoveryDays=7: deleted with the stack, unprotected, a 7-day recovery window', () => {
+    const s = new ChatopsStack(projectApp(), 'Throwaway', { config: loadDeployConfig(EXAMPLE_CONFIG), table: tableChoice(ctx({ tableRemoval: 'destroy', tableRecoveryDays: '7' })) });
+    const table = resourceOf(Template.fromStack(s), logicalId(s, s.state.table.node.defaultChild));
+    expect(table).toMatchObject({
+      Properties: { PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true, RecoveryPeriodInDays: 7 }, DeletionProtectionEnabled: false },
+      DeletionPolicy: 'Delete',
+      UpdateReplacePolicy: 'Delete',
+    });
+  });
+
+  it('reads -c tableRemoval / tableRecoveryDays, refusing bad values in one line with an example', () => {
+    expect(tableChoice(ctx({}))).toEqual({ removal: 'retain', recoveryDays: 35 });
+    expect(() => tableChoice(ctx({ tableRemoval: 'delete' }))).toThrow(/^tableRemoval: "delete" is not "retain" or "destroy"\. Example: -c tableRemoval=destroy/);
+    for (const bad of ['0', '36', '7.5', '7d']) {
+      expect(() => tableChoice(ctx({ tableRecoveryDays: bad }))).toThrow(new RegExp(`^tableRecoveryDays: "${bad.replace('.', '\\.')}" is not a whole number of days from 1 to 35\\. Example: -c tableRecoveryDays=7$`));
+    }
   });
 });
 
@@ -601,7 +621,6 @@ describe('network', () => {
   });
 
   it('reads -c vpc / vpcId / subnetIds / availabilityZones, refusing bad values in one line with an example', () => {
-    const ctx = (values: Record<string, string>) => (key: string): string | undefined => values[key];
     expect(networkChoice(ctx({}))).toEqual({ kind: 'none' });
     expect(networkChoice(ctx({ vpc: 'new' }))).toEqual({ kind: 'new' });
     expect(networkChoice(ctx({ vpcId: 'vpc-0abc1234', subnetIds: 'subnet-0abc1234, subnet-0def5678', availabilityZones: 'eu-west-1a,eu-west-1b' }))).toEqual({
