@@ -14,6 +14,8 @@ import { createSlackApp, type SlackApp } from '../lib/slack/app';
 import { CommandHandler } from '../lib/slack/commands';
 import { header, rawBodyOf, verifyRequest } from '../lib/slack/verify';
 import { EmfMetrics } from '../lib/emf-metrics';
+import { LinkKey } from '../lib/links/token';
+import { AllowMePages, LINK_PATH_PREFIX } from '../lib/links/pages';
 
 type BoltHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -21,6 +23,8 @@ interface SlackFunction {
   readonly runtime: AckRuntime;
   readonly signingSecret: string;
   readonly bolt: BoltHandler;
+  /** `/allow-me/<token>`: the pages of `allow me` links (not Slack's: no Slack signature). */
+  readonly pages: AllowMePages;
 }
 
 export interface SlackIdentity {
@@ -34,16 +38,8 @@ export interface SlackIdentity {
  * The Bolt app over the ack path's use cases: the one place its listeners are wired, for the
  * Lambda handler here and for local mode's Socket Mode receiver.
  */
-export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, receiver?: Receiver): Promise<SlackApp> {
+export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, receiver?: Receiver, commands = commandHandlerFor(runtime, identity.signingSecret)): Promise<SlackApp> {
   const { config } = runtime;
-  const commands = new CommandHandler({
-    commandName: config.slack.command,
-    clusters: config.clusters,
-    intake: runtime.intake,
-    store: runtime.store,
-    access: runtime.access,
-    logger: runtime.logger,
-  });
   return createSlackApp({
     ...identity,
     commandName: config.slack.command,
@@ -59,6 +55,22 @@ export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, 
   });
 }
 
+/** The slash command's use cases; `allow me` links are signed with a key derived from the signing secret (none without one). */
+function commandHandlerFor(runtime: AckRuntime, signingSecret: string): CommandHandler {
+  const { config } = runtime;
+  const links = signingSecret === '' ? undefined : { key: new LinkKey(signingSecret), store: runtime.store, ...(config.links.baseUrl !== undefined ? { baseUrl: config.links.baseUrl } : {}) };
+  return new CommandHandler({
+    commandName: config.slack.command,
+    clusters: config.clusters,
+    intake: runtime.intake,
+    store: runtime.store,
+    access: runtime.access,
+    logger: runtime.logger,
+    ...(links ? { links } : {}),
+    ...(runtime.now ? { now: runtime.now } : {}),
+  });
+}
+
 export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunction> {
   const { config } = runtime;
   const { botId, botUserId } = config.slack;
@@ -69,15 +81,26 @@ export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunc
     runtime.resolver.resolve(config.slack.signingSecret, 'slack.signingSecret'),
     runtime.resolver.resolve(config.slack.botToken, 'slack.botToken'),
   ]);
-  const { lambdaReceiver } = await slackAppFor(runtime, { signingSecret, botToken, botId, botUserId });
+  const commands = commandHandlerFor(runtime, signingSecret);
+  const { lambdaReceiver } = await slackAppFor(runtime, { signingSecret, botToken, botId, botUserId }, undefined, commands);
   if (lambdaReceiver === undefined) throw new Error('unreachable: the Lambda receiver is the default');
-  return { runtime, signingSecret, bolt: lambdaReceiver.toHandler() as BoltHandler };
+  const pages = new AllowMePages({
+    key: new LinkKey(signingSecret),
+    store: runtime.store,
+    confirm: (link, address) => commands.confirmLink(link, address),
+    trustedProxies: config.links.trustedProxies,
+    commandName: config.slack.command,
+    logger: runtime.logger,
+    ...(runtime.now ? { now: runtime.now } : {}),
+  });
+  return { runtime, signingSecret, bolt: lambdaReceiver.toHandler() as BoltHandler, pages };
 }
 
 /** Verifies Slack's signature before Bolt sees the request; refuses without parsing otherwise. */
 export function slackHandler(fn: () => Promise<SlackFunction>, now: () => number = Date.now): BoltHandler {
   return async (event, context) => {
     const built = await fn();
+    if (event.rawPath.startsWith(LINK_PATH_PREFIX)) return linkPage(built, event);
     const verdict = verifyRequest({
       signingSecret: built.signingSecret,
       rawBody: rawBodyOf(event),
@@ -91,6 +114,22 @@ export function slackHandler(fn: () => Promise<SlackFunction>, now: () => number
     }
     return built.bolt(event, context);
   };
+}
+
+/** An `allow me` page: the Function URL event as the pages read it. */
+async function linkPage(built: SlackFunction, event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  const method = event.requestContext.http.method.toUpperCase();
+  // A form is a few hundred bytes; anything larger is not one.
+  const raw = event.body === undefined ? '' : event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  const page = await built.pages.serve({
+    method,
+    path: event.rawPath,
+    sourceIp: event.requestContext.http.sourceIp,
+    headers: { origin: header(event.headers, 'origin'), 'x-forwarded-for': header(event.headers, 'x-forwarded-for') },
+    body: raw.length > 4096 ? '' : raw,
+    host: header(event.headers, 'host') ?? event.requestContext.domainName,
+  });
+  return { statusCode: page.statusCode, headers: { ...page.headers }, body: page.body };
 }
 
 let instance: Promise<SlackFunction> | undefined;

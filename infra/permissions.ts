@@ -17,7 +17,8 @@ import { type ConfigSecret, type FunctionRole, secretNameOf } from './deploy-con
  *
  * - slack: write a new request (PutItem), read a repeated delivery's claim (GetItem), approve/deny
  *   (GetItem, then Update + Put in a transaction), append an event (PutItem), Keep an audit
- *   finding (PutItem), read requests, entries and users (GetItem, Query). It never deletes.
+ *   finding (PutItem), read requests, entries and users (GetItem, Query), and `allow me` links
+ *   (PutItem; GetItem; UpdateItem to mark one used and note its request). It never deletes.
  * - worker: all of that, plus admission (claim a command's trigger id, take a rate token:
  *   PutItem, UpdateItem), managed entries/users and DM receipts removed (DeleteItem), and the
  *   audit's `/crdb audit` and Remove fixes, which it runs.

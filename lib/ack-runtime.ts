@@ -98,6 +98,8 @@ export interface AckRuntime {
   readonly findings: FindingDecisions;
   /** The Slack Web API client (bot token resolved on first call). */
   slack(): Promise<WebClient>;
+  /** The business clock, when a test sets one. */
+  readonly now?: () => Date;
 }
 
 export function createAckRuntime(config: Config, { env = {}, overrides = {}, redactor = new SecretRedactor(), metrics = NO_METRICS }: CreateRuntimeOptions = {}): AckRuntime {
@@ -144,7 +146,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
   const decisions = new Decisions({ store, access, intake, logger, metrics, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
   const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 
-  return { config, logger, metrics, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack };
+  return { config, logger, metrics, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack, ...(now ? { now } : {}) };
 }
 
 /** One `SlackMembership` (and its cache) for the process, created when first needed. */

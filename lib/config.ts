@@ -17,6 +17,7 @@ import * as z from 'zod/mini';
 import en from 'zod/v4/locales/en.cjs';
 import type * as Yaml from 'yaml';
 import { DATABASE_PRIVILEGES, SCHEMA_PRIVILEGES } from './cluster-admin/types';
+import ipaddr from 'ipaddr.js';
 
 z.config(en());
 
@@ -87,6 +88,17 @@ const principal = matching(/^[UWS][A-Z0-9]{2,}$/, 'a Slack user id (U…) or use
 const channelId = matching(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id like C012ABCDEF');
 const alias = matching(/^[a-z0-9][a-z0-9-]{0,62}$/, 'lowercase letters, digits and -');
 const objectName = matching(/^[a-z_][a-z0-9_.-]{0,62}$/, 'a lowercase SQL name');
+/** An IPv4 or IPv6 network in CIDR form. */
+const anyCidr = text().check(
+  z.refine((value) => {
+    try {
+      ipaddr.parseCIDR(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a CIDR like 10.0.0.0/8 or 2001:db8::/32'),
+);
 const ipv4Cidr = matching(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, 'an IPv4 CIDR like 203.0.113.0/24');
 
 const grant = z.discriminatedUnion('kind', [
@@ -222,6 +234,22 @@ const fileSchema = z
         breakGlass: list(principal),
       }),
       { requesters: [], admins: [], breakGlass: [] },
+    ),
+    links: z._default(
+      z.strictObject({
+        /**
+         * Where `allow me` links point: the bot's public endpoint (a custom domain in front of the
+         * Function URL). Default: the Function URL the command came through; local mode: its own
+         * endpoint.
+         */
+        baseUrl: z.optional(matching(/^https?:\/\/[^/?#@\\\s]+$/, 'an http(s) origin without a path, like https://chatops.example.com')),
+        /**
+         * Proxies in front of the endpoint (CIDRs) whose `X-Forwarded-For` is believed; the address
+         * authorized is the last one they did not add. Default none: the connection's own address.
+         */
+        trustedProxies: list(anyCidr),
+      }),
+      { trustedProxies: [] },
     ),
     delivery: z._default(
       z.strictObject({

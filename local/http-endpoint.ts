@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { type AddressInfo } from 'node:net';
+import { LINK_PATH_PREFIX } from '../lib/links/pages';
 import { type Logger } from '../lib/log';
 import { LocalModeError } from './errors';
 import { type FunctionUrlHandler, invokeHandler, type SlackRequest } from './slack-emulator';
@@ -70,8 +71,10 @@ export async function startSlackEndpoint({ handler, host, port, path = '/slack/e
   const server = createServer((req, res) => {
     void (async () => {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== path) return reply(res, 404, { 'content-type': 'text/plain' }, 'Not Found');
-      if (req.method !== 'POST') return reply(res, 405, { allow: 'POST', 'content-type': 'text/plain' }, 'Method Not Allowed');
+      // The Slack endpoint, and the pages of `allow me` links (GET shows, POST confirms).
+      const linkPage = url.pathname.startsWith(LINK_PATH_PREFIX);
+      if (url.pathname !== path && !linkPage) return reply(res, 404, { 'content-type': 'text/plain' }, 'Not Found');
+      if (req.method !== 'POST' && !(linkPage && req.method === 'GET')) return reply(res, 405, { allow: linkPage ? 'GET, POST' : 'POST', 'content-type': 'text/plain' }, 'Method Not Allowed');
       let body: string;
       try {
         body = await readBody(req, maxBodyBytes);
@@ -79,9 +82,10 @@ export async function startSlackEndpoint({ handler, host, port, path = '/slack/e
         if (error instanceof BodyTooLarge) return reply(res, 413, { 'content-type': 'text/plain' }, 'Payload Too Large');
         throw error;
       }
-      const request: SlackRequest = { method: 'POST', path: `${url.pathname}${url.search}`, headers: headersOf(req), body };
+      const request: SlackRequest = { method: req.method, path: `${url.pathname}${url.search}`, headers: headersOf(req), body };
       const response = await invokeHandler(handler, request, {
         sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+        ...(req.headers.host !== undefined ? { host: req.headers.host } : {}),
         urlId: 'localmode',
         region: 'local',
         context: { functionName: 'crdb-chatops-slack' },

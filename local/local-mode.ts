@@ -195,7 +195,13 @@ export async function startLocalMode({ options, lifecycle, createLogger }: Start
   }
   const slackApiUrl = env.SLACK_API_URL || (mode === 'socket' ? fileConfig.slack.apiUrl : (slackApi?.apiUrl ?? fileConfig.slack.apiUrl));
   // The emulator's response_urls are its own, not hooks.slack.com; the team is learnt from auth.test unless configured.
-  const config: Config = { ...fileConfig, slack: { ...fileConfig.slack, apiUrl: slackApiUrl, responseUrlPrefix: emulatorResponseUrlPrefix(fileConfig.slack.responseUrlPrefix, slackApiUrl) } };
+  // `allow me` links point at this endpoint unless the config says otherwise.
+  const links = serveHttp && fileConfig.links.baseUrl === undefined ? { ...fileConfig.links, baseUrl: `http://localhost:${fileConfig.port}` } : fileConfig.links;
+  const config: Config = {
+    ...fileConfig,
+    slack: { ...fileConfig.slack, apiUrl: slackApiUrl, responseUrlPrefix: emulatorResponseUrlPrefix(fileConfig.slack.responseUrlPrefix, slackApiUrl) },
+    links,
+  };
 
   const credentials = env.AWS_ACCESS_KEY_ID || env.AWS_PROFILE ? undefined : LOCAL_AWS_CREDENTIALS;
   const store = new DynamoRequestStore({

@@ -79,6 +79,7 @@ import {
 type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { type AllowMeLink, type UseLinkResult } from '../links/types';
 import { type Logger, silentLogger } from '../log';
 import {
   RequestExistsError,
@@ -200,7 +201,7 @@ export function createDocumentClient({
 // ---------------------------------------------------------------------------------------------
 // Item shapes
 
-type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm' | 'ack' | 'pace';
+type Entity = 'request' | 'event' | 'idempotency' | 'entry' | 'user' | 'dm' | 'ack' | 'pace' | 'link';
 type Item = Record<string, unknown>;
 
 /** Attributes of the table layout, never part of a domain object. */
@@ -258,6 +259,9 @@ export interface DynamoRequestStoreOptions {
 
 /** The port's operations, as named in log lines and messages. */
 type Operation =
+  | 'write link'
+  | 'read link'
+  | 'use link'
   | 'take rate token'
   | 'claim send slot'
   | 'claim idempotency key'
@@ -341,6 +345,62 @@ export class DynamoRequestStore implements RequestStore {
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;
       throw this.translate(error, 'claim send slot', keyId);
+    }
+  }
+
+  async putLink(link: AllowMeLink): Promise<void> {
+    const id = linkId(link.id);
+    try {
+      await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          // Kept a day past its expiry, so a late visit says "expired" rather than "unknown".
+          Item: { ...link, pk: `LINK#${id}`, sk: 'LINK', entity: 'link', [TTL_ATTRIBUTE]: Math.floor(Date.parse(link.expiresAt) / 1000) + 86_400 },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      throw this.translate(error, 'write link', id);
+    }
+  }
+
+  async getLink(id: string): Promise<AllowMeLink | undefined> {
+    const item = await this.get({ pk: `LINK#${linkId(id)}`, sk: 'LINK' }, 'read link', id);
+    return item === undefined ? undefined : toDomain<AllowMeLink>(item, 'link');
+  }
+
+  async useLink(id: string, { address, at }: { readonly address: string; readonly at: Date }): Promise<UseLinkResult> {
+    try {
+      const output = await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `LINK#${linkId(id)}`, sk: 'LINK' },
+          UpdateExpression: 'SET usedAt = :at, usedFrom = :address',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(usedAt) AND expiresAt > :at',
+          ExpressionAttributeValues: { ':at': at.toISOString(), ':address': address },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { ok: true, link: toDomain<AllowMeLink>(output.Attributes ?? {}, 'link') };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { ok: false, link: await this.getLink(id) };
+      throw this.translate(error, 'use link', id);
+    }
+  }
+
+  async setLinkRequest(id: string, requestId: string): Promise<void> {
+    try {
+      await this.client.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: `LINK#${linkId(id)}`, sk: 'LINK' },
+          UpdateExpression: 'SET requestId = :requestId',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':requestId': requestId },
+        }),
+      );
+    } catch (error) {
+      throw this.translate(error, 'use link', id);
     }
   }
 
@@ -1214,4 +1274,10 @@ function isUnavailable(error: unknown): boolean {
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
   // ...or one the SDK's retry loop wrapped: it made attempts and never got an HTTP status back.
   return typeof $metadata?.attempts === 'number' && $metadata.httpStatusCode === undefined;
+}
+
+/** A link id as issued (22 base64url characters), or an invalid-argument error. */
+function linkId(id: string): string {
+  if (!/^[A-Za-z0-9_-]{22}$/.test(id)) throw new StateStoreInvalidError('A link id is 22 base64url characters.');
+  return id;
 }

@@ -20,6 +20,7 @@ import {
   type RequestStatus,
 } from './types';
 import { type SlotClaims } from '../cluster-admin/cloud/pacer';
+import { type LinkStore } from '../links/types';
 
 /**
  * Fields a transition may set (never id, cluster, requester, params, createdAt). A field present with
@@ -113,7 +114,7 @@ export type ApprovalResult =
   | { readonly outcome: 'duplicate'; readonly request: ChatRequest }
   | { readonly outcome: 'not-pending'; readonly request: ChatRequest | undefined };
 
-export interface RequestStore extends SlotClaims {
+export interface RequestStore extends SlotClaims, LinkStore {
   /**
    * Claims an idempotency key (a Slack `trigger_id`, an SQS message id) for `requestId`, for
    * `ttlSeconds`. Returns the request id that already holds it when someone claimed it first (even

@@ -61,7 +61,16 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     ? undefined
     : // Its one caller, `slackHandler` (handlers/slack.ts), verifies the signature before Bolt
       // sees the request (and answers 401 without parsing it): Bolt's own check would repeat it.
-      new AwsLambdaReceiver({ signingSecret: options.signingSecret, signatureVerification: false, logger: slackLogger(logger) });
+      new AwsLambdaReceiver({
+        signingSecret: options.signingSecret,
+        signatureVerification: false,
+        logger: slackLogger(logger),
+        // The Function URL the command came through: where `allow me` links point by default.
+        customPropertiesExtractor: (event) => {
+          const domain = (event as { requestContext?: { domainName?: unknown } }).requestContext?.domainName;
+          return typeof domain === 'string' && /^[a-z0-9.-]+$/i.test(domain) ? { endpoint: `https://${domain}` } : {};
+        },
+      });
   const receiver = options.receiver ?? lambdaReceiver;
   if (receiver === undefined) throw new Error('unreachable: a receiver is always set');
   const app = new App({
@@ -153,6 +162,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         triggerId: command.trigger_id,
         // Slack's X-Slack-Retry-Num: a delivery of a command Slack sent before.
         ...(context.retryNum !== undefined ? { retry: true } : {}),
+        ...(typeof context.endpoint === 'string' ? { endpoint: context.endpoint } : {}),
       });
       await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
     } catch (error) {

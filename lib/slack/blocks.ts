@@ -109,6 +109,19 @@ export function acceptedMessage(request: ChatRequest, notes: readonly string[], 
   return { text, blocks: [section(`:hourglass_flowing_sand: ${text}`), ...(noteLines.length ? [context(noteLines.join('\n'))] : []), context(`Request \`${request.id}\`${request.breakGlass ? ' · break-glass' : ''}`)] };
 }
 
+/** The ephemeral answer to `allow me`: the one-time link, and what opening it does. */
+export function allowMeLinkMessage(url: string, cluster: string, ttlMs: number): Message {
+  const minutes = Math.round(ttlMs / 60_000);
+  const text = `Open this link in a browser on the machine to allow on \`${cluster}\`: ${url} (it works once, for ${minutes} minutes; it is yours alone, do not share it).`;
+  return {
+    text,
+    blocks: [
+      section(`:link: <${url}|Open this link> in a browser *on the machine you want to allow* on \`${cluster}\`.`),
+      context(`The page shows the public address it sees before anything changes; Confirm makes the request as you. The link works once, for ${minutes} minutes, and is yours alone: do not share it.`),
+    ],
+  };
+}
+
 export function duplicateMessage(request: ChatRequest): Message {
   return textMessage(`Already received: request \`${request.id}\` (${summary(request)} on \`${request.cluster}\`) is ${request.status}.`);
 }

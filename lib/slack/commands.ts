@@ -10,8 +10,11 @@ import { type Job } from '../requests/jobs';
 import { type RequestIntake, type SubmitResult } from '../requests/intake';
 import { type RequestStore } from '../requests/store';
 import { type ChatRequest, isOpen, type RequestParams } from '../requests/types';
-import { acceptedMessage, duplicateMessage, escapeText, markdownMessage, type Message, refusalMessage, summary, textMessage } from './blocks';
-import { type ParsedCommand, parseCommand, rangeWarnings } from './grammar';
+import { acceptedMessage, allowMeLinkMessage, duplicateMessage, escapeText, markdownMessage, type Message, refusalMessage, summary, textMessage } from './blocks';
+import { type AllowCommand, type AllowMeCommand, type ParsedCommand, parseCommand, rangeWarnings } from './grammar';
+import { LINK_TTL_MS, type AllowMeLink, type LinkStore } from '../links/types';
+import { type LinkKey } from '../links/token';
+import { parseIpv4Network } from '../cluster-admin/network';
 import { helpText } from './help';
 
 export interface SlashCommandInput {
@@ -23,6 +26,16 @@ export interface SlashCommandInput {
   readonly triggerId?: string;
   /** Slack says it delivered this command before (`X-Slack-Retry-Num`). */
   readonly retry?: boolean;
+  /** The origin of the endpoint the command came through (the Function URL): where `allow me` links point by default. */
+  readonly endpoint?: string;
+}
+
+/** What `allow me` needs: the link key, where links are recorded, and (optionally) where they point. */
+export interface AllowMeLinks {
+  readonly key: LinkKey;
+  readonly store: LinkStore;
+  /** Config `links.baseUrl`; default the command's `endpoint`. */
+  readonly baseUrl?: string;
 }
 
 export interface CommandHandlerOptions {
@@ -32,6 +45,9 @@ export interface CommandHandlerOptions {
   readonly store: RequestStore;
   readonly access: AccessControl;
   readonly logger: Logger;
+  /** `allow me`; without it the command says the deployment does not offer it. */
+  readonly links?: AllowMeLinks;
+  readonly now?: () => Date;
 }
 
 type Refusal = { readonly refused: Message };
@@ -63,6 +79,8 @@ export class CommandHandler {
         return this.clustersMessage();
       case 'requests':
         return this.requests(input.user);
+      case 'allow me':
+        return this.allowMe(input, command);
       case 'allow':
       case 'revoke':
       case 'user create':
@@ -98,8 +116,16 @@ export class CommandHandler {
   }
 
   private async submit(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>, notes: readonly string[]): Promise<Message> {
+    return (await this.submitRequest(input, command, notes)).message;
+  }
+
+  private async submitRequest(
+    input: SlashCommandInput,
+    command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>,
+    notes: readonly string[],
+  ): Promise<{ message: Message; result?: SubmitResult }> {
     const cluster = this.cluster(command.cluster, rebuild(input.text));
-    if ('refused' in cluster) return cluster.refused;
+    if ('refused' in cluster) return { message: cluster.refused };
     const params = toParams(command, cluster);
     // A Cloud cluster only ever sees public addresses; on a self-hosted one any range may be right.
     const warnings = command.name === 'allow' && cluster.backend === 'cloud' ? rangeWarnings(command.network).map(escapeText) : [];
@@ -118,12 +144,76 @@ export class CommandHandler {
     });
     switch (result.outcome) {
       case 'refused':
-        return refusalMessage(result.reason, result.example === undefined ? undefined : `${this.o.commandName} ${result.example}`);
+        return { result, message: refusalMessage(result.reason, result.example === undefined ? undefined : `${this.o.commandName} ${result.example}`) };
       case 'duplicate':
-        return duplicateMessage(result.request);
+        return { result, message: duplicateMessage(result.request) };
       case 'accepted':
-        return acceptedMessage(result.request, [...notes, ...warnings], cluster.approversChannel);
+        return { result, message: acceptedMessage(result.request, [...notes, ...warnings], cluster.approversChannel) };
     }
+  }
+
+  /**
+   * `allow me`: records a link (who, which cluster, which options) and replies with it. Nothing is
+   * requested until the link is confirmed from the machine to authorize (`confirmLink`).
+   */
+  private async allowMe(input: SlashCommandInput, command: AllowMeCommand): Promise<Message> {
+    const cluster = this.cluster(command.cluster, rebuild(input.text));
+    if ('refused' in cluster) return cluster.refused;
+    const links = this.o.links;
+    const base = links?.baseUrl ?? input.endpoint;
+    if (links === undefined || base === undefined) {
+      return refusalMessage('`allow me` needs the bot\'s public address in this deployment (config `links.baseUrl`); give your address instead.', `${this.o.commandName} allow 203.0.113.7 --cluster ${cluster.alias}`);
+    }
+    const now = this.now();
+    const { id, token } = links.key.issue();
+    await links.store.putLink({
+      id,
+      user: input.user,
+      cluster: cluster.alias,
+      text: rebuild(input.text),
+      access: command.access,
+      ...(command.forMs !== undefined ? { forMs: command.forMs } : {}),
+      ...(command.reason !== undefined ? { reason: command.reason } : {}),
+      ...(input.channel !== undefined ? { channel: input.channel } : {}),
+      ...(input.responseUrl !== undefined ? { responseUrl: input.responseUrl } : {}),
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + LINK_TTL_MS).toISOString(),
+    });
+    this.o.logger.info({ event: 'link.issued', user: input.user, cluster: cluster.alias, link: id }, 'allow-me link issued');
+    return allowMeLinkMessage(`${base}/allow-me/${token}`, cluster.alias, LINK_TTL_MS);
+  }
+
+  /**
+   * A confirmed `allow me` link: exactly the request `allow <address>/32 …` with the link's options
+   * would make, from the link's requester, through the same checks and intake.
+   */
+  async confirmLink(link: AllowMeLink, address: string): Promise<{ message: Message; result?: SubmitResult }> {
+    if (!(await this.o.access.canRequest(link.user))) {
+      this.o.logger.info({ event: 'command.unauthorised', user: link.user, command: 'allow me' }, 'link refused: not a requester');
+      return { message: refusalMessage('You are not on the list of people who may use this bot; ask a crdb-chatops admin.') };
+    }
+    const command: AllowCommand = {
+      name: 'allow',
+      network: parseIpv4Network(`${address}/32`),
+      access: link.access,
+      cluster: link.cluster,
+      breakGlass: false,
+      ...(link.forMs !== undefined ? { forMs: link.forMs } : {}),
+      ...(link.reason !== undefined ? { reason: link.reason } : {}),
+    };
+    const input: SlashCommandInput = {
+      user: link.user,
+      text: link.text.replace(/^allow\s+me\b/i, `allow ${address}`),
+      // One request per link, however often the form is sent.
+      triggerId: `link-${link.id}`,
+      ...(link.channel !== undefined ? { channel: link.channel } : {}),
+      ...(link.responseUrl !== undefined ? { responseUrl: link.responseUrl } : {}),
+    };
+    return this.submitRequest(input, command, []);
+  }
+
+  private now(): Date {
+    return this.o.now?.() ?? new Date();
   }
 
   private async read(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'allowlist' | 'check' | 'users' }>): Promise<Message> {

@@ -51,6 +51,15 @@ export interface AllowCommand {
   readonly breakGlass: boolean;
 }
 
+/** `allow me ...`: a one-time link that authorizes the network the browser opening it is on. */
+export interface AllowMeCommand {
+  readonly name: 'allow me';
+  readonly access: { readonly sql: boolean; readonly ui: boolean };
+  readonly forMs?: number;
+  readonly cluster?: string;
+  readonly reason?: string;
+}
+
 /** `allowlist [--cluster c]`. */
 export interface AllowlistCommand {
   readonly name: 'allowlist';
@@ -373,6 +382,19 @@ const CLUSTERS = defineCommand({
   build: (): ClustersCommand => ({ name: 'clusters' }),
 });
 
+const ACCESS_FLAG = {
+  type: 'choice',
+  key: 'access',
+  choices: [
+    { name: 'sql', summary: 'the SQL port (26257)', aliases: ['port'] },
+    { name: 'ui', summary: 'the DB Console', aliases: ['console', 'db-console', 'web', 'dashboard'] },
+    { name: 'both', summary: 'both', aliases: ['all'] },
+  ],
+  default: 'sql',
+  summary: 'What the entry opens: the SQL port, the DB Console, or both.',
+  merge: (a: string, b: string) => (a === b ? a : 'both'),
+} as const satisfies ChoiceFlagSpec;
+
 const ALLOW = defineCommand({
   name: 'allow',
   group: 'Access',
@@ -391,18 +413,7 @@ const ALLOW = defineCommand({
     },
   ],
   flags: [
-    {
-      type: 'choice',
-      key: 'access',
-      choices: [
-        { name: 'sql', summary: 'the SQL port (26257)', aliases: ['port'] },
-        { name: 'ui', summary: 'the DB Console', aliases: ['console', 'db-console', 'web', 'dashboard'] },
-        { name: 'both', summary: 'both', aliases: ['all'] },
-      ],
-      default: 'sql',
-      summary: 'What the entry opens: the SQL port, the DB Console, or both.',
-      merge: (a, b) => (a === b ? a : 'both'),
-    },
+    ACCESS_FLAG,
     FOR_FLAG,
     {
       type: 'value',
@@ -431,6 +442,25 @@ const ALLOW = defineCommand({
       cluster: v.cluster,
       reason: v.reason,
       breakGlass: v['break-glass'],
+    }),
+});
+
+const ALLOW_ME = defineCommand({
+  name: 'allow me',
+  group: 'Access',
+  summary: 'Allow the network you are on: a one-time link to open on that machine.',
+  description:
+    'Replies with a link that works once, for 10 minutes. Open it in a browser on the machine to authorize: the page shows the public address it sees and the cluster, and Confirm makes the same request as `allow <that address>` would, from you, through the same policy and approvals. IPv4 only.',
+  positionals: [],
+  flags: [ACCESS_FLAG, FOR_FLAG, CLUSTER_FLAG, REASON_FLAG],
+  examples: ['allow me', 'allow me --for 8h --cluster prod', 'allow me --both --reason "hotel wifi"'],
+  build: (v): AllowMeCommand =>
+    compact({
+      name: 'allow me',
+      access: { sql: v.access !== 'ui', ui: v.access !== 'sql' },
+      forMs: v.for,
+      cluster: v.cluster,
+      reason: v.reason,
     }),
 });
 
@@ -573,7 +603,7 @@ const AUDIT = defineCommand({
   build: (v): AuditCommand => compact({ name: 'audit', cluster: v.cluster }),
 });
 
-const DEFINITION_LIST = [HELP, CLUSTERS, ALLOW, ALLOWLIST, CHECK, REVOKE, USER_CREATE, USER_ROTATE, USER_DELETE, USERS, CONNECT, REQUESTS, AUDIT] as const;
+const DEFINITION_LIST = [HELP, CLUSTERS, ALLOW, ALLOW_ME, ALLOWLIST, CHECK, REVOKE, USER_CREATE, USER_ROTATE, USER_DELETE, USERS, CONNECT, REQUESTS, AUDIT] as const;
 
 /** Every command the bot understands, as a discriminated union on `name`. */
 export type ParsedCommand = ReturnType<(typeof DEFINITION_LIST)[number]['build']>;
@@ -1191,6 +1221,11 @@ function resolveCommand(tokens: readonly Token[], commandName: string): { ok: tr
   const first = keyword(firstToken?.text ?? '');
   const render = (name: string, rest: readonly Token[]): string => [commandName, name, ...rest.map(renderToken)].join(' ');
   const group = COMMAND_DEFINITIONS.filter((d) => d.words[0] === first);
+  // A two-word command that shares its first word with a one-word command (`allow me`, `allow`):
+  // its exact second word, unquoted, wins.
+  const second = secondToken !== undefined && !secondToken.quoted ? keyword(secondToken.text) : undefined;
+  const twoWord = second === undefined ? undefined : group.find((d) => d.words.length === 2 && d.words[1] === second);
+  if (twoWord !== undefined && group.some((d) => d.words.length === 1)) return { ok: true, definition: twoWord, rest: tokens.slice(2) };
   const single = group.find((d) => d.words.length === 1);
   if (single) {
     // `users create bob`: a plural (or a typo) of a group word followed by one of its subcommands.

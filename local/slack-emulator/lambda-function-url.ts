@@ -74,6 +74,8 @@ export interface FunctionUrlEventOptions {
   readonly sourceIp?: string;
   /** Clock for `requestContext.time`/`timeEpoch`; default `Date.now`. */
   readonly now?: () => number;
+  /** The `Host` header, when the endpoint is not a real Function URL (local mode: `localhost:3000`); default the URL's domain. */
+  readonly host?: string;
 }
 
 export interface LambdaContextOptions {
@@ -106,7 +108,7 @@ function clfTime(ms: number): string {
 /** Turns a Slack request into the event a Function URL hands the function. */
 export function toFunctionUrlEvent(
   request: SlackRequest,
-  { base64 = 'auto', urlId = 'crdbchatopstestfunctionurl0001', region = 'us-east-1', sourceIp = '54.209.1.1', now = Date.now }: FunctionUrlEventOptions = {},
+  { base64 = 'auto', urlId = 'crdbchatopstestfunctionurl0001', region = 'us-east-1', sourceIp = '54.209.1.1', now = Date.now, host }: FunctionUrlEventOptions = {},
 ): FunctionUrlEvent {
   const timeEpoch = now();
   const domainName = `${urlId}.lambda-url.${region}.on.aws`;
@@ -117,7 +119,7 @@ export function toFunctionUrlEvent(
     headers[key] = headers[key] === undefined ? value : `${headers[key]},${value}`;
   }
   Object.assign(headers, {
-    host: domainName,
+    host: host ?? domainName,
     'content-length': String(bodyBytes.length),
     'x-amzn-tls-cipher-suite': 'TLS_AES_128_GCM_SHA256',
     'x-amzn-tls-version': 'TLSv1.3',

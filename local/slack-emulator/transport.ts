@@ -6,7 +6,8 @@
 
 /** An HTTP request from the Slack platform to the app, exactly as signed. */
 export interface SlackRequest {
-  readonly method: 'POST';
+  /** Slack only POSTs; a browser GETs the pages of `allow me` links. */
+  readonly method: 'POST' | 'GET';
   /** Path on the app's host, e.g. `/slack/events`. */
   readonly path: string;
   /** With the casing Slack sends (`Content-Type`, `X-Slack-Signature`, ...). */

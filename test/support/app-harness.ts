@@ -16,7 +16,7 @@ import { type RequestExecutorOptions } from '../../lib/requests/executor';
 import { driveJob } from '../../lib/requests/jobs';
 import { InProcessJobQueue } from '../../lib/requests/queue';
 import { createRuntime, type Runtime } from '../../lib/runtime';
-import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam } from '../../local/slack-emulator';
+import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam, invokeHandler, type SlackAppResponse } from '../../local/slack-emulator';
 import { buildSlackFunction, slackHandler } from '../../handlers/slack';
 import { workerHandler } from '../../handlers/worker';
 import { CloudApiStandIn } from '../stand-ins/cloud-api';
@@ -87,6 +87,8 @@ export interface Harness {
   answer(result: DeliveryResult<unknown>): Promise<string>;
   /** Every body the Slack function answered with (acks, refusals, 401s), oldest first. */
   readonly appResponses: readonly string[];
+  /** A browser's request to the function's URL (an `allow me` page), from `sourceIp`. */
+  browse(request: { method: 'GET' | 'POST'; path: string; body?: string; headers?: Record<string, string> }, sourceIp: string): Promise<SlackAppResponse>;
   /** Every job body the queue delivered to the worker (duplicates and redeliveries included). */
   readonly jobBodies: readonly string[];
   stop(): Promise<void>;
@@ -289,6 +291,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       return [harness.ackText(result), ...harness.responses(result)].join('\n');
     },
     appResponses,
+    browse: ({ method, path, body = '', headers = {} }, sourceIp) =>
+      invokeHandler(slackFunction, { method, path, body, headers: { ...(method === 'POST' ? { 'content-type': 'application/x-www-form-urlencoded' } : {}), ...headers } }, { sourceIp }),
     jobBodies,
     stop: async () => {
       await queue.drain();

@@ -256,6 +256,7 @@ function expectedCommand(name: string, v: Readonly<Record<string, unknown>>): Re
     help: { topic: v.topic },
     clusters: {},
     allow: { network: v.network, access: { sql: access !== 'ui', ui: access !== 'sql' }, forMs: v.for, label: v.name, cluster: v.cluster, reason: v.reason, breakGlass },
+    'allow me': { access: { sql: access !== 'ui', ui: access !== 'sql' }, forMs: v.for, cluster: v.cluster, reason: v.reason },
     allowlist: { cluster: v.cluster },
     check: { ip: v.ip, cluster: v.cluster },
     revoke: { cidr: v.cidr, cluster: v.cluster, reason: v.reason, breakGlass },

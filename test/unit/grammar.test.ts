@@ -521,6 +521,7 @@ describe('command definitions', () => {
       'help',
       'clusters',
       'allow',
+      'allow me',
       'allowlist',
       'check',
       'revoke',
@@ -586,5 +587,27 @@ describe('help', () => {
     expect(usage('/crdb', 'allow')).toBe('/crdb allow <ipv4[/mask]> [--sql|--ui|--both] [--for 8h] [--name label] [--cluster c] [--reason "..."] [--break-glass]');
     expect(usage('/crdb', 'connect')).toBe('/crdb connect [user] [--database db] [--region r] [--format f] [--cluster c]');
     expect(usage('/db', 'user rotate')).toBe('/db user rotate <name> [--cluster c]');
+  });
+});
+
+describe('allow me', () => {
+  it('is its own command beside allow, with allow\'s access flags, --for, --cluster and --reason', () => {
+    expect(parseCommand('allow me')).toMatchObject({ ok: true, command: { name: 'allow me', access: { sql: true, ui: false } } });
+    expect(parseCommand('/crdb ALLOW Me --both --for 8h --cluster prod --reason "hotel wifi"')).toMatchObject({
+      ok: true,
+      command: { name: 'allow me', access: { sql: true, ui: true }, forMs: 8 * 3_600_000, cluster: 'prod', reason: 'hotel wifi' },
+    });
+    // An address is still `allow`.
+    expect(parseCommand('allow 203.0.113.7')).toMatchObject({ ok: true, command: { name: 'allow' } });
+  });
+
+  it('refuses what allow me does not take, with a corrected example', () => {
+    const named = parseCommand('allow me --name laptop');
+    expect(named).toMatchObject({ ok: false });
+    expect(!named.ok && named.example).toMatch(/^\/crdb allow me/);
+    const broken = parseCommand('allow me --break-glass --reason "now"');
+    expect(broken.ok).toBe(false);
+    // Quoted, `me` is a value, not the command word: allow then says it is not an address.
+    expect(parseCommand('allow "me"')).toMatchObject({ ok: false });
   });
 });
