@@ -150,10 +150,32 @@ export function requestIdOfDecisionBlock(blockId: string): string | undefined {
   return blockId.startsWith(DECISION_BLOCK_PREFIX) ? blockId.slice(DECISION_BLOCK_PREFIX.length) : undefined;
 }
 
+/** What a kind of request does, in words (card headers): never the internal kind name. */
+const KIND_WORDS: Record<ChatRequest['params']['kind'], string> = {
+  allow: 'allow a network',
+  revoke: 'revoke a network',
+  'user-create': 'create SQL user',
+  'user-rotate': 'rotate a password',
+  'user-delete': 'delete SQL user',
+};
+
+/** How a card's header and notification text begin, by status: a decided card says so. */
+const CARD_STATE: Record<ChatRequest['status'], string> = {
+  received: 'Approval needed',
+  pending: 'Approval needed',
+  approved: 'Approved, applying',
+  applying: 'Approved, applying',
+  applied: 'Approved and applied',
+  denied: 'Denied',
+  expired: 'Expired',
+  failed: 'Failed',
+  refused: 'Refused',
+};
+
 /** The approvers' card: posted once, then updated in place as the request moves. */
 export function approvalCard(request: ChatRequest, mentions: readonly string[] = []): Message {
   const what = summary(request);
-  const title = `Approval needed: ${what} on ${request.cluster}`;
+  const title = `${CARD_STATE[request.status]}: ${what} on ${request.cluster}`;
   const fields = [
     `*Requester*\n<@${request.requester}>`,
     `*Cluster*\n\`${request.cluster}\``,
@@ -161,7 +183,7 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
     `*Risk*\n${request.risk}${request.quorum > 1 ? ` (needs ${request.quorum} approvals)` : ''}`,
   ];
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: `Approval needed: ${request.params.kind} on ${request.cluster}`.slice(0, 150) } },
+    { type: 'header', text: { type: 'plain_text', text: `${CARD_STATE[request.status]}: ${KIND_WORDS[request.params.kind]} on ${request.cluster}`.slice(0, 150) } },
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) },
     section(`*Reason*\n${request.reason ? `>${quoteReason(request.reason)}` : '_none given_'}`),
   ];
@@ -178,7 +200,25 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
       type: 'actions',
       block_id: decisionBlockId(request.id),
       elements: [
-        { type: 'button', action_id: ACTION_APPROVE, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: request.id },
+        {
+          type: 'button',
+          action_id: ACTION_APPROVE,
+          style: 'primary',
+          text: { type: 'plain_text', text: 'Approve' },
+          value: request.id,
+          // A high-risk change is approved in two clicks: Slack asks first.
+          ...(request.risk === 'high'
+            ? {
+                confirm: {
+                  title: { type: 'plain_text', text: 'Approve a high-risk change?' },
+                  text: { type: 'mrkdwn', text: confirmText(request, what) },
+                  confirm: { type: 'plain_text', text: 'Approve' },
+                  deny: { type: 'plain_text', text: 'Back' },
+                  style: 'danger',
+                },
+              }
+            : {}),
+        },
         { type: 'button', action_id: ACTION_DENY, style: 'danger', text: { type: 'plain_text', text: 'Deny' }, value: request.id },
       ],
     });
@@ -186,6 +226,13 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
   }
   blocks.push(context(`Request \`${request.id}\` · ${escapeText(describeRequest(request))}`));
   return { text: title, blocks };
+}
+
+/** The Approve confirmation of a high-risk card: what, where, for whom, and its warnings while they fit Slack's 300 characters. */
+function confirmText(request: ChatRequest, what: string): string {
+  const base = `${what} on \`${request.cluster}\`, for <@${request.requester}>.`;
+  const withFlags = [base, ...request.flags.map((f) => `• ${escapeText(f.text)}`)].join('\n');
+  return withFlags.length <= 300 ? withFlags : base.slice(0, 300);
 }
 
 /** The modal asking a denier for an optional reason. */
@@ -247,8 +294,10 @@ export const PASSWORD_PLACEHOLDER = 'PASSWORD';
 export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, command }: { dmTtlMs: number; command: string }): Message {
   const { details, password } = delivery;
   const params = connectionParamsFor(details, password ?? PASSWORD_PLACEHOLDER);
-  const first = delivery.format !== undefined && (CONNECTION_FORMAT_IDS as readonly string[]).includes(delivery.format) ? (delivery.format as ConnectionFormatId) : undefined;
-  const formats = first ? [connectionFormat(first, params)] : allConnectionFormats(params);
+  const asked = delivery.format !== undefined && (CONNECTION_FORMAT_IDS as readonly string[]).includes(delivery.format) ? (delivery.format as ConnectionFormatId) : undefined;
+  // One format leads: the one asked for, else the URL (with sslrootcert where needed). The others
+  // are in the message's thread (`connectionFormatsThread`), without the password.
+  const lead = connectionFormat(asked ?? 'url', params);
   const intro = { created: 'Your new SQL user is ready.', rotated: 'Your password was rotated; the old one no longer works.', requested: 'Here are your connection details.' }[delivery.why];
   const regions = details.regions.length > 1 ? details.regions.map((r) => `\`${r.region}\`: \`${r.host}\`${r.primary ? ' (primary)' : ''}`).join(', ') : undefined;
   const facts = [
@@ -259,10 +308,7 @@ export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, comma
     `*User*\n\`${details.user}\``,
     password !== undefined ? `*Password*\n\`${password}\`` : `*Password*\nin Secrets Manager: \`${delivery.secretName}\``,
   ];
-  const blocks: KnownBlock[] = [
-    section(`:key: ${intro}`),
-    { type: 'section', fields: facts.map((text) => ({ type: 'mrkdwn', text })) },
-  ];
+  const blocks: KnownBlock[] = [section(`:key: ${intro}`), ...formatBlock(lead), { type: 'section', fields: facts.map((text) => ({ type: 'mrkdwn', text })) }];
   if (regions) blocks.push(context(`Regions: ${regions}`));
   if (password === undefined) {
     blocks.push(
@@ -285,13 +331,28 @@ export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, comma
   } else {
     blocks.push(context(`TLS: \`sslmode=verify-full\` with the cluster CA at \`${ca.sslrootcert}\`.`));
   }
-  for (const format of formats) blocks.push(...formatBlock(format));
+  if (asked === undefined) blocks.push(context(`Other formats (${OTHER_FORMATS_LABEL}) are in this message's thread, with \`${PASSWORD_PLACEHOLDER}\` where the password goes.`));
   if (delivery.notes.length) blocks.push(context(delivery.notes.map((n) => `• ${escapeText(n)}`).join('\n')));
   if (password !== undefined) {
     blocks.push(context(`:wastebasket: This message is deleted in ${formatDuration(dmTtlMs)} because it holds a password. \`${command} connect ${details.user} --cluster ${delivery.cluster}\` sends it again.`));
   }
   // The notification line never carries the password.
   return { text: `${intro} Connection details for ${details.user} on ${delivery.cluster}.`, blocks: blocks.slice(0, 50) };
+}
+
+const OTHER_FORMATS_LABEL = 'cockroach sql, psql, Python, Java, Go, Node.js';
+
+/**
+ * The thread reply under a connection DM: every other format, with `PASSWORD` in place of the
+ * password, so the password is in the DM once and the thread holds nothing to delete.
+ */
+export function connectionFormatsThread(delivery: ConnectionDelivery): Message {
+  const params = connectionParamsFor(delivery.details, PASSWORD_PLACEHOLDER);
+  const formats = allConnectionFormats(params).filter((f) => f.id !== 'url');
+  return {
+    text: `Other ways to connect as ${delivery.details.user} on ${delivery.cluster}.`,
+    blocks: [context(`Replace \`${PASSWORD_PLACEHOLDER}\` with the password from the message above.`), ...formats.flatMap(formatBlock)].slice(0, 50),
+  };
 }
 
 /** Rules the bot cannot judge, each with the bot's reason: any of them may admit anyone. */

@@ -14,7 +14,7 @@ import { type Logger } from '../log';
 import { type ConnectionDelivery, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
 import { type ChatRequest, type DmReceipt } from '../requests/types';
 import { allowedResponseUrl } from './binding';
-import { approvalCard, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
+import { approvalCard, connectionFormatsThread, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
 
 /** Slack: a response_url is valid for 30 minutes (and 5 uses). We stop a minute early. */
 const RESPONSE_URL_TTL_MS = 29 * 60_000;
@@ -83,7 +83,8 @@ export class SlackNotifier implements Notifier {
   async deliverConnection(delivery: ConnectionDelivery, options: { record(receipt: DmReceipt): Promise<void> }): Promise<DmReceipt | undefined> {
     const message = connectionMessage(delivery, { dmTtlMs: this.o.dmTtlMs, command: this.o.commandName });
     if (delivery.password === undefined) {
-      await this.dm(delivery.recipient, message);
+      const posted = await this.dm(delivery.recipient, message);
+      if (posted !== undefined) await this.otherFormats(delivery, posted);
       return undefined;
     }
     // Posted empty, recorded, then filled in: the password is never in a DM the sweep does not know.
@@ -93,7 +94,22 @@ export class SlackNotifier implements Notifier {
     const receipt: DmReceipt = { channel: posted.channel, ts: posted.ts, user: delivery.recipient, deleteAfter: new Date(this.now().getTime() + this.o.dmTtlMs).toISOString() };
     await options.record(receipt);
     await this.o.client.chat.update({ channel: posted.channel, ts: posted.ts, text: message.text, blocks: message.blocks });
+    await this.otherFormats(delivery, posted);
     return receipt;
+  }
+
+  /**
+   * The other formats in the DM's thread (none when one format was asked for). They hold no
+   * password, and are a convenience: a failure is logged, never retried into a second DM.
+   */
+  private async otherFormats(delivery: ConnectionDelivery, dm: { channel: string; ts: string }): Promise<void> {
+    if (delivery.format !== undefined) return;
+    const thread = connectionFormatsThread(delivery);
+    try {
+      await this.o.client.chat.postMessage({ channel: dm.channel, thread_ts: dm.ts, text: thread.text, blocks: thread.blocks, unfurl_links: false, unfurl_media: false });
+    } catch (error) {
+      this.o.logger.warn({ event: 'connection.formats-failed', user: delivery.recipient, cluster: delivery.cluster, err: error }, 'could not post the other connection formats in the DM thread');
+    }
   }
 
   async reply(target: ReplyTarget, view: View): Promise<void> {

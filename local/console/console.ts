@@ -56,7 +56,7 @@ const HELP = (command: string): string[] => [
     ['as <user>', 'become someone else: a name from "users", or a Slack id (U…)'],
     ['whoami', 'who you are'],
     ['users', "the workspace's people and what they may do"],
-    ['click <n>', 'press button [n]'],
+    ['click <n>', 'press button [n] (a button marked … asks first: click <n> yes)'],
     ['submit [text]', 'submit the modal open for you (Deny asks for a reason); cancel closes it'],
     ['wait', 'wait until the bot has finished its background work'],
     ['help', 'this list'],
@@ -142,7 +142,7 @@ export class SlackConsole {
       case 'users':
         return this.write(this.o.users.map((u) => `${u.id === this.user.id ? '*' : ' '} ${this.describe(u)}`));
       case 'click':
-        return this.click(rest[0]);
+        return this.click(rest[0], rest[1]);
       case 'submit':
       case 'reason':
         return this.submit(argument);
@@ -176,10 +176,14 @@ export class SlackConsole {
     this.write([`You are now ${this.describe(user)}.`]);
   }
 
-  private async click(which: string | undefined): Promise<void> {
+  private async click(which: string | undefined, answer: string | undefined): Promise<void> {
     const n = Number(which);
     const button = Number.isInteger(n) ? this.buttons.get(n) : undefined;
     if (button === undefined) throw new Error(which === undefined ? 'click which button? e.g. click 1' : `no button [${which}]`);
+    // Slack's confirm dialog: nothing is sent until it is answered.
+    if (button.confirm !== undefined && answer !== 'yes') {
+      return this.write([button.confirm.title, ...button.confirm.text.map(indent), `${button.confirm.confirm}: click ${n} yes · or do nothing to go back`]);
+    }
     await this.o.driver.clickButton({ user: this.user.id, message: { channel: button.channel, ts: button.ts }, actionId: button.actionId, blockId: button.blockId });
   }
 

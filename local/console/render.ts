@@ -36,6 +36,8 @@ export interface RenderedButton {
   readonly blockId: string;
   readonly actionId: string;
   readonly label: string;
+  /** Block Kit's `confirm` dialog: Slack asks before the click counts. */
+  readonly confirm?: { readonly title: string; readonly text: readonly string[]; readonly confirm: string };
 }
 
 export interface RenderOptions {
@@ -141,8 +143,14 @@ function textOf(value: unknown, options: RenderOptions): string[] {
 
 function buttonLabel(element: Record<string, unknown>, blockId: string, options: RenderOptions): string {
   const label = textOf(element.text, options).join(' ') || String(element.action_id);
-  const n = options.button({ blockId, actionId: String(element.action_id), label });
-  const text = `[${n} ${label}]`;
+  const dialog = isObject(element.confirm) ? element.confirm : undefined;
+  const confirm = dialog && {
+    title: textOf(dialog.title, options).join(' '),
+    text: textOf(dialog.text, options),
+    confirm: textOf(dialog.confirm, options).join(' ') || 'Confirm',
+  };
+  const n = options.button({ blockId, actionId: String(element.action_id), label, ...(confirm ? { confirm } : {}) });
+  const text = `[${n} ${label}${confirm ? ' …' : ''}]`;
   return element.style === 'danger' ? options.style.warn(text) : options.style.accent(text);
 }
 

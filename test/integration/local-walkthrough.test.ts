@@ -70,14 +70,15 @@ describe('npm start: the "Connect to your cluster" walk-through through the cons
     let mark = local.output.length;
     local.send('/crdb allow 127.0.0.1');
     await local.waitFor(/only visible to dev · crdb-chatops:\n\s+✋ This needs 1 approval in #db-approvers: allow `127\.0\.0\.1\/32` \(SQL\) on `local`/, { from: mark });
-    const card = await local.waitFor(/\[#db-approvers\] crdb-chatops:\n\s+== Approval needed: allow on local ==[\s\S]*?\[(\d+) Approve\]\s+\[(\d+) Deny\]/, { from: mark });
+    const card = await local.waitFor(/\[#db-approvers\] crdb-chatops:\n\s+== Approval needed: allow a network on local ==[\s\S]*?\[(\d+) Approve\]\s+\[(\d+) Deny\]/, { from: mark });
     const approve = card[1] ?? '';
 
     // Step 3: the SQL user; the connection details arrive by DM with the local CA's path.
     mark = local.output.length;
     local.send('/crdb user create maxroach');
     await local.waitFor(/SQL user `maxroach` is ready on `local`; the connection details are in your DMs\./, { from: mark });
-    const dm = await local.waitFor(/\[DM dev\] crdb-chatops:\n[\s\S]*?Connection URL\n\s+(postgresql:\/\/\S+)/, { from: mark });
+    // The URL leads; the CA's path follows the password.
+    const dm = await local.waitFor(/\[DM dev\] crdb-chatops(?: \(edited\))?:\n\s+🔑[^\n]*\n\s+Connection URL\n\s+(postgresql:\/\/\S+)[\s\S]*?CA certificate: [^\n]*/, { from: mark });
     const url = dm[1] ?? '';
     expect(dm[0]).toContain(`CA certificate: the connection strings expect it at \`${caFile}\``);
     expect(url).toMatch(new RegExp(`^postgresql://maxroach:[A-Za-z0-9_-]{32}@localhost:${pgPort}/defaultdb\\?sslmode=verify-full&sslrootcert=`));

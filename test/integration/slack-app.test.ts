@@ -7,6 +7,7 @@
  * 127.0.0.22 (never allowed).
  */
 import { readFile } from 'node:fs/promises';
+import { passwordRenderings } from '../../lib/cluster-admin/connection-formats';
 import { APPROVERS_CHANNEL, type Harness, messageText, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { tryConnect } from '../support/pg-client';
@@ -106,6 +107,12 @@ describe('users', () => {
     const secret = await h.runtime.secretStore.get('crdb-chatops/local/maxroach_e2e');
     expect(secret).toMatchObject({ engine: 'postgres', username: 'maxroach_e2e', dbname: 'defaultdb', cluster: 'local' });
     expect(url).toContain(encodeURIComponent(secret?.password ?? '!'));
+    // The other formats are one click away, in the DM's thread, without the password.
+    const main = h.dms(alice).find((m) => messageText(m) === dm);
+    const thread = h.dms(alice).filter((m) => m.thread_ts !== undefined && m.thread_ts === main?.ts).map(messageText);
+    expect(thread).toHaveLength(1);
+    expect(thread[0]).toMatch(/Java \(JDBC\)[\s\S]*maxroach_e2e:PASSWORD@/);
+    for (const form of passwordRenderings(secret?.password ?? '!')) expect(thread[0]).not.toContain(form);
   });
 
   it('rotates a password: the old one fails, the new one works, and the new DM says so', async () => {
