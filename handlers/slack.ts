@@ -38,7 +38,12 @@ export interface SlackIdentity {
  * The Bolt app over the ack path's use cases: the one place its listeners are wired, for the
  * Lambda handler here and for local mode's Socket Mode receiver.
  */
-export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, receiver?: Receiver, commands = commandHandlerFor(runtime, identity.signingSecret)): Promise<SlackApp> {
+export async function slackAppFor(
+  runtime: AckRuntime,
+  identity: SlackIdentity,
+  receiver?: Receiver,
+  commands = commandHandlerFor(runtime, identity.signingSecret === '' ? undefined : new LinkKey(identity.signingSecret)),
+): Promise<SlackApp> {
   const { config } = runtime;
   return createSlackApp({
     ...identity,
@@ -55,10 +60,10 @@ export async function slackAppFor(runtime: AckRuntime, identity: SlackIdentity, 
   });
 }
 
-/** The slash command's use cases; `allow me` links are signed with a key derived from the signing secret (none without one). */
-function commandHandlerFor(runtime: AckRuntime, signingSecret: string): CommandHandler {
+/** The slash command's use cases; `allow me` needs the link key (derived from the signing secret), so none without one. */
+function commandHandlerFor(runtime: AckRuntime, key: LinkKey | undefined): CommandHandler {
   const { config } = runtime;
-  const links = signingSecret === '' ? undefined : { key: new LinkKey(signingSecret), store: runtime.store, ...(config.links.baseUrl !== undefined ? { baseUrl: config.links.baseUrl } : {}) };
+  const links = key === undefined ? undefined : { key, store: runtime.store, ...(config.links.baseUrl !== undefined ? { baseUrl: config.links.baseUrl } : {}) };
   return new CommandHandler({
     commandName: config.slack.command,
     clusters: config.clusters,
@@ -81,11 +86,12 @@ export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunc
     runtime.resolver.resolve(config.slack.signingSecret, 'slack.signingSecret'),
     runtime.resolver.resolve(config.slack.botToken, 'slack.botToken'),
   ]);
-  const commands = commandHandlerFor(runtime, signingSecret);
+  const key = new LinkKey(signingSecret);
+  const commands = commandHandlerFor(runtime, key);
   const { lambdaReceiver } = await slackAppFor(runtime, { signingSecret, botToken, botId, botUserId }, undefined, commands);
   if (lambdaReceiver === undefined) throw new Error('unreachable: the Lambda receiver is the default');
   const pages = new AllowMePages({
-    key: new LinkKey(signingSecret),
+    key,
     store: runtime.store,
     confirm: (link, address) => commands.confirmLink(link, address),
     trustedProxies: config.links.trustedProxies,

@@ -3,8 +3,11 @@
  * group turns into metrics with no API call and no extra permission. Powertools for AWS Lambda
  * builds and validates each EMF document; each point is written at once as its own line, so a
  * crash or a timeout loses nothing already counted and points never share dimensions by mistake.
+ *
+ * Powertools is loaded on the first point, not with the module: the slack function rarely emits
+ * one (an approval's latency), and its cold start does not pay for the library (~20 ms to load).
  */
-import { Metrics as PowertoolsMetrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type * as Powertools from '@aws-lambda-powertools/metrics';
 import { type MetricDimensions, type MetricName, type Metrics, METRICS_NAMESPACE } from './metrics';
 
 export interface EmfMetricsOptions {
@@ -14,31 +17,42 @@ export interface EmfMetricsOptions {
   readonly write?: (line: string) => void;
 }
 
+type Unit = (typeof Powertools.MetricUnit)[keyof typeof Powertools.MetricUnit];
+
 export class EmfMetrics implements Metrics {
-  private readonly emf: PowertoolsMetrics;
+  private emf: Powertools.Metrics | undefined;
+  private units: typeof Powertools.MetricUnit | undefined;
+  private readonly service: string;
   private readonly write: (line: string) => void;
 
   constructor({ service, write = (line) => process.stdout.write(`${line}\n`) }: EmfMetricsOptions) {
-    this.emf = new PowertoolsMetrics({ namespace: METRICS_NAMESPACE, serviceName: service });
+    this.service = service;
     this.write = write;
   }
 
   count(name: MetricName, dimensions: MetricDimensions): void {
-    this.emit(name, MetricUnit.Count, 1, dimensions);
+    this.emit(name, (units) => units.Count, 1, dimensions);
   }
 
   milliseconds(name: MetricName, value: number, dimensions: MetricDimensions): void {
-    this.emit(name, MetricUnit.Milliseconds, Math.round(value), dimensions);
+    this.emit(name, (units) => units.Milliseconds, Math.round(value), dimensions);
   }
 
-  private emit(name: MetricName, unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number, dimensions: MetricDimensions): void {
+  private emit(name: MetricName, unit: (units: typeof Powertools.MetricUnit) => Unit, value: number, dimensions: MetricDimensions): void {
+    if (this.emf === undefined || this.units === undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- lazy on purpose (see above)
+      const powertools = require('@aws-lambda-powertools/metrics') as typeof Powertools;
+      this.emf = new powertools.Metrics({ namespace: METRICS_NAMESPACE, serviceName: this.service });
+      this.units = powertools.MetricUnit;
+    }
+    const emf = this.emf;
     try {
-      this.emf.addDimensions({ ...dimensions });
-      this.emf.addMetric(name, unit, value);
-      this.write(JSON.stringify(this.emf.serializeMetrics()));
+      emf.addDimensions({ ...dimensions });
+      emf.addMetric(name, unit(this.units), value);
+      this.write(JSON.stringify(emf.serializeMetrics()));
     } finally {
-      this.emf.clearMetrics();
-      this.emf.clearDimensions();
+      emf.clearMetrics();
+      emf.clearDimensions();
     }
   }
 }
