@@ -272,8 +272,19 @@ const fileSchema = z
           z.strictObject({ max: z._default(integer(1), 10), window: z._default(duration, 10 * UNIT_MS.m), maxPending: z._default(integer(1), 5) }),
           { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 },
         ),
+        /**
+         * Per requester: lookups (`allowlist`, `check`, `users`, `connect`) per window. They call the
+         * cluster, and on Cloud clusters share the API key's 10 requests/s with everyone.
+         */
+        readRateLimit: z._default(z.strictObject({ max: z._default(integer(1), 30), window: z._default(duration, UNIT_MS.m) }), { max: 30, window: UNIT_MS.m }),
       }),
-      { pendingTtl: 24 * UNIT_MS.h, propagationTimeout: 10 * UNIT_MS.m, reconcileAfter: UNIT_MS.m, rateLimit: { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 } },
+      {
+        pendingTtl: 24 * UNIT_MS.h,
+        propagationTimeout: 10 * UNIT_MS.m,
+        reconcileAfter: UNIT_MS.m,
+        rateLimit: { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 },
+        readRateLimit: { max: 30, window: UNIT_MS.m },
+      },
     ),
     secrets: z._default(
       z.discriminatedUnion('store', [

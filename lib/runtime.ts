@@ -98,6 +98,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       recoveryWindowDays: config.secrets.recoveryWindowDays,
       logger,
       metrics,
+      readRateLimit: { max: config.requests.readRateLimit.max, windowMs: config.requests.readRateLimit.window },
       redactor,
       // A thunk: the auditor needs this executor (to expire requests), so it is built on first use.
       audit: () => audit(),

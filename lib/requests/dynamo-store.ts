@@ -520,25 +520,32 @@ export class DynamoRequestStore implements RequestStore {
         },
       });
     }
-    if (rateToken !== undefined) {
-      if (rateToken.key === '') throw new StateStoreInvalidError('A rate-limit key must not be empty.');
-      const windowStart = Math.floor(nowMs / rateToken.windowMs) * rateToken.windowMs;
-      items.push({
-        guard: 'rate-token',
-        key: rateToken.key,
-        item: {
-          Update: {
-            TableName: this.tableName,
-            Key: { pk: `RATE#${rateToken.key}`, sk: `WINDOW#${windowStart}` },
-            UpdateExpression: 'ADD #count :one SET entity = :entity, #ttl = :ttl',
-            ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
-            ExpressionAttributeNames: { '#count': 'count', '#ttl': TTL_ATTRIBUTE },
-            ExpressionAttributeValues: { ':one': 1, ':limit': rateToken.limit, ':entity': 'rate', ':ttl': Math.ceil((windowStart + 2 * rateToken.windowMs) / 1000) },
-          },
-        },
-      });
-    }
+    if (rateToken !== undefined) items.push({ guard: 'rate-token', key: rateToken.key, item: { Update: this.rateTokenUpdate(rateToken, nowMs) } });
     return items;
+  }
+
+  /** One token of `key`'s fixed window (`windowMs`), while fewer than `limit` were taken in it. */
+  private rateTokenUpdate(rateToken: { readonly key: string; readonly limit: number; readonly windowMs: number }, nowMs: number) {
+    if (rateToken.key === '') throw new StateStoreInvalidError('A rate-limit key must not be empty.');
+    const windowStart = Math.floor(nowMs / rateToken.windowMs) * rateToken.windowMs;
+    return {
+      TableName: this.tableName,
+      Key: { pk: `RATE#${rateToken.key}`, sk: `WINDOW#${windowStart}` },
+      UpdateExpression: 'ADD #count :one SET entity = :entity, #ttl = :ttl',
+      ConditionExpression: 'attribute_not_exists(#count) OR #count < :limit',
+      ExpressionAttributeNames: { '#count': 'count', '#ttl': TTL_ATTRIBUTE },
+      ExpressionAttributeValues: { ':one': 1, ':limit': rateToken.limit, ':entity': 'rate', ':ttl': Math.ceil((windowStart + 2 * rateToken.windowMs) / 1000) },
+    };
+  }
+
+  async takeRateToken(key: string, limit: number, windowMs: number): Promise<boolean> {
+    try {
+      await this.client.send(new UpdateCommand(this.rateTokenUpdate({ key, limit, windowMs }, this.now().getTime())));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw this.translate(error, 'take rate token', key);
+    }
   }
 
   /** The `GuardFailedError` a cancelled transaction means, when a guard's condition failed; else the error itself. */

@@ -24,7 +24,7 @@ import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-a
 import { passwordRenderings } from '../cluster-admin/connection-formats';
 import { AlreadyExistsError, ClusterAdminError } from '../cluster-admin/errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
-import { type ClusterConfig } from '../config';
+import { type ClusterConfig, formatDuration } from '../config';
 import { failureReference, type Logger, type SecretRedactor } from '../log';
 import { elapsedMs, METRIC, type Metrics } from '../metrics';
 import { SecretExistsError, SecretStoreError } from '../secrets/errors';
@@ -67,6 +67,8 @@ export interface RequestExecutorOptions {
   readonly logger: Logger;
   /** Application metrics (requests ended, apply duration); default none. */
   readonly metrics?: Metrics;
+  /** Lookups (read and connect jobs) per requester per window; default unlimited. */
+  readonly readRateLimit?: { readonly max: number; readonly windowMs: number };
   readonly redactor?: SecretRedactor;
   /** The audit, built on first use (it needs this executor: a thunk breaks the cycle). */
   readonly audit?: () => Promise<AuditJobs>;
@@ -218,9 +220,9 @@ export class RequestExecutor {
       case 'cancel':
         return this.cancel(job.requestId, job.actor);
       case 'connect':
-        return this.answering(job, finalAttempt, () => this.connect(job));
+        return this.answering(job, finalAttempt, async () => ((await this.mayLookUp(job)) ? this.connect(job) : undefined));
       case 'read':
-        return this.answering(job, finalAttempt, () => this.read(job));
+        return this.answering(job, finalAttempt, async () => ((await this.mayLookUp(job)) ? this.read(job) : undefined));
       case 'audit': {
         const audit = this.o.audit;
         if (audit === undefined) {
@@ -1096,6 +1098,23 @@ export class RequestExecutor {
     });
     await this.connectionDm(job.requester, job.cluster, details, managed.secretName, secret.password, 'requested', [], job.format);
     await this.o.notifier.reply(this.target(job), { kind: 'text', text: `The connection details of \`${job.user}\` on \`${job.cluster}\` are in your DMs.`, tone: 'success' });
+  }
+
+  /**
+   * A lookup's token from its requester's budget (`readRateLimit`), taken before the cluster is
+   * called; without one the requester is told to wait and nothing is asked of the cluster. One
+   * member's flood of lookups cannot spend a Cloud API key's requests that everyone shares.
+   */
+  private async mayLookUp(job: Extract<Job, { type: 'read' | 'connect' }>): Promise<boolean> {
+    const limit = this.o.readRateLimit;
+    if (limit === undefined || (await this.o.store.takeRateToken(`lookups:${job.requester}`, limit.max, limit.windowMs))) return true;
+    this.o.logger.warn({ event: 'lookup.rate-limited', requester: job.requester, cluster: job.cluster, job: job.type }, 'lookup refused: over the per-requester limit');
+    await this.o.notifier.reply(this.target(job), {
+      kind: 'text',
+      text: `That is more than ${limit.max} lookups in ${formatDuration(limit.windowMs)}, the most one person may make; nothing was looked up. Try again in ${formatDuration(limit.windowMs)}.`,
+      tone: 'warning',
+    });
+    return false;
   }
 
   private async read(job: Extract<Job, { type: 'read' }>): Promise<void> {

@@ -116,6 +116,11 @@ export type ApprovalResult =
 
 export interface RequestStore extends SlotClaims, LinkStore {
   /**
+   * Takes one token of `key`'s current fixed window of `windowMs` when fewer than `limit` were
+   * taken in it; false when none is left.
+   */
+  takeRateToken(key: string, limit: number, windowMs: number): Promise<boolean>;
+  /**
    * Claims an idempotency key (a Slack `trigger_id`, an SQS message id) for `requestId`, for
    * `ttlSeconds`. Returns the request id that already holds it when someone claimed it first (even
    * if that is `requestId` itself). A key past its TTL counts as unclaimed, deleted or not.

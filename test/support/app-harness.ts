@@ -176,7 +176,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     access: { admins: [USERS.admin], breakGlass: ['S0BREAKGLASS'] },
     delivery: { passwordDelivery: options.passwordDelivery ?? 'dm', dmTtl: '60m' },
     // Suites here make hundreds of requests as a handful of people; the limits have their own tests.
-    requests: { pendingTtl: '24h', propagationTimeout: '30m', rateLimit: { max: 100_000, window: '10m', maxPending: 10_000 } },
+    requests: { pendingTtl: '24h', propagationTimeout: '30m', rateLimit: { max: 100_000, window: '10m', maxPending: 10_000 }, readRateLimit: { max: 100_000, window: '1m' } },
     secrets: { store: 'aws', region: 'us-east-1', endpoint: smEndpoint },
     state: { tableName, endpoint: testDynamo().endpoint, region: 'us-east-1' },
     queue: { kind: 'in-process' },
