@@ -93,11 +93,12 @@ export async function buildSlackFunction(runtime: AckRuntime): Promise<SlackFunc
   const pages = new AllowMePages({
     key,
     store: runtime.store,
-    confirm: (link, address) => commands.confirmLink(link, address),
+    confirm: (link, address, options) => commands.confirmLink(link, address, options),
     trustedProxies: config.links.trustedProxies,
     commandName: config.slack.command,
     logger: runtime.logger,
     ...(runtime.now ? { now: runtime.now } : {}),
+    ...(runtime.checkpoint ? { checkpoint: runtime.checkpoint } : {}),
   });
   return { runtime, signingSecret, bolt: lambdaReceiver.toHandler() as BoltHandler, pages };
 }

@@ -100,6 +100,8 @@ export interface AckRuntime {
   slack(): Promise<WebClient>;
   /** The business clock, when a test sets one. */
   readonly now?: () => Date;
+  /** The ack path's step boundaries (`RuntimeOverrides.ackCheckpoint`), for the crash suite. */
+  readonly checkpoint?: (step: string) => void | Promise<void>;
 }
 
 export function createAckRuntime(config: Config, { env = {}, overrides = {}, redactor = new SecretRedactor(), metrics = NO_METRICS }: CreateRuntimeOptions = {}): AckRuntime {
@@ -146,7 +148,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
   const decisions = new Decisions({ store, access, intake, logger, metrics, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) });
   const findings = new FindingDecisions({ store, access, intake, clusters, logger, ...(now ? { now } : {}) });
 
-  return { config, logger, metrics, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack, ...(now ? { now } : {}) };
+  return { config, logger, metrics, redactor, resolver, secretsManager, store, queue, clusters, access, intake, decisions, findings, slack, ...(now ? { now } : {}), ...(checkpoint ? { checkpoint } : {}) };
 }
 
 /** One `SlackMembership` (and its cache) for the process, created when first needed. */

@@ -32,11 +32,17 @@ export interface AllowMePagesOptions {
   readonly key: LinkKey;
   readonly store: LinkStore;
   /** Makes the request (`CommandHandler.confirmLink`). */
-  readonly confirm: (link: AllowMeLink, address: string) => Promise<{ readonly result?: SubmitResult; readonly message: { readonly text: string } }>;
+  readonly confirm: (link: AllowMeLink, address: string, options: { readonly resumed: boolean }) => Promise<{ readonly result?: SubmitResult; readonly message: { readonly text: string } }>;
   readonly trustedProxies: readonly string[];
   readonly commandName: string;
   readonly logger: Logger;
   readonly now?: () => Date;
+  /**
+   * Fault-injection seam at the confirmation's step boundaries: `link:used` (the link is marked
+   * used, nothing requested yet) and `link:requested` (the request is written, not yet noted on
+   * the link). The crash suite kills the process there.
+   */
+  readonly checkpoint?: (step: string) => void | Promise<void>;
 }
 
 export class AllowMePages {
@@ -112,7 +118,9 @@ export class AllowMePages {
       confirmed = used.link;
     }
     log.info({ event: 'link.confirmed', user: link.user, cluster: link.cluster, address: source.address, resumed: resumable }, 'allow-me link confirmed');
-    const { result, message } = await this.o.confirm(confirmed, source.address);
+    await this.o.checkpoint?.('link:used');
+    const { result, message } = await this.o.confirm(confirmed, source.address, { resumed: resumable });
+    await this.o.checkpoint?.('link:requested');
     if (result !== undefined && result.outcome !== 'refused') await this.o.store.setLinkRequest(link.id, result.request.id);
     return this.outcome(result, message.text, source.address, link.cluster);
   }

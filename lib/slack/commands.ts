@@ -187,7 +187,7 @@ export class CommandHandler {
    * A confirmed `allow me` link: exactly the request `allow <address>/32 …` with the link's options
    * would make, from the link's requester, through the same checks and intake.
    */
-  async confirmLink(link: AllowMeLink, address: string): Promise<{ message: Message; result?: SubmitResult }> {
+  async confirmLink(link: AllowMeLink, address: string, { resumed = false }: { resumed?: boolean } = {}): Promise<{ message: Message; result?: SubmitResult }> {
     if (!(await this.o.access.canRequest(link.user))) {
       this.o.logger.info({ event: 'command.unauthorised', user: link.user, command: 'allow me' }, 'link refused: not a requester');
       return { message: refusalMessage('You are not on the list of people who may use this bot; ask a crdb-chatops admin.') };
@@ -204,8 +204,10 @@ export class CommandHandler {
     const input: SlashCommandInput = {
       user: link.user,
       text: link.text.replace(/^allow\s+me\b/i, `allow ${address}`),
-      // One request per link, however often the form is sent.
+      // One request per link, however often the form is sent: a resumed confirmation finds the
+      // request an interrupted one wrote, as a Slack retry finds its command's.
       triggerId: `link-${link.id}`,
+      ...(resumed ? { retry: true } : {}),
       ...(link.channel !== undefined ? { channel: link.channel } : {}),
       ...(link.responseUrl !== undefined ? { responseUrl: link.responseUrl } : {}),
     };
