@@ -132,7 +132,7 @@ describe('allow me: kill -9 during a confirmation, then start again', () => {
     await driver().clickButton({ user: APPROVER, message: card, actionId: 'crdb_approve' });
     await until('the pg_hba.conf rule', async () => ((await hba()).match(/hostssl all all 127\.0\.0\.1\/32 scram-sha-256 # crdb-chatops/) ? true : undefined));
     await until('"You can connect now"', () =>
-      responseUrlId !== undefined && slack.responses(responseUrlId).some((r) => /127\.0\.0\.1\/32.*You can connect now/s.test(messageText(r.body as { text?: string }))) ? true : undefined,
+      responseUrlId !== undefined && slack.responses(responseUrlId).some((r) => /127\.0\.0\.1\/32.*You can connect now/s.test(messageText(r.body))) ? true : undefined,
     );
 
     // Revoked again, so the next case starts from an allowlist without it.
