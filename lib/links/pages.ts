@@ -130,7 +130,7 @@ export class AllowMePages {
   }
 
   private outcome(result: SubmitResult | undefined, text: string, address: string, cluster: string): PageResponse {
-    const plain = text.replace(/[`*_]/g, '');
+    const plain = plainText(text);
     if (result === undefined || result.outcome === 'refused') return outcomePage('refused', 'Not requested', plain);
     if (result.outcome === 'duplicate') return outcomePage('already', 'Already requested', plain);
     if (result.request.quorum > 0) return outcomePage('pending', `${address}/32 needs an approval on ${cluster}`, plain);
@@ -145,4 +145,15 @@ function hostOf(origin: string): string | undefined {
     // `null` (an opaque origin: a sandboxed frame, a file) or garbage: never this endpoint.
     return undefined;
   }
+}
+
+/** A Slack message's text as a page shows it: references in words, no mrkdwn marks. */
+function plainText(mrkdwn: string): string {
+  return mrkdwn
+    .replace(/<#[A-Z0-9]+\|([^>]+)>/g, '#$1')
+    .replace(/<#[A-Z0-9]+>/g, "the approvers' channel")
+    .replace(/<@[A-Z0-9]+>/g, 'someone')
+    .replace(/<![^|>]*\|([^>]+)>/g, '$1')
+    .replace(/<[^|>]+\|([^>]+)>/g, '$1')
+    .replace(/[`*]/g, '');
 }
