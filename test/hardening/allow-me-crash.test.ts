@@ -122,13 +122,19 @@ describe('allow me: kill -9 during a confirmation, then start again', () => {
     expect(again.status).toBe(410);
 
     // One card for this link's request, approved; the entry reaches pg_hba.conf; the requester hears it.
-    const cards = await until('the approval card', () => {
-      const found = slack.messages(APPROVERS_CHANNEL.id).filter((m) => !m.thread_ts && messageText(m).includes(`crash at ${suffix}`));
-      return found.length > 0 ? found : undefined;
+    // The restart's reconciler and the resumed Confirm both drive the request: if both post a card,
+    // the first recorded stays and the other is deleted at once. Wait until one card has stood alone
+    // for a second, then click it.
+    const liveCards = () => slack.messages(APPROVERS_CHANNEL.id).filter((m) => !m.thread_ts && messageText(m).includes(`crash at ${suffix}`));
+    let standing: { ts: string; since: number } | undefined;
+    const card = await until('one standing approval card', () => {
+      const cards = liveCards();
+      const [only] = cards;
+      if (cards.length !== 1 || only === undefined) return (standing = undefined);
+      if (standing?.ts !== only.ts) standing = { ts: only.ts, since: Date.now() };
+      return Date.now() - standing.since >= 1_000 ? only : undefined;
     });
-    expect(cards).toHaveLength(1);
-    const [card] = cards;
-    if (card === undefined) throw new Error('unreachable');
+    expect(liveCards()).toHaveLength(1);
     await driver().clickButton({ user: APPROVER, message: card, actionId: 'crdb_approve' });
     await until('the pg_hba.conf rule', async () => ((await hba()).match(/hostssl all all 127\.0\.0\.1\/32 scram-sha-256 # crdb-chatops/) ? true : undefined));
     await until('"You can connect now"', () =>
