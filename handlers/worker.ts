@@ -9,8 +9,9 @@ import { processJobBatch } from '../lib/requests/queue';
 import { createRuntime, type Runtime } from '../lib/runtime';
 import { EmfMetrics } from '../lib/emf-metrics';
 
-/** Must match the queue's redrive policy (infra): the last delivery rolls back instead of retrying. */
-export const MAX_RECEIVE_COUNT = 5;
+import { MAX_RECEIVE_COUNT } from '../lib/requests/jobs';
+
+export { MAX_RECEIVE_COUNT };
 
 export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECEIVE_COUNT) {
   return async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {

@@ -25,7 +25,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { type Construct } from 'constructs';
 import path from 'node:path';
-import { MAX_RECEIVE_COUNT } from '../handlers/worker';
+import { MAX_RECEIVE_COUNT } from '../lib/requests/jobs';
 import { OUTBOX_STREAM_FILTER } from '../lib/requests/outbox';
 import { OperationalAlarms } from './alarms';
 import { AuditSchedules } from './audit-schedules';

@@ -1,14 +1,14 @@
 /**
  * The one DynamoDB table: requests, approvals, the audit trail, managed entries and users, DM
  * receipts. Its keys, indexes and TTL attribute come from `tableDefinition()` in
- * lib/requests/dynamo-store.ts, the same definition local mode creates the emulator's table from,
+ * lib/requests/table-layout.ts, the same definition local mode creates the emulator's table from,
  * so the deployed layout cannot drift from the code that reads it.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
-import { type StateTableDefinition, tableDefinition } from '../lib/requests/dynamo-store';
+import { type StateTableDefinition, tableDefinition } from '../lib/requests/table-layout';
 
 export interface StateTableProps {
   /** Default: `tableDefinition()`. The physical name is CloudFormation's (TABLE_NAME carries it). */

@@ -48,7 +48,6 @@
  * Slack URL that only the bot's own requests carry.
  */
 import {
-  type AttributeDefinition,
   ConditionalCheckFailedException,
   type CreateTableCommandInput,
   CreateTableCommand,
@@ -57,13 +56,12 @@ import {
   DynamoDBClient,
   type DynamoDBClientConfig,
   DynamoDBServiceException,
-  type GlobalSecondaryIndex,
-  type KeySchemaElement,
   ResourceInUseException,
   ResourceNotFoundException,
   TransactionCanceledException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { GSI1, GSI2, tableDefinition, TTL_ATTRIBUTE } from './table-layout';
 import {
   DeleteCommand,
   DynamoDBDocumentClient,
@@ -116,44 +114,9 @@ import {
 } from './types';
 
 // ---------------------------------------------------------------------------------------------
-// Table definition
+// Table definition: a leaf module (table-layout.ts), so the CDK stack reads it without the store.
 
-/** Global secondary index names and the TTL attribute, for the CDK stack and tests. */
-export const GSI1 = 'gsi1';
-export const GSI2 = 'gsi2';
-export const TTL_ATTRIBUTE = 'ttl';
-
-/**
- * The table as `CreateTable` takes it, plus its TTL setting (as CloudFormation's
- * `AWS::DynamoDB::Table` spells it; `CreateTable` itself cannot set TTL).
- */
-export interface StateTableDefinition {
-  readonly TableName: string;
-  readonly KeySchema: KeySchemaElement[];
-  readonly AttributeDefinitions: AttributeDefinition[];
-  readonly GlobalSecondaryIndexes: GlobalSecondaryIndex[];
-  readonly BillingMode: 'PAY_PER_REQUEST';
-  readonly TimeToLiveSpecification: { readonly AttributeName: string; readonly Enabled: true };
-}
-
-/** The state table's key schema, indexes (projecting all attributes), billing mode and TTL attribute. */
-export function tableDefinition(tableName: string): StateTableDefinition {
-  const key = (hash: string, range: string): KeySchemaElement[] => [
-    { AttributeName: hash, KeyType: 'HASH' },
-    { AttributeName: range, KeyType: 'RANGE' },
-  ];
-  return {
-    TableName: tableName,
-    KeySchema: key('pk', 'sk'),
-    AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk'].map((name) => ({ AttributeName: name, AttributeType: 'S' })),
-    GlobalSecondaryIndexes: [
-      { IndexName: GSI1, KeySchema: key('gsi1pk', 'gsi1sk'), Projection: { ProjectionType: 'ALL' } },
-      { IndexName: GSI2, KeySchema: key('gsi2pk', 'gsi2sk'), Projection: { ProjectionType: 'ALL' } },
-    ],
-    BillingMode: 'PAY_PER_REQUEST',
-    TimeToLiveSpecification: { AttributeName: TTL_ATTRIBUTE, Enabled: true },
-  };
-}
+export { GSI1, GSI2, type StateTableDefinition, tableDefinition, TTL_ATTRIBUTE } from './table-layout';
 
 // ---------------------------------------------------------------------------------------------
 // Client

@@ -3,6 +3,12 @@
  * A job carries ids and parameters only: never a secret.
  */
 
+/**
+ * Deliveries of a job before SQS moves it to the dead-letter queue (the queue's redrive policy,
+ * infra): the worker's last delivery rolls back instead of retrying.
+ */
+export const MAX_RECEIVE_COUNT = 5;
+
 export type ReadCommand = 'allowlist' | 'check' | 'users';
 
 /**
