@@ -11,8 +11,6 @@ export interface AllowMeLink {
   /** Slack user id of who asked; the request is theirs. */
   readonly user: string;
   readonly cluster: string;
-  /** The command as typed (`allow me --for 8h --cluster prod`); the address replaces `me` at confirmation. */
-  readonly text: string;
   /** For the page: what the entry opens, how long, why. */
   readonly access: { readonly sql: boolean; readonly ui: boolean };
   readonly forMs?: number;

@@ -170,7 +170,6 @@ export class CommandHandler {
       id,
       user: input.user,
       cluster: cluster.alias,
-      text: rebuild(input.text),
       access: command.access,
       ...(command.forMs !== undefined ? { forMs: command.forMs } : {}),
       ...(command.reason !== undefined ? { reason: command.reason } : {}),
@@ -188,10 +187,7 @@ export class CommandHandler {
    * would make, from the link's requester, through the same checks and intake.
    */
   async confirmLink(link: AllowMeLink, address: string, { resumed = false }: { resumed?: boolean } = {}): Promise<{ message: Message; result?: SubmitResult }> {
-    if (!(await this.o.access.canRequest(link.user))) {
-      this.o.logger.info({ event: 'command.unauthorised', user: link.user, command: 'allow me' }, 'link refused: not a requester');
-      return { message: refusalMessage('You are not on the list of people who may use this bot; ask a crdb-chatops admin.') };
-    }
+    // Whether the link's owner may still make requests is intake's check (`authorise`), as for a typed command.
     const command: AllowCommand = {
       name: 'allow',
       network: parseIpv4Network(`${address}/32`),
@@ -203,7 +199,7 @@ export class CommandHandler {
     };
     const input: SlashCommandInput = {
       user: link.user,
-      text: link.text.replace(/^allow\s+me\b/i, `allow ${address}`),
+      text: `allow ${address}/32 --cluster ${link.cluster}`,
       // One request per link, however often the form is sent: a resumed confirmation finds the
       // request an interrupted one wrote, as a Slack retry finds its command's.
       triggerId: `link-${link.id}`,
