@@ -117,6 +117,7 @@ export async function postgresBinaries(owner: Owner | undefined): Promise<Postgr
   const target = path.join(root, `postgres-${version.replace(/[^\w.-]/g, '_')}`);
   const complete = path.join(target, '.complete');
   if (!existsSync(complete)) {
+    await removeAbandonedCopies(root);
     // Copied aside and renamed into place: a copy cut short is never used, and two starts at once
     // each make one and keep whichever landed first.
     const staging = await mkdtemp(path.join(root, '.postgres-'));
@@ -134,6 +135,19 @@ export async function postgresBinaries(owner: Owner | undefined): Promise<Postgr
     }
   }
   return binariesIn(path.join(target, 'native'), version);
+}
+
+/**
+ * Staging copies a killed start left behind (a copy takes a second or two; one untouched for ten
+ * minutes is nobody's): 60 MB each that nothing else would remove.
+ */
+async function removeAbandonedCopies(root: string): Promise<void> {
+  for (const name of await readdir(root)) {
+    if (!name.startsWith('.postgres-')) continue;
+    const dir = path.join(root, name);
+    const { mtimeMs } = await stat(dir).catch(() => ({ mtimeMs: Date.now() }));
+    if (Date.now() - mtimeMs > 10 * 60_000) await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** root:postgres; the group gets the owner's read and execute bits, never write; others nothing. */
