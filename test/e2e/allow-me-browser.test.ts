@@ -16,6 +16,7 @@ import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
 import { APPROVERS_CHANNEL, GENERAL_CHANNEL, LOCAL_BOT, LOCAL_USERS } from '../../local/workspace';
 import { messageText } from '../support/app-harness';
 import { freePort } from '../support/global-setup';
+import { waitUntil } from '../support/observe';
 import { freshDataDir, type LocalProcess, LocalProcess as Local } from '../support/local-process';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -81,15 +82,7 @@ async function shoot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(screenshots, `${name}.png`), fullPage: true });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${local.tail()}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> => waitUntil(what, probe, { timeoutMs: 20_000, detail: () => local.tail() });
 
 describe('allow me, in Chromium', () => {
   it('shows the address, confirms by keyboard, and the approved entry reaches pg_hba.conf', async () => {

@@ -14,6 +14,7 @@ import { APPROVERS_CHANNEL, GENERAL_CHANNEL, LOCAL_BOT, LOCAL_USERS } from '../.
 import { messageText } from '../support/app-harness';
 import { freePort } from '../support/global-setup';
 import { freshDataDir, LocalProcess } from '../support/local-process';
+import { confirmForm, waitUntil } from '../support/observe';
 import { runningPostmaster } from '../../local/data-dir';
 
 const SIGNING_SECRET = 'test-signing-secret-allow-me-crash';
@@ -59,16 +60,6 @@ async function ready(local: LocalProcess): Promise<void> {
   await local.waitFor(/"event":"local\.ready"/, { timeoutMs: 60_000 });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 const driver = (): SlackDriver => new SlackDriver({ server: slack, signingSecret: SIGNING_SECRET, target: { kind: 'http', url: `http://127.0.0.1:${ports.port}/slack/events` } });
 
 /** `/crdb allow me …` as dev: the link's path and the command's response_url id. */
@@ -84,11 +75,6 @@ async function page(pathname: string, form?: string): Promise<{ status: number; 
   return { status: response.status, body: await response.text() };
 }
 
-function formOf(html: string): string {
-  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
-  return new URLSearchParams({ address: field('address'), form: field('form') }).toString();
-}
-
 const hba = (): Promise<string> => readFile(path.join(data.dir, 'postgres', 'data', 'pg_hba.conf'), 'utf8');
 
 describe('allow me: kill -9 during a confirmation, then start again', () => {
@@ -100,7 +86,7 @@ describe('allow me: kill -9 during a confirmation, then start again', () => {
     const shown = await page(linkPath);
     expect(shown.status).toBe(200);
     // The Confirm that kills the process: no answer comes back.
-    await expect(page(linkPath, formOf(shown.body))).rejects.toThrow();
+    await expect(page(linkPath, confirmForm(shown.body))).rejects.toThrow();
     const exit = await first.exited;
     expect(exit.signal).toBe('SIGKILL');
     expect(first.output).toContain(`"step":"${crashAt}"`);
@@ -110,15 +96,15 @@ describe('allow me: kill -9 during a confirmation, then start again', () => {
     } catch {
       // Already gone.
     }
-    await until('the killed run\'s PostgreSQL to exit', async () => ((await runningPostmaster(path.join(data.dir, 'postgres', 'data'))) === undefined ? true : undefined));
+    await waitUntil('the killed run\'s PostgreSQL to exit', async () => ((await runningPostmaster(path.join(data.dir, 'postgres', 'data'))) === undefined ? true : undefined));
 
     const second = start();
     await ready(second);
     // The same Confirm from the same address resumes; a stranger's address would not.
-    const resumed = await page(linkPath, formOf(shown.body));
+    const resumed = await page(linkPath, confirmForm(shown.body));
     expect(resumed.status).toBe(200);
     expect(resumed.body).toMatch(crashAt === 'link:used' ? /127\.0\.0\.1\/32 needs an approval on local/ : /Already requested/);
-    const again = await page(linkPath, formOf(shown.body));
+    const again = await page(linkPath, confirmForm(shown.body));
     expect(again.status).toBe(410);
 
     // One card for this link's request, approved; the entry reaches pg_hba.conf; the requester hears it.
@@ -127,7 +113,7 @@ describe('allow me: kill -9 during a confirmation, then start again', () => {
     // for a second, then click it.
     const liveCards = () => slack.messages(APPROVERS_CHANNEL.id).filter((m) => !m.thread_ts && messageText(m).includes(`crash at ${suffix}`));
     let standing: { ts: string; since: number } | undefined;
-    const card = await until('one standing approval card', () => {
+    const card = await waitUntil('one standing approval card', () => {
       const cards = liveCards();
       const [only] = cards;
       if (cards.length !== 1 || only === undefined) return (standing = undefined);
@@ -136,14 +122,14 @@ describe('allow me: kill -9 during a confirmation, then start again', () => {
     });
     expect(liveCards()).toHaveLength(1);
     await driver().clickButton({ user: APPROVER, message: card, actionId: 'crdb_approve' });
-    await until('the pg_hba.conf rule', async () => ((await hba()).match(/hostssl all all 127\.0\.0\.1\/32 scram-sha-256 # crdb-chatops/) ? true : undefined));
-    await until('"You can connect now"', () =>
+    await waitUntil('the pg_hba.conf rule', async () => ((await hba()).match(/hostssl all all 127\.0\.0\.1\/32 scram-sha-256 # crdb-chatops/) ? true : undefined));
+    await waitUntil('"You can connect now"', () =>
       responseUrlId !== undefined && slack.responses(responseUrlId).some((r) => /127\.0\.0\.1\/32.*You can connect now/s.test(messageText(r.body))) ? true : undefined,
     );
 
     // Revoked again, so the next case starts from an allowlist without it.
     await driver().slashCommand({ user: DEV, text: 'revoke 127.0.0.1/32 --cluster local', channel: GENERAL_CHANNEL.id });
-    await until('the rule removed', async () => (!/hostssl all all 127\.0\.0\.1\/32/.test(await hba()) ? true : undefined));
+    await waitUntil('the rule removed', async () => (!/hostssl all all 127\.0\.0\.1\/32/.test(await hba()) ? true : undefined));
     second.signal('SIGTERM');
     await expect(second.exited).resolves.toEqual({ code: 0, signal: null });
   }, 180_000);

@@ -31,6 +31,7 @@ import { APPROVERS_CHANNEL, LOCAL_BOT } from '../../local/workspace';
 import { messageText } from '../support/app-harness';
 import { freePort } from '../support/global-setup';
 import { freshDataDir, LocalProcess } from '../support/local-process';
+import { waitUntil } from '../support/observe';
 import { printFigures } from './support';
 
 const SIGNING_SECRET = 'test-signing-secret-crash-suite';
@@ -87,15 +88,8 @@ async function ready(local: LocalProcess): Promise<void> {
   await local.waitFor(/"event":"local\.ready"/, { timeoutMs: 60_000 });
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+/** Waits up to a minute: a restarted run drives every open request on first. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => waitUntil(what, probe, { timeoutMs });
 
 function world(): World {
   const driver = new SlackDriver({ server: slack, signingSecret: SIGNING_SECRET, target: { kind: 'http', url: `http://127.0.0.1:${ports.port}/slack/events` } });

@@ -6,6 +6,7 @@
  */
 import { LinkKey } from '../../lib/links/token';
 import { type Harness, requestIdIn, SIGNING_SECRET, startHarness, USERS } from '../support/app-harness';
+import { confirmForm } from '../support/observe';
 
 const { alice, mallory } = USERS;
 const PROD_CLUSTER_ID = '7a1c1f0e-0000-4000-8000-00000000c0de';
@@ -35,12 +36,6 @@ async function linkFor(user: string, text: string): Promise<{ path: string; ack:
   const match = /https:\/\/[a-z0-9.-]+\.lambda-url\.[a-z0-9-]+\.on\.aws(\/allow-me\/[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22})/.exec(ack);
   if (match?.[1] === undefined) throw new Error(`no link in: ${ack}`);
   return { path: match[1], ack, result };
-}
-
-/** The confirm form's fields, as a browser would send them. */
-function formOf(html: string): string {
-  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
-  return new URLSearchParams({ address: field('address'), form: field('form') }).toString();
 }
 
 function allowlist(): string[] {
@@ -81,7 +76,7 @@ describe('allow me', () => {
     expect(page.body).not.toMatch(/<script|https?:\/\/(?!checkip)/);
     expect(allowlist()).not.toContain(`${HERE}/32`);
 
-    const done = await h.browse({ method: 'POST', path, body: formOf(page.body) }, HERE);
+    const done = await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, HERE);
     expect(done.statusCode).toBe(200);
     expect(done.body).toContain(`Allowing ${HERE}/32 on prod`);
     await h.settle();
@@ -103,11 +98,11 @@ describe('allow me', () => {
   it('works once: a second Confirm, from anywhere, and a reload say it was used and change nothing', async () => {
     const { path } = await linkFor(alice, 'allow me --cluster prod');
     const page = await h.browse({ method: 'GET', path }, '203.0.113.20');
-    await h.browse({ method: 'POST', path, body: formOf(page.body) }, '203.0.113.20');
+    await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, '203.0.113.20');
     await h.settle();
     const requests = (await requestsOf(alice)).length;
 
-    const again = await h.browse({ method: 'POST', path, body: formOf(page.body) }, '203.0.113.20');
+    const again = await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, '203.0.113.20');
     expect(again.statusCode).toBe(410);
     expect(again.body).toMatch(/This link was already used/);
     const elsewhere = await h.browse({ method: 'GET', path }, '198.51.100.66');
@@ -159,19 +154,19 @@ describe('allow me', () => {
     const { path } = await linkFor(alice, 'allow me --cluster prod');
     const page = await h.browse({ method: 'GET', path }, '203.0.113.50');
     // The network changed between the page and the click: a new page for the new address.
-    const moved = await h.browse({ method: 'POST', path, body: formOf(page.body) }, '203.0.113.51');
+    const moved = await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, '203.0.113.51');
     expect(moved.statusCode).toBe(200);
     expect(moved.body).toMatch(/Your address changed from <code>203\.0\.113\.50<\/code>/);
     expect(moved.body).toContain('<code class="address" id="address">203.0.113.51</code>');
     // A form token for one address does not confirm another.
-    const swapped = formOf(page.body).replace('203.0.113.50', '203.0.113.51');
+    const swapped = confirmForm(page.body).replace('203.0.113.50', '203.0.113.51');
     expect((await h.browse({ method: 'POST', path, body: swapped }, '203.0.113.51')).statusCode).toBe(400);
     expect((await h.browse({ method: 'POST', path, body: 'address=203.0.113.50' }, '203.0.113.50')).statusCode).toBe(400);
     // Another site posting the form (it cannot know the token, but is refused even so).
-    const crossSite = await h.browse({ method: 'POST', path, body: formOf(page.body), headers: { origin: 'https://evil.example' } }, '203.0.113.50');
+    const crossSite = await h.browse({ method: 'POST', path, body: confirmForm(page.body), headers: { origin: 'https://evil.example' } }, '203.0.113.50');
     expect(crossSite.statusCode).toBe(403);
     // An opaque origin (a sandboxed frame, a file) is not this endpoint either.
-    expect((await h.browse({ method: 'POST', path, body: formOf(page.body), headers: { origin: 'null' } }, '203.0.113.50')).statusCode).toBe(403);
+    expect((await h.browse({ method: 'POST', path, body: confirmForm(page.body), headers: { origin: 'null' } }, '203.0.113.50')).statusCode).toBe(403);
     await h.settle();
     expect(allowlist().filter((c) => c.startsWith('203.0.113.5'))).toEqual([]);
     expect((await h.runtime.store.getLink(path.split('/')[2]?.split('.')[0] ?? ''))?.usedAt).toBeUndefined();
@@ -192,9 +187,9 @@ describe('allow me', () => {
     // What a crash right after marking the link used leaves: used, no request.
     expect((await h.runtime.store.useLink(id, { address: '203.0.113.70', at: new Date() })).ok).toBe(true);
     expect((await h.browse({ method: 'GET', path }, '203.0.113.71')).statusCode).toBe(410);
-    const resumed = await h.browse({ method: 'POST', path, body: formOf(page.body) }, '203.0.113.70');
+    const resumed = await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, '203.0.113.70');
     expect(resumed.body).toContain('Allowing 203.0.113.70/32 on prod');
-    const again = await h.browse({ method: 'POST', path, body: formOf(page.body) }, '203.0.113.70');
+    const again = await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, '203.0.113.70');
     expect(again.statusCode).toBe(410);
     await h.settle();
     expect((await requestsOf(alice)).filter((r) => r.params.kind === 'allow' && r.params.allow.cidr === '203.0.113.70/32')).toHaveLength(1);
@@ -204,7 +199,7 @@ describe('allow me', () => {
   it("another member's link makes that member's request: mallory cannot act as alice with one", async () => {
     const { path } = await linkFor(mallory, 'allow me --cluster prod');
     const page = await h.browse({ method: 'GET', path }, '203.0.113.80');
-    await h.browse({ method: 'POST', path, body: formOf(page.body) }, '203.0.113.80');
+    await h.browse({ method: 'POST', path, body: confirmForm(page.body) }, '203.0.113.80');
     await h.settle();
     const made = (await requestsOf(mallory)).find((r) => r.params.kind === 'allow' && r.params.allow.cidr === '203.0.113.80/32');
     expect(made?.requester).toBe(mallory);

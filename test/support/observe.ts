@@ -30,3 +30,23 @@ export class Clock {
     this.offsetMs += ms;
   }
 }
+
+/**
+ * Polls `probe` until it returns something other than undefined, and returns that; after
+ * `timeoutMs`, fails naming `what` (and `detail()`, e.g. a child process's output).
+ */
+export async function waitUntil<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, { timeoutMs = 30_000, detail }: { timeoutMs?: number; detail?: () => string } = {}): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${detail ? `\n${detail()}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** The Confirm form of an `allow me` page, urlencoded as a browser sends it. */
+export function confirmForm(html: string): string {
+  const field = (name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
+  return new URLSearchParams({ address: field('address'), form: field('form') }).toString();
+}
