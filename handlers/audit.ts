@@ -1,7 +1,8 @@
 /**
  * Lambda entry point for the scheduled audit (EventBridge Scheduler):
  *
- * - `{ "mode": "reconcile" }` every minute: open requests nothing has moved on are driven on;
+ * - `{ "mode": "reconcile" }` every minute: open requests nothing has moved on are driven on, and
+ *   expiry reminders are sent;
  * - `{ "mode": "sweep" }` every 15 minutes: the expiry sweep;
  * - `{ "mode": "report" }` daily: the report of every cluster to its audit channel.
  *
@@ -34,9 +35,14 @@ function parseEvent(event: unknown): AuditEvent {
 }
 
 export function auditHandler(runtime: () => Runtime) {
-  return async (event: unknown, _context: Context): Promise<SweepSummary | ReportSummary | { driven: number }> => {
+  return async (event: unknown, _context: Context): Promise<SweepSummary | ReportSummary | { driven: number; reminded: number }> => {
     const { mode } = parseEvent(event);
-    if (mode === 'reconcile') return { driven: (await (await runtime().maintenance()).reconcile()).length };
+    if (mode === 'reconcile') {
+      // Every minute: open requests driven on, and expiry reminders (`requests.remindBefore`) sent.
+      const maintenance = await runtime().maintenance();
+      const driven = (await maintenance.reconcile()).length;
+      return { driven, reminded: await maintenance.remindExpiring() };
+    }
     const auditor = await runtime().audit();
     if (mode === 'sweep') {
       const summary = await auditor.sweep();

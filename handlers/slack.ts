@@ -57,6 +57,7 @@ export async function slackAppFor(
     workspace: { ...(config.slack.teamId !== undefined ? { teamId: config.slack.teamId } : {}), ...(config.slack.enterpriseId !== undefined ? { enterpriseId: config.slack.enterpriseId } : {}) },
     responseUrlPrefix: config.slack.responseUrlPrefix,
     clusters: runtime.clusters,
+    clusterAliases: config.clusters.map((c) => c.alias),
   });
 }
 

@@ -277,6 +277,11 @@ const fileSchema = z
          * cluster, and on Cloud clusters share the API key's 10 requests/s with everyone.
          */
         readRateLimit: z._default(z.strictObject({ max: z._default(integer(1), 30), window: z._default(duration, UNIT_MS.m) }), { max: 30, window: UNIT_MS.m }),
+        /**
+         * The holder of a temporary entry or user is DMed this long before it expires, with
+         * "Extend" and "Let it expire"; `off` sends none.
+         */
+        remindBefore: z._default(z.union([z.literal('off'), duration]), 15 * UNIT_MS.m),
       }),
       {
         pendingTtl: 24 * UNIT_MS.h,
@@ -284,6 +289,7 @@ const fileSchema = z
         reconcileAfter: UNIT_MS.m,
         rateLimit: { max: 10, window: 10 * UNIT_MS.m, maxPending: 5 },
         readRateLimit: { max: 30, window: UNIT_MS.m },
+        remindBefore: 15 * UNIT_MS.m,
       },
     ),
     secrets: z._default(

@@ -25,6 +25,8 @@ import { SecretRedactor } from './log';
 import { Admission } from './requests/admission';
 import { RequestExecutor, type RequestExecutorOptions } from './requests/executor';
 import { Maintenance } from './requests/maintenance';
+import { Home } from './requests/home';
+import { defaultExtension } from './policy/assess';
 import { type Notifier } from './requests/notifier';
 import { AwsSecretStore } from './secrets/aws-secrets-manager';
 import { FileSecretStore } from './secrets/file-store';
@@ -86,8 +88,18 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       ...(now ? { now } : {}),
     }),
   );
+  const remindBefore = config.requests.remindBefore;
+  const reminders =
+    remindBefore === 'off'
+      ? undefined
+      : { beforeMs: remindBefore, extendByMs: (alias: string) => defaultExtension(config.clusters.find((c) => c.alias === alias)?.policy ?? { maxFor: 8 * 3_600_000 }) };
+  const home = memo(
+    async () =>
+      new Home({ store, access, clusters: () => config.clusters.map((c) => c.alias), notifier: await notifier(), logger, ...(now ? { now } : {}) }),
+  );
   const executor = memo(async () =>
     new RequestExecutor({
+      home: await home(),
       admission: new Admission({ store, access: ack.access, cluster: (alias) => ack.clusters.config(alias), rateLimit: config.requests.rateLimit, logger }),
       store,
       secrets: secretStore,
@@ -107,7 +119,17 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
     }),
   );
   const maintenance = memo(
-    async () => new Maintenance({ store, notifier: await notifier(), executor: await executor(), queue: ack.queue, logger, cardlessAfterMs: config.requests.reconcileAfter, ...(now ? { now } : {}) }),
+    async () =>
+      new Maintenance({
+        store,
+        notifier: await notifier(),
+        executor: await executor(),
+        queue: ack.queue,
+        logger,
+        cardlessAfterMs: config.requests.reconcileAfter,
+        ...(reminders ? { reminders } : {}),
+        ...(now ? { now } : {}),
+      }),
   );
   const audit: () => Promise<Auditor> = memo(async () =>
     new Auditor({

@@ -282,8 +282,10 @@ function startSchedules(runtime: Runtime, config: Config, { reconcileIntervalMs 
         if (driven.length > 0) runtime.logger.info({ event: 'local.recovered', driven }, 'open requests from an earlier run driven on');
       },
       reconcile: async () => {
-        const driven = await (await runtime.maintenance()).reconcile();
+        const maintenance = await runtime.maintenance();
+        const driven = await maintenance.reconcile();
         if (driven.length > 0) runtime.logger.info({ event: 'local.reconciled', driven }, 'due open requests driven on');
+        await maintenance.remindExpiring();
       },
       sweep: async () => (await runtime.audit()).sweep(),
       report: async () => logged('local.report', 'daily audit report ran')(await (await runtime.audit()).report()),

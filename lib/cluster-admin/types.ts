@@ -198,6 +198,11 @@ export interface ClusterAdmin {
    */
   createUser(name: string, password: string, options?: CreateUserOptions): Promise<CreateUserResult>;
   setPassword(name: string, password: string): Promise<void>;
+  /**
+   * Moves a temporary user's expiry on the cluster (sql: `VALID UNTIL`). Absent where the cluster
+   * keeps no expiry (the Cloud API): the bot's own record and sweep are the expiry there.
+   */
+  setValidUntil?(name: string, until: Date): Promise<void>;
   /** Dropping a user that is already gone succeeds with `false`. */
   deleteUser(name: string): Promise<boolean>;
   grant(name: string, grants: readonly Grant[]): Promise<void>;

@@ -5,7 +5,7 @@
  */
 import { parseCidr } from '../cluster-admin/network';
 import { type ClusterPolicy, formatDuration } from '../config';
-import { type RequestParams, type Risk, type RiskFlag } from '../requests/types';
+import { type ExtendParams, type RequestParams, type Risk, type RiskFlag } from '../requests/types';
 
 export type Assessment =
   | {
@@ -43,7 +43,9 @@ function atLeast(risk: Risk, floor: Risk): Risk {
 }
 
 
-export function assessRequest(params: RequestParams, { cluster, policy, breakGlass = false, backend = 'cloud', reason }: AssessOptions): Assessment {
+export function assessRequest(params: RequestParams, options: AssessOptions): Assessment {
+  if (params.kind === 'extend') return assessExtend(params.extend, options);
+  const { cluster, policy, breakGlass = false, backend = 'cloud', reason } = options;
   const flags: RiskFlag[] = [];
   let risk: Risk = 'low';
   const requestedFor = params.kind === 'allow' ? params.allow.forMs : params.kind === 'user-create' ? params.userCreate.forMs : undefined;
@@ -121,6 +123,30 @@ export function assessRequest(params: RequestParams, { cluster, policy, breakGla
   return { decision: quorum === 0 ? 'apply' : 'approval', risk, quorum, flags, ...(forMs !== undefined ? { forMs } : {}) };
 }
 
+/** How long an extension keeps its subject when `--for` is not given: the cluster's default, else 8 hours, never past `maxFor`. */
+export function defaultExtension(policy: Pick<ClusterPolicy, 'defaultFor' | 'maxFor'>): number {
+  return Math.min(policy.defaultFor ?? 8 * 3_600_000, policy.maxFor);
+}
+
+/**
+ * An extension is judged as the change that made its subject, for the new duration: keeping an
+ * entry longer needs what allowing it for that long needs (its breadth, `approveAll`, `maxFor`),
+ * keeping a temporary user longer what creating it for that long needs. Never riskier than that.
+ */
+function assessExtend(extend: ExtendParams, options: AssessOptions): Assessment {
+  const { subject, forMs } = extend;
+  const equivalent: RequestParams =
+    subject.type === 'entry' ? { kind: 'allow', allow: { cidr: subject.cidr, sql: true, ui: false, forMs } } : { kind: 'user-create', userCreate: { user: subject.user, database: '', forMs } };
+  const assessed = assessRequest(equivalent, options);
+  if (assessed.decision === 'refused') {
+    const what = exampleOf({ kind: 'extend', extend });
+    const withFor = forMs > options.policy.maxFor ? `${what} --for ${formatDuration(options.policy.maxFor)}` : `${what} --for ${formatDuration(forMs)}`;
+    return { ...assessed, example: `${withFor} --cluster ${options.cluster}${assessed.reason.includes('--reason') ? ' --reason "why you need it"' : ''}` };
+  }
+  const flags = assessed.flags.map((f) => (f.code === 'user-create' ? { code: f.code, text: 'Keeps a temporary SQL user longer.' } : f));
+  return { ...assessed, flags, forMs };
+}
+
 /** The command's arguments, for a corrected example (without the command name or --cluster). */
 function exampleOf(params: RequestParams): string {
   switch (params.kind) {
@@ -134,5 +160,7 @@ function exampleOf(params: RequestParams): string {
       return `user rotate ${params.user.user}`;
     case 'user-delete':
       return `user delete ${params.user.user}`;
+    case 'extend':
+      return params.extend.subject.type === 'entry' ? `extend ${params.extend.subject.cidr}` : `user extend ${params.extend.subject.user}`;
   }
 }

@@ -116,6 +116,18 @@ export class Admission {
         if (managed.owner === requester || (await access.isAdmin(requester))) return undefined;
         return { reason: `Only <@${managed.owner}>, who owns \`${params.user.user}\`, or an admin may do that.`, example: `users --cluster ${cluster}` };
       }
+      case 'extend': {
+        // Only the holder keeps their own access longer: an admin revokes others', never prolongs them.
+        const { subject } = params.extend;
+        const record = subject.type === 'entry' ? await store.getManagedEntry(cluster, subject.cidr) : await store.getManagedUser(cluster, subject.user);
+        const what = subject.type === 'entry' ? `\`${subject.cidr}\`` : `SQL user \`${subject.user}\``;
+        const list = subject.type === 'entry' ? `allowlist --cluster ${cluster}` : `users --cluster ${cluster}`;
+        if (record === undefined) return { reason: `${what} is not something the bot manages on \`${cluster}\`; nothing to extend.`, example: list };
+        const holder = 'owner' in record ? record.owner : record.requester;
+        if (holder !== requester) return { reason: `Only <@${holder}>, who holds ${what}, may extend it.`, example: list };
+        if (record.expiresAt === undefined) return { reason: `${what} on \`${cluster}\` does not expire; nothing to extend.`, example: list };
+        return undefined;
+      }
       case 'allow': {
         const held = await store.getManagedEntry(cluster, params.allow.cidr);
         if (held === undefined || held.requester === requester) return undefined;

@@ -10,7 +10,7 @@ import { type AccessControl } from '../policy/access';
 import { type RequestIntake } from './intake';
 import { driveJob, type EnqueueOptions, type Job } from './jobs';
 import { type RequestStore } from './store';
-import { type ChatRequest, isOpen, type RequestEvent } from './types';
+import { type ChatRequest, isOpen, type RequestEvent, WITHDRAWN } from './types';
 
 export interface DecisionsOptions {
   readonly store: RequestStore;
@@ -143,6 +143,28 @@ export class Decisions {
         };
       }
     }
+  }
+
+  /**
+   * The requester's Cancel of their own request while it waits for approval: it ends `denied`, by
+   * its requester (`withdrawn`), its card says so and its approvers can no longer act on it.
+   * Nobody else can cancel it this way; a request already decided goes on as decided.
+   */
+  async withdraw(requestId: string, actor: string): Promise<DecisionResult> {
+    const request = REQUEST_ID.test(requestId) ? await this.o.store.getRequest(requestId) : undefined;
+    if (request === undefined) return this.refuse(actor, undefined, 'cancel', 'That request does not exist.');
+    if (request.requester !== actor) return this.refuse(actor, request, 'cancel', 'Only its requester can cancel a request; nothing was changed.');
+    if (request.status !== 'pending') return this.refuse(actor, request, 'cancel', `Request \`${request.id}\` is already ${request.status}; only a request waiting for approval can be cancelled.`);
+    const withdrawn = await this.o.store.transition(request.id, {
+      from: ['pending'],
+      changes: { status: 'denied', decidedBy: actor, denyReason: WITHDRAWN },
+      event: this.event(request.id, actor, 'denied', WITHDRAWN),
+    });
+    if (!withdrawn.ok) return this.refuse(actor, request, 'cancel', `Request \`${request.id}\` is already ${withdrawn.current?.status ?? 'gone'}.`);
+    this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'denied' });
+    await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-withdrawn` });
+    this.o.logger.info({ event: 'request.withdrawn', requestId: request.id, actor }, 'request withdrawn by its requester');
+    return { ok: true, message: `Cancelled request \`${request.id}\`; its approvers' card says so.`, request: withdrawn.request };
   }
 
   /**

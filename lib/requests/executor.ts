@@ -32,13 +32,14 @@ import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
 import { unionOf, unionViolation } from '../policy/union';
 import { type Admission } from './admission';
+import { type Home } from './home';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { GuardFailedError, RecordHeldError, StateStoreError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionPuts, type TransitionResult } from './store';
-import { type ChatRequest, type DmReceipt, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
+import { type ChatRequest, type DmReceipt, type ExtendParams, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
 export interface AuditJobs {
@@ -70,6 +71,8 @@ export interface RequestExecutorOptions {
   /** Lookups (read and connect jobs) per requester per window; default unlimited. */
   readonly readRateLimit?: { readonly max: number; readonly windowMs: number };
   readonly redactor?: SecretRedactor;
+  /** People's Home tabs: published on `home` jobs, refreshed when a request of theirs moves. */
+  readonly home?: Pick<Home, 'opened' | 'publish' | 'changed'>;
   /** The audit, built on first use (it needs this executor: a thunk breaks the cycle). */
   readonly audit?: () => Promise<AuditJobs>;
   readonly now?: () => Date;
@@ -223,6 +226,8 @@ export class RequestExecutor {
         return this.answering(job, finalAttempt, async () => ((await this.mayLookUp(job)) ? this.connect(job) : undefined));
       case 'read':
         return this.answering(job, finalAttempt, async () => ((await this.mayLookUp(job)) ? this.read(job) : undefined));
+      case 'home':
+        return this.home(job, finalAttempt);
       case 'audit': {
         const audit = this.o.audit;
         if (audit === undefined) {
@@ -238,6 +243,23 @@ export class RequestExecutor {
         return this.once(job, async () => (await audit()).fix(job, { finalAttempt }));
       }
     }
+  }
+
+  /** Publishes a Home tab; a Slack failure is retried by the queue, and dropped on the last delivery (the next open shows it). */
+  private async home(job: Extract<Job, { type: 'home' }>, finalAttempt: boolean): Promise<void> {
+    const home = this.o.home;
+    if (home === undefined) return;
+    try {
+      await (job.opened === true ? home.opened(job.user) : home.publish(job.user, job.notice));
+    } catch (error) {
+      if (isRetryable(error) && !finalAttempt) throw error;
+      this.o.logger.warn({ event: 'home.publish-failed', user: job.user, err: error }, 'could not publish a Home tab');
+    }
+  }
+
+  /** A request of `user`'s moved: their Home tab, if they look at it, follows (best effort). */
+  private async homeChanged(request: ChatRequest): Promise<void> {
+    await this.o.home?.changed(request.requester);
   }
 
   /**
@@ -269,7 +291,10 @@ export class RequestExecutor {
     const ended: ChatRequest = { ...request, status: 'failed', outcome: `Cancelled by <@${actor}>: it did not finish, and what it had done was undone where it could be.` };
     const told = await this.tell(ended, []);
     const committed = await this.commit(request.status, { request: ended, notes: [], receipts: [] }, { told: told.ok, finalAttempt: true }, log);
-    if (committed !== undefined) this.ended(committed);
+    if (committed !== undefined) {
+      this.ended(committed);
+      await this.homeChanged(committed);
+    }
     if (!told.ok) throw told.error;
   }
 
@@ -384,6 +409,7 @@ export class RequestExecutor {
     await this.o.notifier.tellRequester(request, finalUpdate(request, notes));
     await this.checkpoint('told', request);
     await this.o.store.transition(request.id, { from: [request.status], changes: { step: STEP_TOLD } });
+    await this.homeChanged(request);
   }
 
   /** Moves a pending request past its expiry to `expired`, updates its card and tells the requester. */
@@ -409,7 +435,9 @@ export class RequestExecutor {
     const saved = await this.o.store.transition(request.id, { from: ['pending'], changes: { card } });
     if (!saved.ok && saved.current?.card && (saved.current.card.ts !== card.ts || saved.current.card.channel !== card.channel)) {
       await this.o.notifier.deleteMessage(card.channel, card.ts);
+      return;
     }
+    await this.homeChanged(request);
   }
 
   /**
@@ -502,6 +530,7 @@ export class RequestExecutor {
     if (committed === undefined) return;
     this.ended(committed);
     this.o.metrics?.milliseconds(METRIC.applyDuration, elapsedMs(applyStartedAt(committed), this.now()), { kind: committed.params.kind, outcome: committed.status });
+    await this.homeChanged(committed);
     if (committed.status === 'applied') log.info({ event: 'request.applied' }, 'request applied');
     // The next delivery tells (`tellOutcome`).
     if (!told.ok) throw told.error;
@@ -685,6 +714,8 @@ export class RequestExecutor {
         return { run: (current) => this.applyUserRotate(current, params.user.user) };
       case 'user-delete':
         return { run: (current) => this.applyUserDelete(current, params.user.user) };
+      case 'extend':
+        return { run: (current) => this.applyExtend(current, params.extend) };
     }
   }
 
@@ -967,6 +998,39 @@ export class RequestExecutor {
     return {
       text: `${dropped ? `SQL user \`${user}\` was dropped from \`${request.cluster}\`; objects it owned now belong to the admin user.` : `SQL user \`${user}\` was already gone from \`${request.cluster}\`.`} Its secret is scheduled for deletion in ${this.o.recoveryWindowDays} days.`,
     };
+  }
+
+  /**
+   * Keeps a temporary entry or user the requester holds for `forMs` from now. The cluster is
+   * changed only where it keeps an expiry itself (a self-hosted user's `VALID UNTIL`), then the
+   * record the expiry sweep reads. Either order of a crash leaves the earlier of the two in force,
+   * never more access than recorded; the next delivery sets both again.
+   */
+  private async applyExtend(request: ChatRequest, { subject, forMs }: ExtendParams): Promise<Applied> {
+    const until = new Date(this.now().getTime() + forMs);
+    const shown = `${until.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
+    if (subject.type === 'entry') {
+      const entry = await this.o.store.getManagedEntry(request.cluster, subject.cidr);
+      if (entry?.requester !== request.requester || entry.expiresAt === undefined) {
+        throw new PermanentFailure(`\`${subject.cidr}\` is no longer a temporary entry of yours on \`${request.cluster}\`; nothing was changed.`);
+      }
+      await this.o.store.putManagedEntry({ ...entry, expiresAt: until.toISOString() });
+      await this.checkpoint('extend:recorded', request);
+      return { text: `\`${subject.cidr}\` stays on the allowlist of \`${request.cluster}\` until ${shown}.` };
+    }
+    const managed = await this.o.store.getManagedUser(request.cluster, subject.user);
+    if (managed?.owner !== request.requester || managed.expiresAt === undefined) {
+      throw new PermanentFailure(`SQL user \`${subject.user}\` is no longer a temporary user of yours on \`${request.cluster}\`; nothing was changed.`);
+    }
+    const admin = await this.o.clusters.get(request.cluster);
+    await this.requireHandOut(admin, request.cluster, subject.user);
+    if (admin.setValidUntil) {
+      await admin.setValidUntil(subject.user, until);
+      await this.checkpoint('extend:cluster-updated', request);
+    }
+    await this.o.store.putManagedUser({ ...managed, expiresAt: until.toISOString() });
+    await this.checkpoint('extend:recorded', request);
+    return { text: `SQL user \`${subject.user}\` on \`${request.cluster}\` stays until ${shown}.` };
   }
 
   private async checkpoint(step: string, request: ChatRequest): Promise<void> {

@@ -204,6 +204,8 @@ export function describe(request: Pick<ChatRequest, 'params' | 'cluster'>): stri
       return `rotate the password of ${p.user.user} on ${request.cluster}`;
     case 'user-delete':
       return `delete user ${p.user.user} on ${request.cluster}`;
+    case 'extend':
+      return `extend ${p.extend.subject.type === 'entry' ? p.extend.subject.cidr : `user ${p.extend.subject.user}`} by ${formatDuration(p.extend.forMs)} on ${request.cluster}`;
   }
 }
 

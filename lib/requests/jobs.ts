@@ -52,6 +52,11 @@ export type Job =
       readonly ip?: string;
       readonly responseUrl?: string;
     })
+  /**
+   * Publish a person's Home tab: they opened it (`opened`: remember that they look at it), or
+   * clicked one of its buttons (`notice`: the answer, shown on top).
+   */
+  | (Answered & { readonly type: 'home'; readonly user: string; readonly opened?: boolean; readonly notice?: string })
   /** Run the audit now (the scheduled audit enqueues nothing: it runs in its own function). */
   | (Answered & { readonly type: 'audit'; readonly requester: string; readonly cluster?: string; readonly responseUrl?: string })
   /**
@@ -96,6 +101,8 @@ export function jobGroup(job: Job): string {
     case 'read':
     case 'audit':
       return `${job.type}-${job.requester}`;
+    case 'home':
+      return `home-${job.user}`;
     case 'audit-fix':
       // Fixes on one cluster run one at a time (each re-reads the cluster before it changes it).
       return `audit-fix-${job.cluster}`;

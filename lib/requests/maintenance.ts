@@ -6,8 +6,9 @@
 import { type Logger } from '../log';
 import { type RequestExecutor } from './executor';
 import { driveJob, type JobQueue } from './jobs';
-import { type Notifier } from './notifier';
+import { type ExpiryReminder, type Notifier } from './notifier';
 import { type RequestStore } from './store';
+import { type ExtendSubject } from './types';
 
 export interface MaintenanceOptions {
   readonly store: RequestStore;
@@ -19,7 +20,15 @@ export interface MaintenanceOptions {
   readonly now?: () => Date;
   /** A pending request whose card is still not posted this long after it was made is driven on. Default 60 s. */
   readonly cardlessAfterMs?: number;
+  /**
+   * Expiry reminders (config `requests.remindBefore`): how long before a temporary entry or user
+   * expires its holder is DMed, and what Extend asks for on a cluster. Absent: none.
+   */
+  readonly reminders?: { readonly beforeMs: number; readonly extendByMs: (cluster: string) => number };
 }
+
+/** A reminder's mark lives a day past the expiry it was for (a later expiry is a new reminder). */
+const REMINDED_TTL_SECONDS = 24 * 60 * 60;
 
 export interface MaintenanceReport {
   /** Open requests the reconciler drove on (their ids). */
@@ -27,6 +36,8 @@ export interface MaintenanceReport {
   readonly expiredRequests: readonly string[];
   readonly deletedDms: number;
   readonly failedDmDeletions: number;
+  /** Expiry reminders sent. */
+  readonly reminded: number;
 }
 
 export class Maintenance {
@@ -68,6 +79,39 @@ export class Maintenance {
     return driven;
   }
 
+  /**
+   * DMs the holder of every temporary entry and user that expires within `reminders.beforeMs` (and
+   * has not yet), once per expiry: a mark claimed in the table after the DM, keyed by the expiry,
+   * so an extended subject is reminded again before its new expiry. At least once: a crash between
+   * the DM and its mark sends it again on the next run. A failed DM is logged and tried next run.
+   */
+  async remindExpiring(): Promise<number> {
+    const reminders = this.o.reminders;
+    if (reminders === undefined) return 0;
+    const now = this.now();
+    const horizon = new Date(now.getTime() + reminders.beforeMs);
+    const [entries, users] = await Promise.all([this.o.store.listExpiredEntries(horizon), this.o.store.listExpiredUsers(horizon)]);
+    const due: { holder: string; cluster: string; subject: ExtendSubject; expiresAt: string }[] = [
+      ...entries.flatMap((e) => (e.expiresAt === undefined ? [] : [{ holder: e.requester, cluster: e.cluster, subject: { type: 'entry' as const, cidr: e.cidr }, expiresAt: e.expiresAt }])),
+      ...users.flatMap((u) => (u.expiresAt === undefined ? [] : [{ holder: u.owner, cluster: u.cluster, subject: { type: 'user' as const, user: u.user }, expiresAt: u.expiresAt }])),
+    ].filter((d) => Date.parse(d.expiresAt) > now.getTime());
+    let sent = 0;
+    for (const item of due) {
+      const key = `reminded:${item.cluster}:${item.subject.type === 'entry' ? item.subject.cidr : item.subject.user}:${item.expiresAt}`;
+      try {
+        if ((await this.o.store.idempotencyKeyHolder(key)) !== undefined) continue;
+        const reminder: ExpiryReminder = { ...item, extendByMs: reminders.extendByMs(item.cluster) };
+        await this.o.notifier.remindExpiry(reminder);
+        await this.o.store.claimIdempotencyKey(key, 'reminder', Math.ceil((Date.parse(item.expiresAt) - now.getTime()) / 1000) + REMINDED_TTL_SECONDS);
+        sent += 1;
+        this.o.logger.info({ event: 'expiry.reminded', user: item.holder, cluster: item.cluster, subject: item.subject.type, expiresAt: item.expiresAt }, 'expiry reminder sent');
+      } catch (error) {
+        this.o.logger.warn({ event: 'expiry.remind-failed', user: item.holder, cluster: item.cluster, err: error }, 'could not send an expiry reminder; the next run tries again');
+      }
+    }
+    return sent;
+  }
+
   /** Pending requests past their expiry become `expired`; their cards and requesters are told. */
   async expireStaleRequests(): Promise<string[]> {
     const stale = await this.o.store.listExpiredPending(this.now());
@@ -104,6 +148,7 @@ export class Maintenance {
     const driven = await this.reconcile();
     const expiredRequests = await this.expireStaleRequests();
     const { deleted, failed } = await this.deleteDueDms();
-    return { driven, expiredRequests, deletedDms: deleted, failedDmDeletions: failed };
+    const reminded = await this.remindExpiring();
+    return { driven, expiredRequests, deletedDms: deleted, failedDmDeletions: failed, reminded };
   }
 }

@@ -3,7 +3,8 @@
  * (lib/slack) renders these views as Block Kit and chooses response_url or DM.
  */
 import { type ConnectionDetails, type OpaqueRule } from '../cluster-admin/types';
-import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from './types';
+import { type AccessOverview } from './home';
+import { type ChatRequest, type DmReceipt, type ExtendSubject, type ManagedEntry, type ManagedUser } from './types';
 
 export type Tone = 'info' | 'success' | 'warning' | 'error';
 
@@ -55,7 +56,21 @@ export interface ConnectionDelivery {
   readonly format?: string;
 }
 
+/** A temporary entry or user that expires soon, for its holder. */
+export interface ExpiryReminder {
+  readonly holder: string;
+  readonly cluster: string;
+  readonly subject: ExtendSubject;
+  readonly expiresAt: string;
+  /** What "Extend" asks for: this long from the click (policy-bound, like `extend`). */
+  readonly extendByMs: number;
+}
+
 export interface Notifier {
+  /** Publishes a person's Home tab ("My access"); `notice` is the answer to what they just did. */
+  publishHome(overview: AccessOverview, notice?: string): Promise<void>;
+  /** DMs the holder of a temporary entry or user that it expires soon, with Extend and Let it expire. */
+  remindExpiry(reminder: ExpiryReminder): Promise<void>;
   tellRequester(request: ChatRequest, update: RequesterUpdate): Promise<void>;
   /** Posts the approvers' card, or updates it in place when `request.card` is set. */
   showApprovalCard(request: ChatRequest): Promise<{ readonly channel: string; readonly ts: string } | undefined>;

@@ -64,7 +64,7 @@ function delayAfter(error: unknown, receiveCount: number): number {
   return Number.isFinite(asked) && asked > 0 ? Math.min(RETRY_CAP_MS, asked) : retryDelayMs(receiveCount);
 }
 
-const JOB_TYPES = new Set(['submit', 'decided', 'drive', 'cancel', 'connect', 'read', 'audit', 'audit-fix']);
+const JOB_TYPES = new Set(['submit', 'decided', 'drive', 'cancel', 'connect', 'read', 'home', 'audit', 'audit-fix']);
 
 /** Parses a message body; anything else is a poison message (logged, dropped). */
 export function parseJob(body: string): Job | undefined {

@@ -7,7 +7,7 @@
  */
 import { type Cidr } from '../cluster-admin/types';
 
-export type RequestKind = 'allow' | 'revoke' | 'user-create' | 'user-rotate' | 'user-delete';
+export type RequestKind = 'allow' | 'revoke' | 'user-create' | 'user-rotate' | 'user-delete' | 'extend';
 
 export interface AllowParams {
   readonly cidr: Cidr;
@@ -35,12 +35,22 @@ export interface UserParams {
   readonly user: string;
 }
 
+/** What an `extend` keeps longer: a temporary allowlist entry or SQL user the requester holds. */
+export type ExtendSubject = { readonly type: 'entry'; readonly cidr: Cidr } | { readonly type: 'user'; readonly user: string };
+
+export interface ExtendParams {
+  readonly subject: ExtendSubject;
+  /** The subject expires this long after the extension applies (policy's `maxFor` at most). */
+  readonly forMs: number;
+}
+
 export type RequestParams =
   | { readonly kind: 'allow'; readonly allow: AllowParams }
   | { readonly kind: 'revoke'; readonly revoke: RevokeParams }
   | { readonly kind: 'user-create'; readonly userCreate: UserCreateParams }
   | { readonly kind: 'user-rotate'; readonly user: UserParams }
-  | { readonly kind: 'user-delete'; readonly user: UserParams };
+  | { readonly kind: 'user-delete'; readonly user: UserParams }
+  | { readonly kind: 'extend'; readonly extend: ExtendParams };
 
 /**
  * received → pending → approved → applying → applied
@@ -54,6 +64,14 @@ export type RequestParams =
 export type RequestStatus = 'received' | 'pending' | 'approved' | 'applying' | 'applied' | 'denied' | 'expired' | 'failed' | 'refused';
 
 export const FINAL_STATUSES: ReadonlySet<RequestStatus> = new Set(['applied', 'denied', 'expired', 'failed', 'refused']);
+
+/** The `denyReason` of a request its requester cancelled while it waited (`withdraw`). */
+export const WITHDRAWN = 'withdrawn by its requester';
+
+/** Whether a denied request was cancelled by its own requester rather than denied by an approver. */
+export function isWithdrawn(request: Pick<ChatRequest, 'status' | 'decidedBy' | 'requester' | 'denyReason'>): boolean {
+  return request.status === 'denied' && request.decidedBy === request.requester && request.denyReason === WITHDRAWN;
+}
 
 /** The `step` of a request whose requester has been told how it ended. */
 export const STEP_TOLD = 'told';

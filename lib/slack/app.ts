@@ -16,6 +16,7 @@ import { type ClickedCard, type Decisions } from '../requests/decisions';
 import { allowedResponseUrl, clickedMessage, commandOrigin, interactionOrigin, originRefusal, type PayloadOrigin, type Workspace } from './binding';
 import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_AUDIT_RETRY, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
 import { type CommandHandler } from './commands';
+import { ACTION_REMINDER_EXTEND, ACTION_REMINDER_LET_EXPIRE, decodeShortcut, HOME_ACTION_IDS, letExpireText, reminderAnswered } from './home';
 import { slackError } from './notifier';
 import { slackLogger } from './web-client';
 
@@ -41,6 +42,8 @@ export interface SlackAppOptions {
   readonly responseUrlPrefix: string;
   /** The clusters' audit channels: a Remove / Keep counts only on a report in its cluster's channel. */
   readonly clusters: { config(alias: string): { readonly auditChannel?: string } | undefined };
+  /** Configured cluster aliases: a Home or reminder button must name one. */
+  readonly clusterAliases: readonly string[];
 }
 
 /** What a person is told when a listener fails unexpectedly: with the reference logged beside the details. */
@@ -48,6 +51,7 @@ const genericFailure = (ref: string): string => `Something went wrong on our sid
 const NOT_OUR_WORKSPACE = 'This bot does not serve this workspace or user; nothing was changed.';
 const NOT_THIS_CARD = 'That button does not belong to this request; use the buttons on its own card.';
 const NOT_THIS_FINDING = 'That button does not belong to this finding; nothing was changed.';
+const NOT_A_BOT_BUTTON = 'That button is not one the bot made; nothing was changed.';
 
 export interface SlackApp {
   readonly app: App;
@@ -278,6 +282,76 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     ACTION_AUDIT_REMOVE,
     auditAction((click) => options.findings.remove(click), (actor) => `:hourglass_flowing_sand: Removing, as <@${actor}> asked; the outcome follows in the thread.`, 'audit-remove.error'),
   );
+
+  // The Home tab ("My access"): published by the worker when its person opens it. Only the
+  // person's own tab, for a user of the bot's workspace.
+  app.event('app_home_opened', async ({ event, body }) => {
+    if (event.tab !== 'home') return;
+    try {
+      const origin: PayloadOrigin = { teamId: body.team_id, enterpriseId: body.enterprise_id, userId: event.user, interactive: false };
+      if (await foreign(origin, 'event.refused')) return;
+      await options.commands.publishHome(event.user, body.event_id, { opened: true });
+    } catch (error) {
+      logger.error({ event: 'home.error', ref: failureReference(), err: error, user: clip(event.user) }, 'could not publish a Home tab');
+    }
+  });
+
+  // A button on the Home tab: the command it stands for, as the clicker; the answer shows on top
+  // of their Home tab (a view click has no response_url), and the outcome comes by DM as usual.
+  app.action<BlockAction<ButtonAction>>(new RegExp(`^(${HOME_ACTION_IDS.join('|')})$`), async ({ ack, body, action }) => {
+    await ack();
+    const user = body.user.id;
+    const clickId = body.trigger_id ?? `${user}-${action.action_ts}`;
+    try {
+      if (await foreign(interactionOrigin(body), 'click.refused')) return;
+      if (body.view?.type !== 'home' || body.container?.type !== 'view') {
+        logger.warn({ event: 'click.refused', reason: 'a Home button outside the Home tab', action: clip(action.action_id), user: clip(user) }, 'click refused');
+        return;
+      }
+      const shortcut = decodeShortcut(action.action_id, action.value, options.clusterAliases);
+      let notice: string;
+      if ('refused' in shortcut) {
+        logger.warn({ event: 'click.refused', reason: 'button value', action: clip(action.action_id), user: clip(user) }, 'click refused');
+        notice = shortcut.refused;
+      } else if (shortcut.kind === 'cancel') {
+        notice = (await options.decisions.withdraw(shortcut.requestId, user)).message;
+      } else if (shortcut.kind === 'let-expire') {
+        notice = NOT_A_BOT_BUTTON;
+      } else {
+        notice = (await options.commands.perform(user, shortcut, body.trigger_id)).text;
+      }
+      await options.commands.publishHome(user, clickId, { notice });
+    } catch (error) {
+      const ref = failureReference();
+      logger.error({ event: 'home-click.error', ref, err: error, user: clip(user) }, 'Home tab click failed');
+      await options.commands.publishHome(user, clickId, { notice: genericFailure(ref) }).catch(() => undefined);
+    }
+  });
+
+  // The buttons of an expiry reminder (a DM): Extend is `extend` as the clicker; Let it expire
+  // only answers. Either replaces the reminder's buttons with the answer.
+  app.action<BlockAction<ButtonAction>>(new RegExp(`^(${ACTION_REMINDER_EXTEND}|${ACTION_REMINDER_LET_EXPIRE})$`), async ({ ack, body, action, respond }) => {
+    await ack();
+    try {
+      if (await foreign(interactionOrigin(body), 'click.refused')) return void (await answer(body, respond, NOT_OUR_WORKSPACE, { dm: false }));
+      const shortcut = decodeShortcut(action.action_id, action.value, options.clusterAliases);
+      if ('refused' in shortcut || (shortcut.kind !== 'extend' && shortcut.kind !== 'let-expire')) {
+        // The reminder stays as it was: only the clicker hears why nothing happened.
+        return void (await refuseClick(body, respond, 'click.refused', 'button value', 'refused' in shortcut ? shortcut.refused : NOT_A_BOT_BUTTON));
+      }
+      const text = shortcut.kind === 'let-expire' ? letExpireText(shortcut) : (await options.commands.perform(body.user.id, shortcut, body.trigger_id)).text;
+      const channel = body.channel?.id;
+      const ts = body.message?.ts;
+      const answered = reminderAnswered(text);
+      if (allowedResponseUrl(body.response_url, options.responseUrlPrefix) !== undefined) await respond({ replace_original: true, text: answered.text, blocks: answered.blocks });
+      else if (channel !== undefined && ts !== undefined && body.message?.bot_id === options.botId) await options.client.chat.update({ channel, ts, text: answered.text, blocks: answered.blocks });
+      else await answer(body, respond, text);
+    } catch (error) {
+      const ref = failureReference();
+      logger.error({ event: 'reminder-click.error', ref, err: error, user: clip(body.user?.id) }, 'reminder click failed');
+      await answer(body, respond, genericFailure(ref)).catch(() => undefined);
+    }
+  });
 
   app.error(async (error) => {
     // Reached only by errors outside the listeners' own handling (middleware, acks twice, ...).

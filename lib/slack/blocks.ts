@@ -12,7 +12,7 @@ import { allConnectionFormats, CONNECTION_FORMAT_IDS, connectionFormat, connecti
 import { formatDuration } from '../config';
 import { describe as describeRequest } from '../requests/intake';
 import { type AllowlistRow, type ConnectionDelivery, type RequesterUpdate, type View } from '../requests/notifier';
-import { type ChatRequest } from '../requests/types';
+import { type ChatRequest, isWithdrawn } from '../requests/types';
 import { escapeText, inlineCode, quoteLabel, quoteReason } from '../text';
 
 export { escapeText, inlineCode, quoteLabel, quoteReason };
@@ -36,7 +36,7 @@ function section(text: string): KnownBlock {
   return { type: 'section', text: { type: 'mrkdwn', text: text.length > SECTION_LIMIT ? `${text.slice(0, SECTION_LIMIT)}…` : text } };
 }
 
-function context(text: string): KnownBlock {
+export function context(text: string): KnownBlock {
   return { type: 'context', elements: [{ type: 'mrkdwn', text }] };
 }
 
@@ -93,6 +93,8 @@ export function summary(request: Pick<ChatRequest, 'params' | 'cluster'>): strin
       return `rotate the password of ${inlineCode(p.user.user)}`;
     case 'user-delete':
       return `delete SQL user ${inlineCode(p.user.user)}`;
+    case 'extend':
+      return `keep ${p.extend.subject.type === 'entry' ? inlineCode(p.extend.subject.cidr) : `SQL user ${inlineCode(p.extend.subject.user)}`} for ${formatDuration(p.extend.forMs)} more`;
   }
 }
 
@@ -157,6 +159,7 @@ const KIND_WORDS: Record<ChatRequest['params']['kind'], string> = {
   'user-create': 'create SQL user',
   'user-rotate': 'rotate a password',
   'user-delete': 'delete SQL user',
+  extend: 'extend access',
 };
 
 /** How a card's header and notification text begin, by status: a decided card says so. */
@@ -175,7 +178,8 @@ const CARD_STATE: Record<ChatRequest['status'], string> = {
 /** The approvers' card: posted once, then updated in place as the request moves. */
 export function approvalCard(request: ChatRequest, mentions: readonly string[] = []): Message {
   const what = summary(request);
-  const title = `${CARD_STATE[request.status]}: ${what} on ${request.cluster}`;
+  const state = isWithdrawn(request) ? 'Cancelled by its requester' : CARD_STATE[request.status];
+  const title = `${state}: ${what} on ${request.cluster}`;
   const fields = [
     `*Requester*\n<@${request.requester}>`,
     `*Cluster*\n\`${request.cluster}\``,
@@ -183,7 +187,7 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
     `*Risk*\n${request.risk}${request.quorum > 1 ? ` (needs ${request.quorum} approvals)` : ''}`,
   ];
   const blocks: KnownBlock[] = [
-    { type: 'header', text: { type: 'plain_text', text: `${CARD_STATE[request.status]}: ${KIND_WORDS[request.params.kind]} on ${request.cluster}`.slice(0, 150) } },
+    { type: 'header', text: { type: 'plain_text', text: `${state}: ${KIND_WORDS[request.params.kind]} on ${request.cluster}`.slice(0, 150) } },
     { type: 'section', fields: fields.map((f) => ({ type: 'mrkdwn', text: f })) },
     section(`*Reason*\n${request.reason ? `>${quoteReason(request.reason)}` : '_none given_'}`),
   ];
@@ -191,7 +195,8 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
   const approvals = request.approvals.map((a) => `<@${a.by}>`).join(', ');
   let status = `${STATUS_LINE[request.status]}`;
   if (request.status === 'pending') status += ` · ${request.approvals.length} of ${request.quorum} approvals${approvals ? ` (${approvals})` : ''} · expires ${when(request.expiresAt)}`;
-  if (request.status === 'denied') status += ` by <@${request.decidedBy ?? '?'}>${request.denyReason ? `: ${quoteReason(request.denyReason)}` : ''}`;
+  if (isWithdrawn(request)) status = `:leftwards_arrow_with_hook: Cancelled by <@${request.requester}>, its requester, before a decision`;
+  else if (request.status === 'denied') status += ` by <@${request.decidedBy ?? '?'}>${request.denyReason ? `: ${quoteReason(request.denyReason)}` : ''}`;
   if (['approved', 'applying', 'applied', 'failed'].includes(request.status) && approvals) status += ` · approved by ${approvals}`;
   if (request.outcome && (request.status === 'applied' || request.status === 'failed')) status += `\n${request.outcome}`;
   blocks.push(section(status));
@@ -267,6 +272,7 @@ export function requesterUpdateMessage(request: ChatRequest, update: RequesterUp
     case 'approved':
       return textMessage(`<@${update.by}> approved your request to ${what}. Applying it now.`, 'success');
     case 'denied':
+      if (isWithdrawn(request)) return textMessage(`You cancelled your request to ${what}; nothing was changed.`);
       return textMessage(`<@${update.by}> denied your request to ${what}${update.reason ? `: ${quoteReason(update.reason)}` : '.'}`, 'warning');
     case 'expired':
       return textMessage(`Your request to ${what} expired without a decision. Ask again if you still need it.`, 'warning');

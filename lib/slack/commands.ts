@@ -16,6 +16,8 @@ import { LINK_TTL_MS, type AllowMeLink, type LinkStore } from '../links/types';
 import { type LinkKey } from '../links/token';
 import { parseIpv4Network } from '../cluster-admin/network';
 import { helpText } from './help';
+import { defaultExtension } from '../policy/assess';
+import { type Shortcut } from './home';
 
 export interface SlashCommandInput {
   readonly user: string;
@@ -52,6 +54,9 @@ export interface CommandHandlerOptions {
 
 type Refusal = { readonly refused: Message };
 
+/** The commands that make a request (a change), as opposed to reading or answering. */
+type ChangeCommandName = 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' | 'extend' | 'user extend';
+
 export class CommandHandler {
   private readonly o: CommandHandlerOptions;
   private readonly byAlias: ReadonlyMap<string, ClusterConfig>;
@@ -86,6 +91,8 @@ export class CommandHandler {
       case 'user create':
       case 'user rotate':
       case 'user delete':
+      case 'extend':
+      case 'user extend':
         return this.submit(input, command, parsed.notes.map(escapeText));
       case 'allowlist':
       case 'check':
@@ -115,13 +122,13 @@ export class CommandHandler {
     return this.o.clusters.map((c) => c.alias).join(', ');
   }
 
-  private async submit(input: SlashCommandInput, command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>, notes: readonly string[]): Promise<Message> {
+  private async submit(input: SlashCommandInput, command: Extract<ParsedCommand, { name: ChangeCommandName }>, notes: readonly string[]): Promise<Message> {
     return (await this.submitRequest(input, command, notes)).message;
   }
 
   private async submitRequest(
     input: SlashCommandInput,
-    command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>,
+    command: Extract<ParsedCommand, { name: ChangeCommandName }>,
     notes: readonly string[],
   ): Promise<{ message: Message; result?: SubmitResult }> {
     const cluster = this.cluster(command.cluster, rebuild(input.text));
@@ -208,6 +215,40 @@ export class CommandHandler {
       ...(link.responseUrl !== undefined ? { responseUrl: link.responseUrl } : {}),
     };
     return this.submitRequest(input, command, []);
+  }
+
+  /**
+   * A Home tab or reminder button: exactly the command it stands for (`revoke`, `extend`,
+   * `user extend`, `user rotate`, `connect`), from the clicker, through the same checks. Returns
+   * the answer the typed command would get. `triggerId`: the click's, so Slack's retry of the same
+   * click makes no second request.
+   */
+  async perform(user: string, shortcut: Exclude<Shortcut, { kind: 'cancel' | 'let-expire' }>, triggerId: string | undefined): Promise<Message> {
+    if (!(await this.o.access.canRequest(user))) return refusalMessage('You are not on the list of people who may use this bot; ask a crdb-chatops admin.');
+    const base = { user, ...(triggerId !== undefined ? { triggerId } : {}) };
+    switch (shortcut.kind) {
+      case 'revoke':
+        return this.submit({ ...base, text: `revoke ${shortcut.cidr} --cluster ${shortcut.cluster}` }, { name: 'revoke', cidr: shortcut.cidr, cluster: shortcut.cluster, breakGlass: false }, []);
+      case 'extend': {
+        const { subject } = shortcut;
+        return subject.type === 'entry'
+          ? this.submit({ ...base, text: `extend ${subject.cidr} --cluster ${shortcut.cluster}` }, { name: 'extend', cidr: subject.cidr, cluster: shortcut.cluster }, [])
+          : this.submit({ ...base, text: `user extend ${subject.user} --cluster ${shortcut.cluster}` }, { name: 'user extend', user: subject.user, cluster: shortcut.cluster }, []);
+      }
+      case 'rotate':
+        return this.submit({ ...base, text: `user rotate ${shortcut.user} --cluster ${shortcut.cluster}` }, { name: 'user rotate', user: shortcut.user, cluster: shortcut.cluster }, []);
+      case 'resend':
+        return this.connect({ ...base, text: `connect ${shortcut.user} --cluster ${shortcut.cluster}` }, { name: 'connect', user: shortcut.user, cluster: shortcut.cluster });
+    }
+  }
+
+  /**
+   * Asks the worker to publish `user`'s Home tab: they opened it (`opened`), or clicked on it
+   * (`notice`: the answer). `id`: the Slack event or click, so a redelivery publishes once.
+   */
+  async publishHome(user: string, id: string, { opened = false, notice }: { opened?: boolean; notice?: string } = {}): Promise<void> {
+    const jobId = `home-${id}`;
+    await this.o.intake.enqueue({ type: 'home', id: jobId, user, ...(opened ? { opened } : {}), ...(notice !== undefined ? { notice } : {}) }, jobId);
   }
 
   private now(): Date {
@@ -313,7 +354,7 @@ export class CommandHandler {
 }
 
 
-function toParams(command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | 'user create' | 'user rotate' | 'user delete' }>, cluster: ClusterConfig): RequestParams {
+function toParams(command: Extract<ParsedCommand, { name: ChangeCommandName }>, cluster: ClusterConfig): RequestParams {
   switch (command.name) {
     case 'allow':
       return {
@@ -335,6 +376,10 @@ function toParams(command: Extract<ParsedCommand, { name: 'allow' | 'revoke' | '
       return { kind: 'user-rotate', user: { user: command.user } };
     case 'user delete':
       return { kind: 'user-delete', user: { user: command.user } };
+    case 'extend':
+      return { kind: 'extend', extend: { subject: { type: 'entry', cidr: command.cidr }, forMs: command.forMs ?? defaultExtension(cluster.policy) } };
+    case 'user extend':
+      return { kind: 'extend', extend: { subject: { type: 'user', user: command.user }, forMs: command.forMs ?? defaultExtension(cluster.policy) } };
   }
 }
 

@@ -114,6 +114,25 @@ export interface UserDeleteCommand {
   readonly breakGlass: boolean;
 }
 
+/** `extend <cidr>`: keep a temporary allowlist entry of yours longer. */
+export interface ExtendCommand {
+  readonly name: 'extend';
+  readonly cidr: Cidr;
+  /** `--for`: how long from now; absent: the cluster's default extension. */
+  readonly forMs?: number;
+  readonly cluster?: string;
+  readonly reason?: string;
+}
+
+/** `user extend <name>`: keep a temporary SQL user of yours longer. */
+export interface UserExtendCommand {
+  readonly name: 'user extend';
+  readonly user: string;
+  readonly forMs?: number;
+  readonly cluster?: string;
+  readonly reason?: string;
+}
+
 /** `users [--cluster c]`. */
 export interface UsersCommand {
   readonly name: 'users';
@@ -545,6 +564,35 @@ const USER_DELETE = defineCommand({
     compact({ name: 'user delete', user: v.user, cluster: v.cluster, reason: v.reason, breakGlass: v['break-glass'] }),
 });
 
+const EXTEND_FOR_FLAG = {
+  ...FOR_FLAG,
+  summary: "How long from now it stays (`30m`, `8h`, `7d`); default: the cluster's `defaultFor`, else 8h (never past `maxFor`).",
+} as const satisfies ValueFlagSpec;
+
+const EXTEND = defineCommand({
+  name: 'extend',
+  group: 'Access',
+  summary: 'Keep a temporary allowlist entry of yours longer.',
+  description: 'Moves the expiry of an entry you asked for to this long from now, through the same policy (and approvals) as allowing it for that long.',
+  positionals: [
+    { key: 'cidr', kind: 'cidr', required: true, display: 'cidr', noun: 'a CIDR', summary: 'The entry\'s network, e.g. `203.0.113.7/32`.', example: NETWORK_EXAMPLES.host },
+  ],
+  flags: [EXTEND_FOR_FLAG, CLUSTER_FLAG, REASON_FLAG],
+  examples: [`extend ${NETWORK_EXAMPLES.host}`, `extend ${NETWORK_EXAMPLES.host}/32 --for 4h --cluster prod`],
+  build: (v): ExtendCommand => compact({ name: 'extend', cidr: v.cidr, forMs: v.for, cluster: v.cluster, reason: v.reason }),
+});
+
+const USER_EXTEND = defineCommand({
+  name: 'user extend',
+  group: 'Users',
+  summary: 'Keep a temporary SQL user of yours longer.',
+  description: 'Moves the expiry of a temporary user you own to this long from now (its `VALID UNTIL` too, on self-hosted clusters), through the same policy as creating it for that long.',
+  positionals: [SQL_USER],
+  flags: [EXTEND_FOR_FLAG, CLUSTER_FLAG, REASON_FLAG],
+  examples: ['user extend maxroach', 'user extend maxroach --for 2d'],
+  build: (v): UserExtendCommand => compact({ name: 'user extend', user: v.user, forMs: v.for, cluster: v.cluster, reason: v.reason }),
+});
+
 const USERS = defineCommand({
   name: 'users',
   group: 'Users',
@@ -603,7 +651,7 @@ const AUDIT = defineCommand({
   build: (v): AuditCommand => compact({ name: 'audit', cluster: v.cluster }),
 });
 
-const DEFINITION_LIST = [HELP, CLUSTERS, ALLOW, ALLOW_ME, ALLOWLIST, CHECK, REVOKE, USER_CREATE, USER_ROTATE, USER_DELETE, USERS, CONNECT, REQUESTS, AUDIT] as const;
+const DEFINITION_LIST = [HELP, CLUSTERS, ALLOW, ALLOW_ME, ALLOWLIST, CHECK, REVOKE, EXTEND, USER_CREATE, USER_ROTATE, USER_EXTEND, USER_DELETE, USERS, CONNECT, REQUESTS, AUDIT] as const;
 
 /** Every command the bot understands, as a discriminated union on `name`. */
 export type ParsedCommand = ReturnType<(typeof DEFINITION_LIST)[number]['build']>;
@@ -634,6 +682,8 @@ const COMMAND_SYNONYMS: Readonly<Record<string, CommandName>> = {
   deny: 'revoke',
   cluster: 'clusters',
   create: 'user create',
+  prolong: 'extend',
+  renew: 'extend',
   rotate: 'user rotate',
   conn: 'connect',
   connection: 'connect',
@@ -653,7 +703,8 @@ const SUBCOMMAND_SYNONYMS: Readonly<Record<string, Readonly<Record<string, Comma
     add: 'user create',
     new: 'user create',
     reset: 'user rotate',
-    renew: 'user rotate',
+    renew: 'user extend',
+    prolong: 'user extend',
     regenerate: 'user rotate',
     password: 'user rotate',
     remove: 'user delete',

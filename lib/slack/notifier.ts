@@ -11,9 +11,12 @@
 import { type WebClient } from '@slack/web-api';
 import { type ClusterConfig } from '../config';
 import { type Logger } from '../log';
-import { type ConnectionDelivery, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
+import { defaultExtension } from '../policy/assess';
+import { type AccessOverview } from '../requests/home';
+import { type ConnectionDelivery, type ExpiryReminder, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
 import { type ChatRequest, type DmReceipt } from '../requests/types';
 import { allowedResponseUrl } from './binding';
+import { homeView, reminderMessage } from './home';
 import { approvalCard, connectionFormatsThread, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
 
 /** Slack: a response_url is valid for 30 minutes (and 5 uses). We stop a minute early. */
@@ -116,6 +119,25 @@ export class SlackNotifier implements Notifier {
     const message = viewMessage(view);
     if (target.responseUrl !== undefined && (await this.postToResponseUrl(target.responseUrl, message))) return;
     await this.dm(target.user, message);
+  }
+
+  async publishHome(overview: AccessOverview, notice?: string): Promise<void> {
+    const view = homeView(overview, notice, {
+      command: this.o.commandName,
+      extendBy: (cluster) => this.extendBy(cluster),
+      approversChannel: (cluster) => this.o.clusters.config(cluster)?.approversChannel,
+    });
+    await this.o.client.views.publish({ user_id: overview.user, view });
+  }
+
+  async remindExpiry(reminder: ExpiryReminder): Promise<void> {
+    await this.dm(reminder.holder, reminderMessage(reminder));
+  }
+
+  /** What Extend asks for on a cluster (`extend` without `--for`). */
+  private extendBy(cluster: string): number {
+    const config = this.o.clusters.config(cluster);
+    return config === undefined ? 8 * 3_600_000 : defaultExtension(config.policy);
   }
 
   async deleteMessage(channel: string, ts: string): Promise<void> {

@@ -272,7 +272,7 @@ describe('crash recovery: kill -9 at every step boundary, then start again', () 
       expect(requests.map((r) => r.status)).not.toContain('failed');
       const heard = [...slack.messages(slack.dmChannelFor(DEV), { includeDeleted: true }), ...slack.responses().filter((p) => p.status === 200).map((p) => p.body as { text?: string; blocks?: unknown[] })].map((m) => messageText(m)).join('\n');
       for (const request of requests) {
-        const subject = request.params.kind === 'allow' ? request.params.allow.cidr : request.params.kind === 'revoke' ? request.params.revoke.cidr : request.params.kind === 'user-create' ? request.params.userCreate.user : request.params.user.user;
+        const subject = request.params.kind === 'allow' ? request.params.allow.cidr : request.params.kind === 'revoke' ? request.params.revoke.cidr : request.params.kind === 'user-create' ? request.params.userCreate.user : request.params.kind === 'extend' ? JSON.stringify(request.params.extend.subject) : request.params.user.user;
         expect(heard).toContain(subject);
       }
 

@@ -262,6 +262,8 @@ function expectedCommand(name: string, v: Readonly<Record<string, unknown>>): Re
     revoke: { cidr: v.cidr, cluster: v.cluster, reason: v.reason, breakGlass },
     'user create': { user: v.user, database: v.database, forMs: v.for, cluster: v.cluster, reason: v.reason, breakGlass },
     'user rotate': { user: v.user, cluster: v.cluster },
+    extend: { cidr: v.cidr, forMs: v.for, cluster: v.cluster, reason: v.reason },
+    'user extend': { user: v.user, forMs: v.for, cluster: v.cluster, reason: v.reason },
     'user delete': { user: v.user, cluster: v.cluster, reason: v.reason, breakGlass },
     users: { cluster: v.cluster },
     connect: { user: v.user, database: v.database, region: v.region, format: v.format, cluster: v.cluster },

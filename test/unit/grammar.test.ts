@@ -274,7 +274,7 @@ describe('parseCommand: refusals with a corrected example', () => {
   });
 
   it('repairs a two-word command with a missing, misspelled, misplaced or pluralised word', () => {
-    expect(expectRefusal('user').reason).toBe('`user` needs a subcommand: `create`, `rotate`, `delete`.');
+    expect(expectRefusal('user').reason).toBe('`user` needs a subcommand: `create`, `rotate`, `extend`, `delete`.');
     expect(expectRefusal('user').example).toBe('/crdb user create maxroach');
     expect(expectRefusal('user craete bob').example).toBe('/crdb user create bob');
     expect(expectRefusal('user bob delete').example).toBe('/crdb user delete bob');
@@ -525,8 +525,10 @@ describe('command definitions', () => {
       'allowlist',
       'check',
       'revoke',
+      'extend',
       'user create',
       'user rotate',
+      'user extend',
       'user delete',
       'users',
       'connect',

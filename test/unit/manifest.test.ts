@@ -8,9 +8,16 @@ import { parse } from 'yaml';
 import { parseConfigDocument } from '../../lib/config';
 
 interface Manifest {
-  features: { slash_commands: Array<{ command: string; url: string; should_escape: boolean }> };
+  features: {
+    slash_commands: Array<{ command: string; url: string; should_escape: boolean }>;
+    app_home: { home_tab_enabled: boolean; messages_tab_enabled: boolean; messages_tab_read_only_enabled: boolean };
+  };
   oauth_config: { scopes: { bot: string[] } };
-  settings: { interactivity: { is_enabled: boolean; request_url: string }; socket_mode_enabled: boolean };
+  settings: {
+    interactivity: { is_enabled: boolean; request_url: string };
+    event_subscriptions: { request_url: string; bot_events: string[] };
+    socket_mode_enabled: boolean;
+  };
 }
 
 const root = path.join(__dirname, '..', '..');
@@ -25,6 +32,7 @@ const METHOD_SCOPES: Record<string, string | null> = {
   'conversations.open': 'im:write',
   'usergroups.users.list': 'usergroups:read',
   'views.open': null,
+  'views.publish': null,
 };
 
 function sources(dir: string): string[] {
@@ -45,10 +53,18 @@ describe('Slack app manifest', () => {
     expect(manifest.settings.socket_mode_enabled).toBe(false);
   });
 
+  it('turns the Home tab on, keeps the Messages tab read-only, and subscribes to the one event the bot handles', () => {
+    expect(manifest.features.app_home).toEqual({ home_tab_enabled: true, messages_tab_enabled: true, messages_tab_read_only_enabled: true });
+    expect(manifest.settings.event_subscriptions.request_url).toBe(manifest.features.slash_commands[0]?.url);
+    const code = [...sources(path.join(root, 'lib')), ...sources(path.join(root, 'handlers'))].map((f) => readFileSync(f, 'utf8')).join('\n');
+    const handled = [...code.matchAll(/app\.event\('([a-z_]+)'/g)].map((m) => m[1]);
+    expect(manifest.settings.event_subscriptions.bot_events).toEqual(handled);
+  });
+
   it('asks for exactly the scopes of the Web API methods the code calls', () => {
     const code = [...sources(path.join(root, 'lib')), ...sources(path.join(root, 'handlers'))].map((f) => readFileSync(f, 'utf8')).join('\n');
     const called = Object.keys(METHOD_SCOPES).filter((method) => code.includes(`.${method}(`));
-    expect(called).toEqual(expect.arrayContaining(['chat.postMessage', 'chat.update', 'chat.delete', 'usergroups.users.list', 'views.open']));
+    expect(called).toEqual(expect.arrayContaining(['chat.postMessage', 'chat.update', 'chat.delete', 'usergroups.users.list', 'views.open', 'views.publish']));
     const needed = new Set(['commands', ...called.map((m) => METHOD_SCOPES[m]).filter((s): s is string => typeof s === 'string')]);
     expect([...manifest.oauth_config.scopes.bot].sort()).toEqual([...needed].sort());
   });

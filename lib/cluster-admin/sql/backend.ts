@@ -192,6 +192,10 @@ export class SqlClusterAdmin implements ClusterAdmin {
     return this.users.setPassword(name, password);
   }
 
+  setValidUntil(name: string, until: Date): Promise<void> {
+    return this.users.setValidUntil(name, until);
+  }
+
   deleteUser(name: string): Promise<boolean> {
     return this.users.deleteUser(name);
   }

@@ -117,6 +117,17 @@ export class SqlUsers implements SqlPrivilegeManager {
     });
   }
 
+  /** Moves the `VALID UNTIL` of a user the bot made (an extension); a privileged role, or one the bot did not make, is refused. */
+  async setValidUntil(name: string, until: Date): Promise<void> {
+    const user = this.managedName(name);
+    await this.run(`extend ${user}`, async (c) => {
+      const found = await this.inspectOn(c, user);
+      if (!found.exists) throw new NotFoundError(`SQL user ${user} does not exist on ${this.cluster}.`);
+      refuseUnmanaged(this.cluster, user, found);
+      await c.query(`ALTER USER ${quoteIdent(user)} WITH VALID UNTIL ${escapeLiteral(until.toISOString())}`);
+    });
+  }
+
   /**
    * Drops the user. Objects it owns are reassigned to the bot's admin user first, so tables a
    * user created survive the user (nothing is lost); its privileges go with it. A privileged role
