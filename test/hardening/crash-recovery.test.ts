@@ -1,6 +1,6 @@
 /**
  * Nothing acked is lost: `npm start -- --headless` killed with SIGKILL at the step boundaries of
- * allow, revoke, user create/rotate/delete and approval, and started again on the same data
+ * allow, revoke, user create/rotate/delete, extend and approval, and started again on the same data
  * directory, finishes every request, and every requester hears how it ended.
  *
  * Each crash is a real kill -9 of a real child process: `CHATOPS_TEST_CRASH_AT=<step>` makes local
@@ -51,6 +51,7 @@ interface World {
   readonly slack: SlackWebApiServer;
   command(text: string): Promise<void>;
   approve(cidr: string): Promise<void>;
+  approveExtension(cidr: string): Promise<void>;
 }
 
 const figures: Record<string, number | string> = {};
@@ -104,6 +105,13 @@ function world(): World {
       // The card as the request records it (a click on a card posted but not yet recorded is refused).
       const recorded = await until(`the card of ${cidr}`, async () => (await allRequests()).find((r) => r.params.kind === 'allow' && r.params.allow.cidr === `${cidr}/32` && r.card !== undefined)?.card);
       const card = await until(`the card message of ${cidr}`, () => Promise.resolve(slack.messages(recorded.channel).find((m) => m.ts === recorded.ts)));
+      await driver.clickButton({ user: APPROVER, message: card, actionId: 'crdb_approve' }).catch(() => undefined);
+    },
+    approveExtension: async (cidr) => {
+      const recorded = await until(`the card of the extension of ${cidr}`, async () =>
+        (await allRequests()).find((r) => r.params.kind === 'extend' && r.params.extend.subject.type === 'entry' && r.params.extend.subject.cidr === cidr && r.card !== undefined)?.card,
+      );
+      const card = await until(`the card message of the extension of ${cidr}`, () => Promise.resolve(slack.messages(recorded.channel).find((m) => m.ts === recorded.ts)));
       await driver.clickButton({ user: APPROVER, message: card, actionId: 'crdb_approve' }).catch(() => undefined);
     },
   };
@@ -171,7 +179,14 @@ const createAndAllow: Cycle[] = [
   { crashAt: 'applying', act: (w) => w.command('user create crash_applying') },
   { crashAt: 'user-create:secret-written', act: (w) => w.command('user create crash_secret') },
   { crashAt: 'user-create:user-created', act: (w) => w.command('user create crash_created') },
-  { crashAt: 'told', act: (w) => w.command('user create crash_told') },
+  {
+    crashAt: 'told',
+    act: async (w) => {
+      await w.command('user create crash_told');
+      // A temporary user for the extension below; told (or crashed at told, and recovered) alike.
+      await w.command('user create crash_temp --for 1d');
+    },
+  },
   {
     crashAt: 'decision:written',
     act: async (w) => {
@@ -189,7 +204,7 @@ const createAndAllow: Cycle[] = [
   {
     crashAt: 'allow:progress-told',
     act: async (w) => {
-      await w.command('allow 127.0.0.93');
+      await w.command('allow 127.0.0.93 --for 1d');
       await w.approve('127.0.0.93');
     },
   },
@@ -201,6 +216,16 @@ const changeAndRemove: Cycle[] = [
   { crashAt: 'user-delete:user-dropped', act: (w) => w.command('user delete crash_told') },
   { crashAt: 'user-delete:record-deleted', act: (w) => w.command('user delete crash_applying') },
   { crashAt: 'revoke:entry-removed', act: (w) => w.command('revoke 127.0.0.92/32') },
+  // Extensions: the user's VALID UNTIL is moved, then its record; an entry's record alone.
+  { crashAt: 'extend:cluster-updated', act: (w) => w.command('user extend crash_temp --for 3d') },
+  {
+    crashAt: 'extend:recorded',
+    act: async (w) => {
+      await w.command('extend 127.0.0.93/32 --for 2d');
+      // Single hosts need an approval in the default config, so keeping one longer does too.
+      await w.approveExtension('127.0.0.93/32');
+    },
+  },
 ];
 
 beforeAll(async () => {
@@ -272,7 +297,7 @@ describe('crash recovery: kill -9 at every step boundary, then start again', () 
       expect(requests.map((r) => r.status)).not.toContain('failed');
       const heard = [...slack.messages(slack.dmChannelFor(DEV), { includeDeleted: true }), ...slack.responses().filter((p) => p.status === 200).map((p) => p.body as { text?: string; blocks?: unknown[] })].map((m) => messageText(m)).join('\n');
       for (const request of requests) {
-        const subject = request.params.kind === 'allow' ? request.params.allow.cidr : request.params.kind === 'revoke' ? request.params.revoke.cidr : request.params.kind === 'user-create' ? request.params.userCreate.user : request.params.kind === 'extend' ? JSON.stringify(request.params.extend.subject) : request.params.user.user;
+        const subject = request.params.kind === 'allow' ? request.params.allow.cidr : request.params.kind === 'revoke' ? request.params.revoke.cidr : request.params.kind === 'user-create' ? request.params.userCreate.user : request.params.kind === 'extend' ? (request.params.extend.subject.type === 'entry' ? request.params.extend.subject.cidr : request.params.extend.subject.user) : request.params.user.user;
         expect(heard).toContain(subject);
       }
 
@@ -285,10 +310,21 @@ describe('crash recovery: kill -9 at every step boundary, then start again', () 
         .map(([name]) => name.replace('crdb-chatops/local/', ''))
         .sort();
       const records = (await store.listManagedUsers('local')).map((u) => u.user).filter((u) => u.startsWith('crash_')).sort();
-      expect(roles).toEqual(['crash_admitted', 'crash_created', 'crash_intake', 'crash_secret', 'crash_told']);
+      expect(roles).toEqual(['crash_admitted', 'crash_created', 'crash_intake', 'crash_secret', 'crash_temp', 'crash_told']);
       expect(liveSecrets).toEqual(roles);
       expect(records).toEqual(roles);
       figures['users / secrets / records (crash_*)'] = `${roles.length} / ${liveSecrets.length} / ${records.length}`;
+
+      // The extensions cut short were finished: the user's VALID UNTIL and its record agree, about
+      // three days out; the entry's record is about two days out.
+      const pg2 = new Client({ host: '127.0.0.1', port: ports.pg, user: 'postgres', password, database: 'defaultdb', ssl: { ca, servername: 'localhost' } });
+      await pg2.connect();
+      const until3d = (await pg2.query<{ until: Date | null }>("SELECT rolvaliduntil AS until FROM pg_roles WHERE rolname = 'crash_temp'")).rows[0]?.until?.getTime() ?? 0;
+      await pg2.end();
+      const tempRecord = Date.parse((await store.getManagedUser('local', 'crash_temp'))?.expiresAt ?? '');
+      expect(until3d).toBeGreaterThan(Date.now() + 2.9 * 86_400_000);
+      expect(Math.abs(until3d - tempRecord)).toBeLessThan(60_000);
+      expect(Date.parse((await store.getManagedEntry('local', '127.0.0.93/32'))?.expiresAt ?? '')).toBeGreaterThan(Date.now() + 1.9 * 86_400_000);
 
       // Allowlist lines and entry records: one set.
       const hba = parseHba(await readFile(path.join(data.dir, 'postgres', 'data', 'pg_hba.conf'), 'utf8'));

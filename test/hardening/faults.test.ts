@@ -54,7 +54,7 @@ const KINDS: readonly Kind[] = ['allow', 'revoke', 'user-create', 'user-rotate',
 
 function subjectOf(request: ChatRequest): string {
   const p = request.params;
-  const subject = p.kind === 'allow' ? p.allow.cidr : p.kind === 'revoke' ? p.revoke.cidr : p.kind === 'user-create' ? p.userCreate.user : p.kind === 'extend' ? JSON.stringify(p.extend.subject) : p.user.user;
+  const subject = p.kind === 'allow' ? p.allow.cidr : p.kind === 'revoke' ? p.revoke.cidr : p.kind === 'user-create' ? p.userCreate.user : p.kind === 'extend' ? (p.extend.subject.type === 'entry' ? p.extend.subject.cidr : p.extend.subject.user) : p.user.user;
   return `${request.cluster} ${p.kind} ${subject}`;
 }
 
