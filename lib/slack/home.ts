@@ -127,8 +127,9 @@ function access(entry: Pick<ManagedEntry, 'sql' | 'ui'>): string {
   return entry.sql && entry.ui ? 'SQL + DB Console' : entry.ui ? 'DB Console' : 'SQL';
 }
 
-/** At most this many rows per list: a Home tab holds at most 100 blocks. */
+/** At most this many rows per list; Slack's limit of a Home tab is 100 blocks (`MAX_BLOCKS`). */
 const MAX_ROWS = 12;
+const MAX_BLOCKS = 100;
 
 function capped<T>(rows: readonly T[], more: (n: number) => string, render: (row: T) => KnownBlock[]): KnownBlock[] {
   const shown = rows.slice(0, MAX_ROWS).flatMap(render);
@@ -169,8 +170,11 @@ export function homeView(overview: AccessOverview, notice: string | undefined, o
       }),
     );
   }
-  blocks.push(context(`Updated ${when(overview.at)}. Every command: \`${o.command} help\`.`));
-  return { type: 'home', blocks };
+  const footer = context(`Updated ${when(overview.at)}. Every command: \`${o.command} help\`.`);
+  if (blocks.length + 1 <= MAX_BLOCKS) return { type: 'home', blocks: [...blocks, footer] };
+  // Many clusters, each with much: what fits, and where the rest is.
+  const full = context(`There is more than a Home tab holds: \`${o.command} allowlist\`, \`${o.command} users\` and \`${o.command} requests\` list everything.`);
+  return { type: 'home', blocks: [...blocks.slice(0, MAX_BLOCKS - 2), full, footer] };
 }
 
 function entryRows(entry: ManagedEntry, by: string): KnownBlock[] {
