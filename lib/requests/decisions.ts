@@ -9,6 +9,7 @@ import { elapsedMs, METRIC, type Metrics } from '../metrics';
 import { type AccessControl } from '../policy/access';
 import { type RequestIntake } from './intake';
 import { driveJob, type EnqueueOptions, type Job } from './jobs';
+import { isPastExpiry, requestEvent } from './lifecycle';
 import { type RequestStore } from './store';
 import { type ChatRequest, isOpen, type RequestEvent, WITHDRAWN } from './types';
 
@@ -93,7 +94,7 @@ export class Decisions {
       if (isOpen(request)) await this.send(driveJob(request));
       return this.refuse(actor, request, action, `This request is already ${request.status}.`);
     }
-    if (Date.parse(request.expiresAt) <= this.now().getTime()) {
+    if (isPastExpiry(request, this.now())) {
       const expired = await this.o.store.transition(request.id, { from: ['pending'], changes: { status: 'expired' }, event: this.event(request.id, 'bot', 'expired') });
       if (expired.ok) {
         this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'expired' });
@@ -187,6 +188,6 @@ export class Decisions {
   }
 
   private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {
-    return { requestId, actor, type, at: this.now().toISOString(), ...(detail ? { detail } : {}) };
+    return requestEvent(requestId, actor, type, this.now(), detail);
   }
 }

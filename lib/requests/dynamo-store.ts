@@ -61,6 +61,7 @@ import {
   TransactionCanceledException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { countApproval, mayMove } from './lifecycle';
 import { GSI1, GSI2, tableDefinition, TTL_ATTRIBUTE } from './table-layout';
 import {
   DeleteCommand,
@@ -441,6 +442,9 @@ export class DynamoRequestStore implements RequestStore {
 
   async transition(id: string, { from, changes, event, moreEvents = [], expectedVersion, alsoPut, alsoDelete, guards = {} }: TransitionOptions): Promise<TransitionResult> {
     if (from.length === 0) throw new StateStoreInvalidError(`A transition of request ${id} needs at least one status to move from.`);
+    const to = changes.status;
+    const illegal = to === undefined ? undefined : from.find((f) => f !== to && !mayMove(f, to));
+    if (illegal !== undefined) throw new StateStoreInvalidError(`A request may not move from ${illegal} to ${String(to)} (request ${id}).`);
     for (const e of [...(event ? [event] : []), ...moreEvents]) {
       if (e.requestId !== id) throw new StateStoreInvalidError(`The event names request ${e.requestId}, not ${id}.`);
     }
@@ -524,26 +528,11 @@ export class DynamoRequestStore implements RequestStore {
   async addApproval(id: string, approval: Approval): Promise<ApprovalResult> {
     return this.optimistic<ApprovalResult>('add approval', id, async () => {
       const current = await this.getRequest(id);
-      // Past its expiry a pending request only waits for the sweep: approving it now would apply
-      // something nobody may approve any more.
-      if (current === undefined || current.status !== 'pending' || isAtOrBefore(current.expiresAt, this.now())) {
-        return { done: { outcome: 'not-pending', request: current } };
-      }
-      if (current.approvals.some((a) => a.by === approval.by)) return { done: { outcome: 'duplicate', request: current } };
-
-      const approvals = [...current.approvals, { by: approval.by, at: approval.at }];
-      const reachedQuorum = approvals.length >= current.quorum;
-      const changes: RequestChanges = reachedQuorum ? { approvals, status: 'approved', decidedBy: approval.by } : { approvals };
-      // Every approval is an event; the one completing the quorum is the `approved` decision.
-      const event: RequestEvent = {
-        requestId: id,
-        at: approval.at,
-        actor: approval.by,
-        type: reachedQuorum ? 'approved' : 'approval',
-        detail: `${approvals.length} of ${current.quorum} approvals: ${approvals.map((a) => a.by).join(', ')}`,
-      };
-      const written = await this.writeChanges(current, changes, event, ['pending']);
-      return written === undefined ? 'retry' : { done: { outcome: 'counted', request: written, reachedQuorum } };
+      const count = current === undefined ? ({ outcome: 'not-pending' } as const) : countApproval(current, approval, this.now());
+      if (current === undefined || count.outcome === 'not-pending') return { done: { outcome: 'not-pending', request: current } };
+      if (count.outcome === 'duplicate') return { done: { outcome: 'duplicate', request: current } };
+      const written = await this.writeChanges(current, count.changes, count.event, ['pending']);
+      return written === undefined ? 'retry' : { done: { outcome: 'counted', request: written, reachedQuorum: count.reachedQuorum } };
     });
   }
 
@@ -1149,11 +1138,6 @@ function dmReceiptItem(receipt: DmReceipt): Item {
 
 function pendingSk(expiresAt: string, id: string): string {
   return `${isoTime(expiresAt, 'expiresAt')}#${id}`;
-}
-
-function isAtOrBefore(text: string, now: Date): boolean {
-  const time = new Date(text).getTime();
-  return !Number.isNaN(time) && time <= now.getTime();
 }
 
 function compareTimes(a: string, b: string): number {

@@ -33,6 +33,7 @@ import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/ty
 import { unionOf, unionViolation } from '../policy/union';
 import { type Admission } from './admission';
 import { type Home } from './home';
+import { isPastExpiry, requestEvent } from './lifecycle';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { GuardFailedError, RecordHeldError, StateStoreError } from './errors';
@@ -308,7 +309,7 @@ export class RequestExecutor {
     }
     if (FINAL_STATUSES.has(request.status)) return this.tellOutcome(request);
     if (request.status === 'pending') {
-      if (this.isPastExpiry(request)) return this.expire(request);
+      if (isPastExpiry(request, this.now())) return this.expire(request);
       if (request.card === undefined) await this.postCard(request);
       return;
     }
@@ -422,10 +423,6 @@ export class RequestExecutor {
     if (!result.ok) return;
     this.ended(result.request);
     await this.tellOutcome(result.request);
-  }
-
-  private isPastExpiry(request: ChatRequest): boolean {
-    return Date.parse(request.expiresAt) <= this.now().getTime();
   }
 
   private async postCard(request: ChatRequest): Promise<void> {
@@ -1216,7 +1213,7 @@ export class RequestExecutor {
   }
 
   private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {
-    return { requestId, actor, type, at: this.now().toISOString(), ...(detail !== undefined ? { detail } : {}) };
+    return requestEvent(requestId, actor, type, this.now(), detail);
   }
 }
 

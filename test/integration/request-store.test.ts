@@ -544,6 +544,12 @@ describe('transition with records (alsoPut, alsoDelete)', () => {
     await expect(store.getManagedUser(cluster, 'both_ways')).resolves.toBeUndefined();
   });
 
+  it('refuses a transition the lifecycle does not have (applied back to pending), writing nothing', async () => {
+    const request = await created({ status: 'applied' });
+    await expect(store.transition(request.id, { from: ['applied'], changes: { status: 'pending' } })).rejects.toThrow('A request may not move from applied to pending');
+    await expect(store.getRequest(request.id)).resolves.toEqual(request);
+  });
+
   it('writes the record of exactly the one of 20 concurrent transitions that went through', async () => {
     const request = await created({ status: 'approved' });
     const clients = Array.from({ length: 4 }, () => newStore());
