@@ -3,6 +3,8 @@
  * one-line `message` that is safe to show a requester (no secret, no SDK metadata).
  * Callers match with `instanceof`, never by parsing messages.
  */
+import { ChatopsError } from '../errors';
+
 export type ClusterAdminErrorCode =
   | 'invalid_input'
   | 'unauthenticated'
@@ -16,15 +18,8 @@ export type ClusterAdminErrorCode =
   | 'conflict'
   | 'backend_error';
 
-export abstract class ClusterAdminError extends Error {
-  abstract readonly code: ClusterAdminErrorCode;
-  /** Whether repeating the same call later may succeed. */
-  readonly retryable: boolean = false;
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = this.constructor.name;
-  }
+export abstract class ClusterAdminError extends ChatopsError {
+  abstract override readonly code: ClusterAdminErrorCode;
 }
 
 /** Input the backend refuses (a bad CIDR, a bad user name, a privilege keyword it does not know). */

@@ -6,17 +6,12 @@
  * Answers the port defines as results (a refused transition, a duplicate approval, a claimed
  * idempotency key) are not errors: they come back as values.
  */
+import { ChatopsError } from '../errors';
+
 export type StateStoreErrorCode = 'already_exists' | 'held' | 'guard' | 'unavailable' | 'contention' | 'access_denied' | 'table_not_found' | 'invalid' | 'backend_error';
 
-export abstract class StateStoreError extends Error {
-  abstract readonly code: StateStoreErrorCode;
-  /** Whether repeating the same call later may succeed. */
-  readonly retryable: boolean = false;
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = this.constructor.name;
-  }
+export abstract class StateStoreError extends ChatopsError {
+  abstract override readonly code: StateStoreErrorCode;
 }
 
 /** `createRequest` with the id of a request that exists. */

@@ -22,12 +22,13 @@
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
 import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
 import { passwordRenderings } from '../cluster-admin/connection-formats';
-import { AlreadyExistsError, ClusterAdminError } from '../cluster-admin/errors';
+import { AlreadyExistsError } from '../cluster-admin/errors';
+import { ChatopsError, isRetryable, userSafeMessage } from '../errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
 import { type ClusterConfig, formatDuration } from '../config';
 import { failureReference, type Logger, type SecretRedactor } from '../log';
 import { elapsedMs, METRIC, type Metrics } from '../metrics';
-import { SecretExistsError, SecretStoreError } from '../secrets/errors';
+import { SecretExistsError } from '../secrets/errors';
 import { generatePassword } from '../secrets/password';
 import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
 import { unionOf, unionViolation } from '../policy/union';
@@ -36,7 +37,7 @@ import { type Home } from './home';
 import { isPastExpiry, requestEvent } from './lifecycle';
 import { type Job } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
-import { GuardFailedError, RecordHeldError, StateStoreError } from './errors';
+import { GuardFailedError, RecordHeldError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionPuts, type TransitionResult } from './store';
@@ -108,11 +109,8 @@ function propagationPollDelay(waitedMs: number): number {
 }
 
 /** A failure no retry will fix; the message is user-safe. */
-export class PermanentFailure extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'PermanentFailure';
-  }
+export class PermanentFailure extends ChatopsError {
+  readonly code = 'permanent';
 }
 
 /** What applying a request did: the requester's outcome, and what the final commit writes with it. */
@@ -175,13 +173,6 @@ function finalUpdate(request: ChatRequest, notes: readonly string[]): RequesterU
   }
 }
 
-/** True when a later delivery of the same job may succeed. */
-export function isRetryable(error: unknown): boolean {
-  if (error instanceof PermanentFailure) return false;
-  if (error instanceof ClusterAdminError || error instanceof SecretStoreError || error instanceof StateStoreError) return error.retryable;
-  // Unknown errors (a bug, an SDK surprise) get the queue's retries, then the final-attempt rollback.
-  return true;
-}
 
 /** What a requester is told when the record their request needs is someone else's (a race the ack could not see). */
 function heldText(request: ChatRequest, error: RecordHeldError): string {
@@ -199,7 +190,8 @@ function heldText(request: ChatRequest, error: RecordHeldError): string {
  * reference logged on the line with the details (`failureReference`).
  */
 export function failureText(error: unknown, ref?: string): string {
-  if (error instanceof PermanentFailure || error instanceof ClusterAdminError || error instanceof SecretStoreError || error instanceof StateStoreError) return error.message;
+  const known = userSafeMessage(error);
+  if (known !== undefined) return known;
   return `Something went wrong on our side; the change was not applied. The bot team has the details in the logs${ref !== undefined ? ` (reference \`${ref}\`)` : ''}.`;
 }
 

@@ -3,17 +3,12 @@
  * `message` naming the secret (never its value, never SDK metadata), so it is safe to log and
  * to show an operator. Callers match with `instanceof`, never by parsing messages.
  */
+import { ChatopsError } from '../errors';
+
 export type SecretStoreErrorCode = 'already_exists' | 'not_found' | 'unavailable' | 'access_denied' | 'invalid' | 'backend_error';
 
-export abstract class SecretStoreError extends Error {
-  abstract readonly code: SecretStoreErrorCode;
-  /** Whether repeating the same call later may succeed. */
-  readonly retryable: boolean = false;
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = this.constructor.name;
-  }
+export abstract class SecretStoreError extends ChatopsError {
+  abstract override readonly code: SecretStoreErrorCode;
 }
 
 /**

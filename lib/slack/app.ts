@@ -14,7 +14,7 @@ import { decodeFindingRef } from '../audit/findings';
 import { failureReference, type Logger } from '../log';
 import { type ClickedCard, type Decisions } from '../requests/decisions';
 import { allowedResponseUrl, clickedMessage, commandOrigin, interactionOrigin, originRefusal, type PayloadOrigin, type Workspace } from './binding';
-import { ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_AUDIT_RETRY, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
+import { type Message, ACTION_APPROVE, ACTION_AUDIT_KEEP, ACTION_AUDIT_REMOVE, ACTION_AUDIT_RETRY, ACTION_DENY, denyReasonModal, findingResolvedBlocks, fingerprintOfActionsBlock, refusalMessage, requestIdOfDecisionBlock, textMessage, VIEW_DENY } from './blocks';
 import { type CommandHandler } from './commands';
 import { ACTION_REMINDER_EXTEND, ACTION_REMINDER_LET_EXPIRE, decodeShortcut, HOME_ACTION_IDS, letExpireText, reminderAnswered } from './home';
 import { slackError } from './notifier';
@@ -135,6 +135,21 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   };
 
   /**
+   * Runs a listener's work. An unexpected failure is logged in full with a reference (`event`),
+   * and the person hears one generic line with that reference through `tell` (never the error,
+   * which could carry SDK metadata); a failure to tell them is not a second error.
+   */
+  const failSafe = async (event: string, user: unknown, work: () => Promise<void>, tell: (text: string) => Promise<unknown>): Promise<void> => {
+    try {
+      await work();
+    } catch (error) {
+      const ref = failureReference();
+      logger.error({ event, ref, err: error, user: clip(user) }, 'a Slack listener failed');
+      await tell(genericFailure(ref)).catch(() => undefined);
+    }
+  };
+
+  /**
    * The message and block an Approve / Deny click came from (the use case checks they are the card
    * of the request the value names), or `undefined` when the click is refused here.
    */
@@ -149,7 +164,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   };
 
   app.command(options.commandName, async ({ command, ack, context }) => {
-    try {
+    const ackWith = (message: Message) => ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
+    await failSafe('command.error', command.user_id, async () => {
       if (await foreign(commandOrigin(command), 'command.refused')) {
         const message = refusalMessage(NOT_OUR_WORKSPACE);
         await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
@@ -168,32 +184,23 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         ...(context.retryNum !== undefined ? { retry: true } : {}),
         ...(typeof context.endpoint === 'string' ? { endpoint: context.endpoint } : {}),
       });
-      await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
-    } catch (error) {
-      const ref = failureReference();
-      logger.error({ event: 'command.error', ref, err: error, user: command.user_id }, 'command failed');
-      const message = textMessage(genericFailure(ref), 'error');
-      await ack({ response_type: 'ephemeral', text: message.text, blocks: message.blocks });
-    }
+      await ackWith(message);
+    }, (text) => ackWith(textMessage(text, 'error')));
   });
 
   app.action<BlockAction<ButtonAction>>(ACTION_APPROVE, async ({ ack, body, action, respond }) => {
     await ack();
-    try {
+    await failSafe('approve.error', body.user?.id, async () => {
       const card = await cardClicked(body, action, respond, 'click.refused');
       if (card === undefined) return;
       const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve', card });
       await answer(body, respond, result.message);
-    } catch (error) {
-      const ref = failureReference();
-      logger.error({ event: 'approve.error', ref, err: error, user: clip(body.user?.id) }, 'approve failed');
-      await answer(body, respond, genericFailure(ref)).catch(() => undefined);
-    }
+    }, (text) => answer(body, respond, text));
   });
 
   app.action<BlockAction<ButtonAction>>(ACTION_DENY, async ({ ack, body, action, respond }) => {
     await ack();
-    try {
+    await failSafe('deny.error', body.user?.id, async () => {
       const card = await cardClicked(body, action, respond, 'click.refused');
       if (card === undefined) return;
       const checked = await options.decisions.check(action.value ?? '', body.user.id, 'deny', card);
@@ -202,34 +209,23 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         return;
       }
       // The modal asks for an optional reason; the decision happens on submit.
-      await options.client.views.open({ trigger_id: body.trigger_id, view: denyReasonModal(checked.request) });
-    } catch (error) {
-      // A retried delivery of the click: the first one opened the modal with this trigger.
-      if (slackError(error) === 'exchanged_trigger_id') {
+      await options.client.views.open({ trigger_id: body.trigger_id, view: denyReasonModal(checked.request) }).catch((error: unknown) => {
+        // A retried delivery of the click: the first one opened the modal with this trigger.
+        if (slackError(error) !== 'exchanged_trigger_id') throw error;
         logger.info({ event: 'deny.modal-already-open', user: body.user.id }, 'deny modal already opened by an earlier delivery of this click');
-        return;
-      }
-      const ref = failureReference();
-      logger.error({ event: 'deny.error', ref, err: error, user: clip(body.user?.id) }, 'deny failed');
-      await answer(body, respond, genericFailure(ref)).catch(() => undefined);
-    }
+      });
+    }, (text) => answer(body, respond, text));
   });
 
   app.view(VIEW_DENY, async ({ ack, body, view }) => {
-    try {
-      if (await foreign(interactionOrigin(body), 'click.refused')) {
-        await ack({ response_action: 'errors', errors: { reason: NOT_OUR_WORKSPACE } });
-        return;
-      }
+    const refuse = (reason: string) => ack({ response_action: 'errors', errors: { reason } });
+    await failSafe('deny.error', body.user?.id, async () => {
+      if (await foreign(interactionOrigin(body), 'click.refused')) return void (await refuse(NOT_OUR_WORKSPACE));
       const reason = view.state.values.reason?.reason?.value?.trim();
       const result = await options.decisions.decide({ requestId: view.private_metadata, actor: body.user.id, action: 'deny', ...(reason ? { reason } : {}) });
       if (result.ok) await ack();
-      else await ack({ response_action: 'errors', errors: { reason: result.message } });
-    } catch (error) {
-      const ref = failureReference();
-      logger.error({ event: 'deny.error', ref, err: error, user: clip(body.user?.id) }, 'deny failed');
-      await ack({ response_action: 'errors', errors: { reason: genericFailure(ref) } });
-    }
+      else await refuse(result.message);
+    }, refuse);
   });
 
   // Remove and Keep on an audit report: the use case decides; on success the finding's buttons
@@ -239,7 +235,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   const auditAction = (decide: (click: FindingClick) => Promise<FindingDecision>, done: (actor: string) => string, event: string) =>
     async ({ ack, body, action, respond }: { ack: () => Promise<void>; body: BlockAction<ButtonAction>; action: ButtonAction; respond: RespondFn }) => {
       await ack();
-      try {
+      await failSafe(event, body.user?.id, async () => {
         if (await foreign(interactionOrigin(body), 'click.refused')) return void (await answer(body, respond, NOT_OUR_WORKSPACE, { dm: false }));
         const clicked = clickedMessage(body, action);
         if (typeof clicked === 'string') return void (await refuseClick(body, respond, 'click.refused', clicked, NOT_THIS_FINDING));
@@ -263,11 +259,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         const resolved = findingResolvedBlocks(blocks, result.ref.fingerprint, done(body.user.id));
         if (allowedResponseUrl(body.response_url, options.responseUrlPrefix) !== undefined) await respond({ replace_original: true, text, blocks: resolved });
         else await options.client.chat.update({ channel: clicked.channel, ts: clicked.ts, text, blocks: resolved });
-      } catch (error) {
-        const ref = failureReference();
-        logger.error({ event, ref, err: error, user: clip(body.user?.id) }, 'audit click failed');
-        await answer(body, respond, genericFailure(ref)).catch(() => undefined);
-      }
+      }, (text) => answer(body, respond, text));
     };
 
   app.action<BlockAction<ButtonAction>>(
@@ -287,13 +279,12 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   // person's own tab, for a user of the bot's workspace.
   app.event('app_home_opened', async ({ event, body }) => {
     if (event.tab !== 'home') return;
-    try {
+    // Nobody to answer: the next open tries again.
+    await failSafe('home.error', event.user, async () => {
       const origin: PayloadOrigin = { teamId: body.team_id, enterpriseId: body.enterprise_id, userId: event.user, interactive: false };
       if (await foreign(origin, 'event.refused')) return;
       await options.commands.publishHome(event.user, body.event_id, { opened: true });
-    } catch (error) {
-      logger.error({ event: 'home.error', ref: failureReference(), err: error, user: clip(event.user) }, 'could not publish a Home tab');
-    }
+    }, () => Promise.resolve());
   });
 
   // A button on the Home tab: the command it stands for, as the clicker; the answer shows on top
@@ -302,7 +293,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     await ack();
     const user = body.user.id;
     const clickId = body.trigger_id ?? `${user}-${action.action_ts}`;
-    try {
+    await failSafe('home-click.error', user, async () => {
       if (await foreign(interactionOrigin(body), 'click.refused')) return;
       if (body.view?.type !== 'home' || body.container?.type !== 'view') {
         logger.warn({ event: 'click.refused', reason: 'a Home button outside the Home tab', action: clip(action.action_id), user: clip(user) }, 'click refused');
@@ -321,18 +312,14 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         notice = (await options.commands.perform(user, shortcut, body.trigger_id)).text;
       }
       await options.commands.publishHome(user, clickId, { notice });
-    } catch (error) {
-      const ref = failureReference();
-      logger.error({ event: 'home-click.error', ref, err: error, user: clip(user) }, 'Home tab click failed');
-      await options.commands.publishHome(user, clickId, { notice: genericFailure(ref) }).catch(() => undefined);
-    }
+    }, (text) => options.commands.publishHome(user, clickId, { notice: text }));
   });
 
   // The buttons of an expiry reminder (a DM): Extend is `extend` as the clicker; Let it expire
   // only answers. Either replaces the reminder's buttons with the answer.
   app.action<BlockAction<ButtonAction>>(new RegExp(`^(${ACTION_REMINDER_EXTEND}|${ACTION_REMINDER_LET_EXPIRE})$`), async ({ ack, body, action, respond }) => {
     await ack();
-    try {
+    await failSafe('reminder-click.error', body.user?.id, async () => {
       if (await foreign(interactionOrigin(body), 'click.refused')) return void (await answer(body, respond, NOT_OUR_WORKSPACE, { dm: false }));
       const shortcut = decodeShortcut(action.action_id, action.value, options.clusterAliases);
       if ('refused' in shortcut || (shortcut.kind !== 'extend' && shortcut.kind !== 'let-expire')) {
@@ -346,11 +333,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       if (allowedResponseUrl(body.response_url, options.responseUrlPrefix) !== undefined) await respond({ replace_original: true, text: answered.text, blocks: answered.blocks });
       else if (channel !== undefined && ts !== undefined && body.message?.bot_id === options.botId) await options.client.chat.update({ channel, ts, text: answered.text, blocks: answered.blocks });
       else await answer(body, respond, text);
-    } catch (error) {
-      const ref = failureReference();
-      logger.error({ event: 'reminder-click.error', ref, err: error, user: clip(body.user?.id) }, 'reminder click failed');
-      await answer(body, respond, genericFailure(ref)).catch(() => undefined);
-    }
+    }, (text) => answer(body, respond, text));
   });
 
   app.error(async (error) => {
