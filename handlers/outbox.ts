@@ -12,6 +12,7 @@ import { createLogger, type Logger, invocationLogged } from '../lib/log';
 import { type JobQueue, submitJob } from '../lib/requests/jobs';
 import { requestToSubmit } from '../lib/requests/outbox';
 import { SqsJobQueue } from '../lib/requests/queue';
+import { AWS_SDK } from '../lib/retry-policies';
 
 export function outboxHandler(dependencies: () => { readonly queue: JobQueue; readonly logger: Logger }) {
   return async (event: DynamoDBStreamEvent, _context: Context): Promise<DynamoDBBatchResponse> => {
@@ -41,7 +42,7 @@ export const handler = invocationLogged(outboxHandler(() => {
   if (dependencies !== undefined) return dependencies;
   const config = loadConfig(process.env);
   if (config.queue.kind !== 'sqs' || config.queue.url === undefined) throw new Error('config: queue: the outbox relay needs an SQS queue URL (QUEUE_URL).');
-  const client = new SQSClient({ region: config.awsRegion ?? 'us-east-1', ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}), maxAttempts: 3 });
+  const client = new SQSClient({ region: config.awsRegion ?? 'us-east-1', ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}), maxAttempts: AWS_SDK.maxAttempts });
   dependencies = { queue: new SqsJobQueue({ client, queueUrl: config.queue.url }), logger: createLogger({ level: config.logLevel }) };
   return dependencies;
 }));

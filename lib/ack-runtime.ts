@@ -30,6 +30,7 @@ import { type SecretStore } from './secrets/types';
 import { SlackMembership } from './slack/membership';
 import { type Notifier } from './requests/notifier';
 import { createSlackClient } from './slack/web-client';
+import { AWS_SDK } from './retry-policies';
 
 export interface RuntimeOverrides {
   /**
@@ -133,7 +134,7 @@ export function createAckRuntime(config: Config, { env = {}, overrides = {}, red
       throw new Error('config: queue: an SQS queue URL (QUEUE_URL) is required outside local mode.');
     }
     queue = new SqsJobQueue({
-      client: new SQSClient({ region, ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}), ...(credentials ? { credentials } : {}), maxAttempts: 3 }),
+      client: new SQSClient({ region, ...(config.queue.endpoint ? { endpoint: config.queue.endpoint } : {}), ...(credentials ? { credentials } : {}), maxAttempts: AWS_SDK.maxAttempts }),
       queueUrl: config.queue.url,
     });
   }

@@ -113,6 +113,7 @@ import {
   type RequestEvent,
   type RequestStatus,
 } from './types';
+import { AWS_SDK } from '../retry-policies';
 
 // ---------------------------------------------------------------------------------------------
 // Table definition: a leaf module (table-layout.ts), so the CDK stack reads it without the store.
@@ -147,9 +148,9 @@ export function createDocumentClient({
   region,
   endpoint,
   credentials,
-  maxAttempts = 3,
-  connectionTimeoutMs = 2_000,
-  requestTimeoutMs = 5_000,
+  maxAttempts = AWS_SDK.maxAttempts,
+  connectionTimeoutMs = AWS_SDK.connectionTimeoutMs,
+  requestTimeoutMs = AWS_SDK.requestTimeoutMs,
 }: DynamoClientOptions = {}): DynamoDBDocumentClient {
   const client = new DynamoDBClient({
     ...(region !== undefined && { region }),

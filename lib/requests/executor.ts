@@ -42,6 +42,7 @@ import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionPuts, type TransitionResult } from './store';
 import { type ChatRequest, type DmReceipt, type ExtendParams, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
+import { LAST_CHANCE } from '../retry-policies';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
 export interface AuditJobs {
@@ -147,12 +148,8 @@ interface Ending {
 /** How long a command-answering job is remembered as answered (SQS keeps a message at most 14 days; redeliveries come within hours). */
 const ANSWERED_JOB_TTL_SECONDS = 24 * 60 * 60;
 
-/**
- * Quick retries of a transient failure where no redelivery follows: a rollback, and the final
- * commit on a job's last delivery. Four tries in all, about 0.2, 0.4 and 0.8 s apart.
- */
-const LAST_CHANCE_RETRIES = 3;
-const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE_RETRIES, backoff: new ExponentialBackoff({ initialDelay: 200, maxDelay: 800 }) });
+/** Quick retries of a transient failure where no redelivery follows (`LAST_CHANCE`): a rollback, the final commit on a job's last delivery. */
+const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE.retries, backoff: new ExponentialBackoff({ initialDelay: LAST_CHANCE.initialDelayMs, maxDelay: LAST_CHANCE.maxDelayMs }) });
 
 
 

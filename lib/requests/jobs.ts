@@ -2,12 +2,13 @@
  * Work the Slack handler hands to the worker (through SQS on Lambda, in process locally).
  * A job carries ids and parameters only: never a secret.
  */
+import { JOB_REDELIVERY } from '../retry-policies';
 
 /**
  * Deliveries of a job before SQS moves it to the dead-letter queue (the queue's redrive policy,
  * infra): the worker's last delivery rolls back instead of retrying.
  */
-export const MAX_RECEIVE_COUNT = 5;
+export const MAX_RECEIVE_COUNT = JOB_REDELIVERY.maxReceiveCount;
 
 export type ReadCommand = 'allowlist' | 'check' | 'users';
 

@@ -15,6 +15,7 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } fr
 import { type SQSBatchResponse, type SQSEvent, type SQSRecord } from 'aws-lambda';
 import { type Logger } from '../log';
 import { type EnqueueOptions, type Job, type JobQueue } from './jobs';
+import { JOB_REDELIVERY } from '../retry-policies';
 
 /** SQS FIFO: deduplication ids are at most 128 characters of this alphabet. */
 function fifoId(text: string): string {
@@ -50,9 +51,9 @@ export class SqsJobQueue implements JobQueue {
 /** SQS's ceiling on a message's visibility timeout. */
 const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
 
-/** Backoff of a retried job: 2 s, 4 s, 8 s, … at most a minute, with jitter (half fixed, half random). */
-export const RETRY_BASE_MS = 2_000;
-export const RETRY_CAP_MS = 60_000;
+/** Backoff of a retried job (`JOB_REDELIVERY`): 2 s, 4 s, 8 s, … at most a minute, with jitter (half fixed, half random). */
+export const RETRY_BASE_MS = JOB_REDELIVERY.baseMs;
+export const RETRY_CAP_MS = JOB_REDELIVERY.capMs;
 export function retryDelayMs(receiveCount: number, random: () => number = Math.random): number {
   const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, receiveCount - 1));
   return Math.round(ceiling / 2 + random() * (ceiling / 2));

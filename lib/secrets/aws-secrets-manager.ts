@@ -45,6 +45,7 @@ import {
   type SecretSummary,
   secretTagRecord,
 } from './types';
+import { AWS_SDK } from '../retry-policies';
 
 /** Options for the client `AwsSecretStore` builds when it is not handed one. */
 export interface SecretsManagerClientOptions {
@@ -70,9 +71,9 @@ export function createSecretsManagerClient({
   region,
   endpoint,
   credentials,
-  maxAttempts = 3,
-  connectionTimeoutMs = 2_000,
-  requestTimeoutMs = 5_000,
+  maxAttempts = AWS_SDK.maxAttempts,
+  connectionTimeoutMs = AWS_SDK.connectionTimeoutMs,
+  requestTimeoutMs = AWS_SDK.requestTimeoutMs,
 }: SecretsManagerClientOptions = {}): SecretsManagerClient {
   return new SecretsManagerClient({
     ...(region !== undefined && { region }),

@@ -5,6 +5,7 @@
  */
 import { LogLevel, WebClient, type Logger as SlackLogger, type WebAPICallResult } from '@slack/web-api';
 import { type Logger } from '../log';
+import { SLACK_WEB_API } from '../retry-policies';
 
 export interface SlackClientOptions {
   readonly token: string;
@@ -54,11 +55,11 @@ class QuietWebClient extends WebClient {
   }
 }
 
-export function createSlackClient({ token, slackApiUrl, logger, retries = 2, timeoutMs = 5_000 }: SlackClientOptions): WebClient {
+export function createSlackClient({ token, slackApiUrl, logger, retries = SLACK_WEB_API.retries, timeoutMs = SLACK_WEB_API.timeoutMs }: SlackClientOptions): WebClient {
   return new QuietWebClient(token, {
     slackApiUrl,
     timeout: timeoutMs,
-    retryConfig: { retries, factor: 2, minTimeout: 200, maxTimeout: 2_000, randomize: true },
+    retryConfig: { retries, factor: SLACK_WEB_API.factor, minTimeout: SLACK_WEB_API.minTimeout, maxTimeout: SLACK_WEB_API.maxTimeout, randomize: SLACK_WEB_API.randomize },
     ...(logger ? { logger: slackLogger(logger) } : { logLevel: LogLevel.ERROR }),
   });
 }

@@ -41,6 +41,7 @@ import { silentLogger, type Logger } from '../../log';
 import { METRIC, type Metrics, NO_METRICS } from '../../metrics';
 import { type components, type paths } from './openapi.gen';
 import { CloudApiPacers, type RequestPacer } from './pacer';
+import { CLOUD_API } from '../../retry-policies';
 
 /** The API version this client is written against (the spec's `info.version`), sent as `Cc-Version`. */
 export const CLOUD_API_VERSION = '2024-09-16';
@@ -213,8 +214,8 @@ export class CloudApiClient {
   constructor({
     apiKey,
     baseUrl = DEFAULT_CLOUD_API_BASE_URL,
-    timeoutMs = 10_000,
-    retry: { maxAttempts = 4, baseDelayMs = 250, maxDelayMs = 8_000, maxRetryAfterMs = 30_000 } = {},
+    timeoutMs = CLOUD_API.timeoutMs,
+    retry: { maxAttempts = CLOUD_API.maxAttempts, baseDelayMs = CLOUD_API.baseDelayMs, maxDelayMs = CLOUD_API.maxDelayMs, maxRetryAfterMs = CLOUD_API.maxRetryAfterMs } = {},
     pacers = new CloudApiPacers(),
     fetch: fetchImpl = (request) => globalThis.fetch(request),
     logger = silentLogger(),

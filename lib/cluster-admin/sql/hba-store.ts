@@ -8,6 +8,7 @@ import path from 'node:path';
 import { escapeLiteral, type Pool, type PoolClient } from 'pg';
 import { BackendError } from '../errors';
 import { translatePgError } from './pg-errors';
+import { HBA_REWRITE } from '../../retry-policies';
 
 export interface HbaStore {
   read(): Promise<string>;
@@ -146,7 +147,7 @@ export class CockroachHbaSettingStore implements HbaStore {
   }
 
   async modify(change: (current: string) => string | undefined): Promise<boolean> {
-    const { maxAttempts = 5, pool, cluster } = this.options;
+    const { maxAttempts = HBA_REWRITE.maxAttempts, pool, cluster } = this.options;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const current = await this.read();
       const next = change(current);

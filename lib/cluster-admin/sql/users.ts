@@ -22,6 +22,7 @@ import {
 import { inTransaction } from './pool';
 import { translatePgError } from './pg-errors';
 import { canPreHash, scramSha256Verifier } from './scram';
+import { SQL_CONFLICT } from '../../retry-policies';
 
 export interface SqlUsersOptions {
   readonly cluster: string;
@@ -40,7 +41,7 @@ export interface SqlUsersOptions {
  */
 const conflictRetry = retry(
   handleWhen((error) => error instanceof ConflictError && error.retryable),
-  { maxAttempts: 5, backoff: new ExponentialBackoff({ initialDelay: 20, maxDelay: 500 }) },
+  { maxAttempts: SQL_CONFLICT.maxAttempts, backoff: new ExponentialBackoff({ initialDelay: SQL_CONFLICT.initialDelayMs, maxDelay: SQL_CONFLICT.maxDelayMs }) },
 );
 
 
