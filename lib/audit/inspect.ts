@@ -5,7 +5,6 @@
  * user, so a 10,000-entry allowlist costs its pages and nothing more; Cloud API calls go through
  * the per-key pacer every client of the process shares.
  */
-import { SqlClusterAdmin } from '../cluster-admin/sql/backend';
 import { type ClusterAdmin } from '../cluster-admin/types';
 import { type ClusterConfig } from '../config';
 import { type RequestStore } from '../requests/store';
@@ -125,7 +124,7 @@ async function allOrFirstError<T extends readonly unknown[]>(promises: { readonl
  * and those the HBA guard does not reject. One read of the rules, one of the roles.
  */
 async function selfHostedFacts(admin: ClusterAdmin): Promise<Pick<ClusterInputs, 'operatorCidrs' | 'opaqueRules' | 'privilegedRoles' | 'unguardedRoles'>> {
-  if (!(admin instanceof SqlClusterAdmin)) return { operatorCidrs: new Set() };
+  if (admin.inspectHba === undefined) return { operatorCidrs: new Set() };
   const hba = await admin.inspectHba();
   return {
     operatorCidrs: new Set(hba.unmanaged.map((rule) => rule.cidr)),

@@ -5,6 +5,7 @@
  * CockroachDB or PostgreSQL over `pg`, allowlist via host-based authentication).
  * Nothing here knows about Slack, AWS Lambda or where passwords are stored.
  */
+import { type HbaInspection } from './sql/backend';
 
 /** A normalised IPv4 network, always `a.b.c.d/n` with no host bits set. */
 export type Cidr = string;
@@ -209,6 +210,11 @@ export interface ClusterAdmin {
   revoke(name: string, grants: readonly Grant[]): Promise<void>;
   /** Members of the `admin` role, when the backend can see them (sql, or cloud with an admin SQL connection). */
   listAdmins?(): Promise<string[]>;
+  /**
+   * A self-hosted cluster's HBA rules and privileged roles, for the audit (sql); absent where the
+   * cluster has no such rules (Cloud).
+   */
+  inspectHba?(): Promise<HbaInspection>;
   /** Rules that may admit any address because the backend cannot judge them (sql: HBA lines); absent = none can exist. */
   listOpaqueRules?(): Promise<OpaqueRule[]>;
 
