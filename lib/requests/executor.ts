@@ -249,7 +249,7 @@ export class RequestExecutor {
 
   /** A request of `user`'s moved: their Home tab, if they look at it, follows (best effort). */
   private async homeChanged(request: ChatRequest): Promise<void> {
-    await this.o.home?.changed(request.requester);
+    await this.o.home?.changed(request);
   }
 
   /**

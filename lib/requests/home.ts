@@ -32,6 +32,9 @@ export interface AccessOverview {
   readonly toDecide: readonly ChatRequest[];
 }
 
+/** What a Home tab says on top: the answer to a click, or a request of theirs that moved. */
+export type HomeNotice = string | { readonly request: ChatRequest };
+
 export interface HomeOptions {
   readonly store: RequestStore;
   readonly access: Pick<AccessControl, 'approverClusters'>;
@@ -74,8 +77,8 @@ export class Home {
     return { user, at: this.now().toISOString(), holdings, mine, toDecide };
   }
 
-  /** Publishes `user`'s Home tab, with `notice` (the answer to what they just clicked) on top. */
-  async publish(user: string, notice?: string): Promise<void> {
+  /** Publishes `user`'s Home tab, with `notice` (the answer to what they just clicked, or a request of theirs that moved) on top. */
+  async publish(user: string, notice?: HomeNotice): Promise<void> {
     await this.o.notifier.publishHome(await this.overview(user), notice);
   }
 
@@ -86,14 +89,15 @@ export class Home {
   }
 
   /**
-   * Something `user` holds or asked for changed: their Home tab is published again if they opened
-   * it lately. Best effort: a failure is logged, never retried (the next open shows the truth).
+   * A request of its requester's moved (it waits for approval, or it ended): their Home tab is
+   * published again, saying so on top, if they opened it lately. Best effort: a failure is logged, never retried (the next open shows the truth).
    */
-  async changed(user: string): Promise<void> {
+  async changed(request: ChatRequest): Promise<void> {
+    const user = request.requester;
     try {
       const holders = await Promise.all([0, 1].map((monthsAgo) => this.o.store.idempotencyKeyHolder(this.markerKey(user, monthsAgo))));
       if (holders.every((h) => h === undefined)) return;
-      await this.publish(user);
+      await this.publish(user, { request });
     } catch (error) {
       this.o.logger.warn({ event: 'home.refresh-failed', user, err: error }, 'could not refresh a Home tab');
     }

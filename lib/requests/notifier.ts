@@ -3,7 +3,7 @@
  * (lib/slack) renders these views as Block Kit and chooses response_url or DM.
  */
 import { type ConnectionDetails, type OpaqueRule } from '../cluster-admin/types';
-import { type AccessOverview } from './home';
+import { type AccessOverview, type HomeNotice } from './home';
 import { type ChatRequest, type DmReceipt, type ExtendSubject, type ManagedEntry, type ManagedUser } from './types';
 
 export type Tone = 'info' | 'success' | 'warning' | 'error';
@@ -68,7 +68,7 @@ export interface ExpiryReminder {
 
 export interface Notifier {
   /** Publishes a person's Home tab ("My access"); `notice` is the answer to what they just did. */
-  publishHome(overview: AccessOverview, notice?: string): Promise<void>;
+  publishHome(overview: AccessOverview, notice?: HomeNotice): Promise<void>;
   /** DMs the holder of a temporary entry or user that it expires soon, with Extend and Let it expire. */
   remindExpiry(reminder: ExpiryReminder): Promise<void>;
   tellRequester(request: ChatRequest, update: RequesterUpdate): Promise<void>;

@@ -175,10 +175,15 @@ const CARD_STATE: Record<ChatRequest['status'], string> = {
   refused: 'Refused',
 };
 
+/** How a request stands, in the words its card's header begins with ("Approved and applied", "Cancelled by its requester"). */
+export function cardState(request: Pick<ChatRequest, 'status' | 'decidedBy' | 'requester' | 'denyReason'>): string {
+  return isWithdrawn(request) ? 'Cancelled by its requester' : CARD_STATE[request.status];
+}
+
 /** The approvers' card: posted once, then updated in place as the request moves. */
 export function approvalCard(request: ChatRequest, mentions: readonly string[] = []): Message {
   const what = summary(request);
-  const state = isWithdrawn(request) ? 'Cancelled by its requester' : CARD_STATE[request.status];
+  const state = cardState(request);
   const title = `${state}: ${what} on ${request.cluster}`;
   const fields = [
     `*Requester*\n<@${request.requester}>`,

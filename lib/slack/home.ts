@@ -14,7 +14,7 @@ import { formatDuration } from '../config';
 import { type AccessOverview } from '../requests/home';
 import { type ExpiryReminder } from '../requests/notifier';
 import { type ChatRequest, type ExtendSubject, type ManagedEntry, type ManagedUser } from '../requests/types';
-import { context, summary, type Message } from './blocks';
+import { cardState, context, summary, type Message } from './blocks';
 import { inlineCode, quoteLabel } from '../text';
 
 export const ACTION_HOME_REVOKE = 'home-revoke';
@@ -258,4 +258,10 @@ export function reminderAnswered(text: string): Message {
 /** What "Let it expire" leaves in place of the reminder's buttons. */
 export function letExpireText(shortcut: Extract<Shortcut, { kind: 'let-expire' }>): string {
   return `OK: ${subjectText(shortcut.subject)} on \`${shortcut.cluster}\` expires ${when(shortcut.expiresAt)}, as planned.`;
+}
+
+/** A Home tab's notice when a request of its person's moved: what, where, and how it stands. */
+export function requestMovedLine(request: ChatRequest): string {
+  const state = request.status === 'applied' && request.quorum === 0 ? 'Applied' : cardState(request);
+  return `${state}: your request to ${summary(request)} on \`${request.cluster}\` (request ${inlineCode(request.id)}).`;
 }

@@ -12,11 +12,11 @@ import { type WebClient } from '@slack/web-api';
 import { type ClusterConfig } from '../config';
 import { type Logger } from '../log';
 import { defaultExtension } from '../policy/assess';
-import { type AccessOverview } from '../requests/home';
+import { type AccessOverview, type HomeNotice } from '../requests/home';
 import { type ConnectionDelivery, type ExpiryReminder, type Notifier, type ReplyTarget, type RequesterUpdate, type View } from '../requests/notifier';
 import { type ChatRequest, type DmReceipt } from '../requests/types';
 import { allowedResponseUrl } from './binding';
-import { homeView, reminderMessage } from './home';
+import { homeView, reminderMessage, requestMovedLine } from './home';
 import { approvalCard, connectionFormatsThread, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
 
 /** Slack: a response_url is valid for 30 minutes (and 5 uses). We stop a minute early. */
@@ -121,8 +121,9 @@ export class SlackNotifier implements Notifier {
     await this.dm(target.user, message);
   }
 
-  async publishHome(overview: AccessOverview, notice?: string): Promise<void> {
-    const view = homeView(overview, notice, {
+  async publishHome(overview: AccessOverview, notice?: HomeNotice): Promise<void> {
+    const text = notice === undefined || typeof notice === 'string' ? notice : requestMovedLine(notice.request);
+    const view = homeView(overview, text, {
       command: this.o.commandName,
       extendBy: (cluster) => this.extendBy(cluster),
       approversChannel: (cluster) => this.o.clusters.config(cluster)?.approversChannel,

@@ -5,6 +5,8 @@
  * (a signed slash command, a button click, a modal submission) through `SlackDriver` over HTTP to
  * the bot's endpoint, and prints what the bot does through the Slack Web API and response URLs,
  * as `SlackWebApiServer` reports it: ephemeral replies, channel posts, DMs, edits and deletions.
+ * `home` opens the app's Home tab the way the Slack client does (an `app_home_opened` event) and
+ * shows what the bot published; its buttons are numbered like messages'.
  *
  * Input may be a terminal (prompt, line editing) or a pipe (each line is echoed after the prompt,
  * so a scripted run reads like a transcript); lines run one at a time, in order.
@@ -41,10 +43,10 @@ export interface ConsoleOptions {
   readonly idle: () => Promise<void>;
 }
 
-interface ButtonRef extends RenderedButton {
-  readonly channel: string;
-  readonly ts: string;
-}
+/** Where a numbered button is: on a message (or a modal), or on someone's Home tab. */
+type ButtonPlace = { readonly kind: 'message'; readonly channel: string; readonly ts: string } | { readonly kind: 'home'; readonly user: string };
+
+type ButtonRef = RenderedButton & { readonly place: ButtonPlace };
 
 /** Message bodies are indented under their heading; empty lines stay empty. */
 const indent = (line: string): string => (line === '' ? '' : `  ${line}`);
@@ -57,6 +59,7 @@ const HELP = (command: string): string[] => [
     ['whoami', 'who you are'],
     ['users', "the workspace's people and what they may do"],
     ['click <n>', 'press button [n] (a button marked … asks first: click <n> yes)'],
+    ['home', 'open the bot\'s Home tab ("My access"); its buttons are numbered like messages\''],
     ['submit [text]', 'submit the modal open for you (Deny asks for a reason); cancel closes it'],
     ['wait', 'wait until the bot has finished its background work'],
     ['help', 'this list'],
@@ -73,6 +76,8 @@ export class SlackConsole {
   private nextButton = 1;
   private user: LocalUser;
   private readonly modals = new Map<string, StoredView>();
+  /** While `home` or a Home click shows the tab itself, its update notices are not needed. */
+  private showingHome = false;
   private rl: Interface | undefined;
 
   constructor(options: ConsoleOptions) {
@@ -143,6 +148,8 @@ export class SlackConsole {
         return this.write(this.o.users.map((u) => `${u.id === this.user.id ? '*' : ' '} ${this.describe(u)}`));
       case 'click':
         return this.click(rest[0], rest[1]);
+      case 'home':
+        return this.home();
       case 'submit':
       case 'reason':
         return this.submit(argument);
@@ -184,7 +191,43 @@ export class SlackConsole {
     if (button.confirm !== undefined && answer !== 'yes') {
       return this.write([button.confirm.title, ...button.confirm.text.map(indent), `${button.confirm.confirm}: click ${n} yes · or do nothing to go back`]);
     }
-    await this.o.driver.clickButton({ user: this.user.id, message: { channel: button.channel, ts: button.ts }, actionId: button.actionId, blockId: button.blockId });
+    const { place } = button;
+    if (place.kind === 'home') return this.clickInHome(place.user, button);
+    await this.o.driver.clickButton({ user: this.user.id, message: { channel: place.channel, ts: place.ts }, actionId: button.actionId, blockId: button.blockId });
+  }
+
+  /** Opens the Home tab as Slack does when you click the app, then shows what the bot published. */
+  private async home(): Promise<void> {
+    await this.whileShowingHome(async () => {
+      const result = await this.o.driver.openHome({ user: this.user.id });
+      // Slack shows nothing when an event fails; the console says so, for whoever runs the bot.
+      if (!result.acknowledged) this.write([this.style.warn(`! the bot did not accept app_home_opened (HTTP ${result.response.statusCode})`)]);
+      await this.o.idle();
+    });
+    this.showHome();
+  }
+
+  /**
+   * A Home button: only its owner sees that tab. The Slack client updates an open Home tab in
+   * place, so what the bot republishes (its answer to the click) is shown once it is done.
+   */
+  private async clickInHome(owner: string, button: ButtonRef): Promise<void> {
+    if (owner !== this.user.id) throw new Error(`that button is on ${this.directory.userName(owner)}'s Home tab: only they see it (as ${this.directory.userName(owner)}).`);
+    await this.whileShowingHome(async () => {
+      const result = await this.o.driver.clickInHome({ user: owner, actionId: button.actionId, blockId: button.blockId });
+      if (!result.acknowledged) this.write([this.style.warn(`! the bot did not accept the click (HTTP ${result.response.statusCode})`)]);
+      await this.o.idle();
+    });
+    this.showHome();
+  }
+
+  private async whileShowingHome(work: () => Promise<void>): Promise<void> {
+    this.showingHome = true;
+    try {
+      await work();
+    } finally {
+      this.showingHome = false;
+    }
   }
 
   private openModal(): StoredView {
@@ -232,22 +275,25 @@ export class SlackConsole {
       this.write([`${this.where(message.channel)} ${this.style.dim(`(a message from ${this.directory.userName(message.user)} was deleted: "${message.text}")`)}`]);
     const onEphemeral = ({ ephemeral, replaces }: { ephemeral: SlackEphemeral; replaces?: string }) => this.showEphemeral(ephemeral, replaces);
     const onView = ({ view }: { view: StoredView }) => this.showModal(view);
+    const onHome = ({ user }: { user: string }) => {
+      if (user === this.user.id && !this.showingHome) this.write([this.style.dim('(your Home tab was updated — type home to see it)')]);
+    };
     const onResponse = ({ post }: { post: { status: number; error?: string } }) => {
       if (post.status !== 200) this.write([this.style.dim(`(a response_url post was refused: ${post.error ?? post.status})`)]);
     };
-    server.on('message', onMessage).on('update', onUpdate).on('delete', onDelete).on('ephemeral', onEphemeral).on('view', onView).on('response', onResponse);
+    server.on('message', onMessage).on('update', onUpdate).on('delete', onDelete).on('ephemeral', onEphemeral).on('view', onView).on('home', onHome).on('response', onResponse);
     return () => {
-      server.off('message', onMessage).off('update', onUpdate).off('delete', onDelete).off('ephemeral', onEphemeral).off('view', onView).off('response', onResponse);
+      server.off('message', onMessage).off('update', onUpdate).off('delete', onDelete).off('ephemeral', onEphemeral).off('view', onView).off('home', onHome).off('response', onResponse);
     };
   }
 
-  private renderOptions(channel: string, ts: string): RenderOptions {
+  private renderOptions(place: ButtonPlace): RenderOptions {
     return {
       directory: this.directory,
       style: this.style,
       button: (button) => {
         const n = this.nextButton++;
-        this.buttons.set(n, { ...button, channel, ts });
+        this.buttons.set(n, { ...button, place });
         return n;
       },
     };
@@ -262,7 +308,7 @@ export class SlackConsole {
 
   private showMessage(message: SlackMessage, note?: string): void {
     const head = `${this.where(message.channel)} ${this.style.bold(this.directory.userName(message.user))}${note ? this.style.dim(` (${note})`) : ''}:`;
-    this.write([head, ...renderMessageBody(message, this.renderOptions(message.channel, message.ts)).map(indent)]);
+    this.write([head, ...renderMessageBody(message, this.renderOptions({ kind: 'message', channel: message.channel, ts: message.ts })).map(indent)]);
   }
 
   private showEphemeral(ephemeral: SlackEphemeral, replaces?: string): void {
@@ -274,7 +320,7 @@ export class SlackConsole {
       return;
     }
     const note = replaces !== undefined ? this.style.dim(' (replaces the earlier reply)') : '';
-    this.write([`${head}${note}:`, ...renderMessageBody(ephemeral, this.renderOptions(ephemeral.channel, ephemeral.ts)).map(indent)]);
+    this.write([`${head}${note}:`, ...renderMessageBody(ephemeral, this.renderOptions({ kind: 'message', channel: ephemeral.channel, ts: ephemeral.ts })).map(indent)]);
   }
 
   private showModal(stored: StoredView): void {
@@ -286,12 +332,25 @@ export class SlackConsole {
     const label = (text: unknown, fallback: string): string => (typeof text === 'string' ? text : fallback);
     const title = label(stored.view.title?.text, 'Modal');
     const submit = label(stored.view.submit?.text, 'Submit');
-    const body = renderMessageBody({ blocks: stored.view.blocks }, this.renderOptions('', stored.view.id));
+    const body = renderMessageBody({ blocks: stored.view.blocks }, this.renderOptions({ kind: 'message', channel: '', ts: stored.view.id }));
     this.write([
       `${this.style.accent(`[modal for ${this.directory.userName(stored.user)}]`)} ${this.style.bold(title)}:`,
       ...body.map(indent),
       this.style.dim(`  → type "submit <text>" to press ${submit} (or just "submit"), "cancel" to close it`),
     ]);
+  }
+
+  /** The current user's Home tab as the bot last published it, or one line saying there is none. */
+  private showHome(): void {
+    const user = this.user;
+    const view = this.o.server.homeView(user.id);
+    const heading = this.style.accent(`[Home tab of ${user.name}]`);
+    if (view === undefined) {
+      this.write([`${heading} ${this.style.dim(`(${this.o.server.bot.name} has published no Home tab for ${user.name})`)}`]);
+      return;
+    }
+    const body = renderMessageBody({ blocks: view.blocks }, this.renderOptions({ kind: 'home', user: user.id }));
+    this.write([`${heading} ${this.style.bold(this.o.server.bot.name)}:`, ...body.map(indent)]);
   }
 
   // ---------------------------------------------------------------- output

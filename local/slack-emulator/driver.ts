@@ -1,8 +1,9 @@
 /**
  * The Slack platform's side towards the app: builds the requests Slack sends when someone types a
- * slash command, clicks a button or submits a modal, signs them (v0), delivers them (as a Lambda
- * Function URL event, or over HTTP to a running app), and shows the app's answer the way the
- * Slack client would (through `SlackWebApiServer`'s state and events).
+ * slash command, clicks a button, submits a modal, or opens the app's Home tab and clicks in it;
+ * signs them (v0), delivers them (as a Lambda Function URL event, or over HTTP to a running app),
+ * and shows the app's answer the way the Slack client would (through `SlackWebApiServer`'s state
+ * and events).
  *
  * Payloads follow Slack's documented shapes field by field (see the `build*` methods); the values
  * that tie back to the platform (response_url, trigger_id, the clicked message) come from the
@@ -11,12 +12,14 @@
  * Slack's timing rule is modelled too: an answer that takes longer than 3 s is ignored and the
  * user sees `operation_timeout`; a non-200 answer shows `dispatch_failed`.
  */
-import type { BlockAction, ButtonAction, SlashCommand, ViewStateValue, ViewSubmitAction } from '@slack/bolt';
-import { findButton, interactiveElements } from './block-kit';
+import { randomBytes } from 'node:crypto';
+import type { BlockAction, ButtonAction, EnvelopedEvent, SlashCommand, ViewStateValue, ViewSubmitAction } from '@slack/bolt';
+import type { AppHomeOpenedEvent } from '@slack/types';
+import { findButton, interactiveElements, type FoundButton } from './block-kit';
 import { invokeHandler, type FunctionUrlEventOptions, type FunctionUrlHandler } from './lambda-function-url';
 import { slackSignatureHeaders, toSlackTimestamp } from './signing';
 import { sendHttp, type SlackAppResponse, type SlackRequest } from './transport';
-import { type SlackView, type SlackMessage, type SlackEphemeral } from './model';
+import { type SlackBlock, type SlackView, type SlackMessage, type SlackEphemeral } from './model';
 import { type SlackWebApiServer, type ViewAckResult } from './web-api-server';
 
 /** Where the app listens: a Lambda handler invoked in-process, or an HTTP endpoint. */
@@ -72,6 +75,32 @@ export interface ClickButtonOptions extends RequestTimingOptions {
   readonly value?: string;
 }
 
+export interface OpenHomeOptions extends RequestTimingOptions {
+  readonly user: string;
+  /** Which tab of the app the user opened; default `home` (`messages` is the DM with the bot). */
+  readonly tab?: 'home' | 'messages';
+}
+
+export interface ClickInHomeOptions extends RequestTimingOptions {
+  /** Whose Home tab: the button is looked up in the view the app last published for them. */
+  readonly user: string;
+  readonly actionId: string;
+  /** Which block, when several hold the same action_id. */
+  readonly blockId?: string;
+  /** Overrides the button's value: what a forged click would send. */
+  readonly value?: string;
+}
+
+/** The Events API request of `app_home_opened`. */
+export type AppHomeOpenedRequest = EnvelopedEvent<AppHomeOpenedEvent>;
+
+/**
+ * A click in a view (here: the Home tab): a `block_actions` payload with `container.type: 'view'`
+ * and the `view`, but no `response_url`, `channel` or `message`, which Slack only sends for
+ * clicks on messages (Bolt's type has `response_url` always).
+ */
+export type ViewBlockAction = Omit<BlockAction<ButtonAction>, 'response_url' | 'channel' | 'message'>;
+
 /** A modal input's value: a string for plain_text_input, or Slack's full state value. */
 export type ViewInputValue = string | ViewStateValue;
 
@@ -103,6 +132,12 @@ export interface ViewSubmissionResult extends DeliveryResult<ViewSubmitAction> {
 }
 
 const USER_AGENT = 'Slackbot 1.0 (+https://api.slack.com/robots)';
+const ALNUM_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+
+/** An id like Slack's (`Ev08ABC...`, `EC...`): a prefix and upper-case letters and digits. */
+function slackId(prefix: string, length = 10): string {
+  return prefix + Array.from(randomBytes(length), (b) => ALNUM_UPPER[b % ALNUM_UPPER.length]).join('');
+}
 
 /** Drives an app the way the Slack platform does. See the module comment. */
 export class SlackDriver {
@@ -153,6 +188,22 @@ export class SlackDriver {
     const result = await this.deliver(built);
     if (!result.acknowledged) this.server.slackbotNotice(options.message.channel, options.user, this.failureNotice(undefined, result));
     return result;
+  }
+
+  /**
+   * Opens the app's Home tab as `user`: the `app_home_opened` event. What the app publishes with
+   * `views.publish` lands in the server (`homeView(user)`); a failed delivery shows the user nothing.
+   */
+  async openHome(options: OpenHomeOptions): Promise<DeliveryResult<AppHomeOpenedRequest>> {
+    return this.deliver(this.buildAppHomeOpened(options));
+  }
+
+  /**
+   * Clicks a button on `user`'s Home tab. A view click has no response_url: the app answers by
+   * republishing the tab (or by DM); a failed delivery shows as an error on the button only.
+   */
+  async clickInHome(options: ClickInHomeOptions): Promise<DeliveryResult<ViewBlockAction>> {
+    return this.deliver(this.buildHomeBlockAction(options));
   }
 
   /** Submits a modal as `user`; applies the answer's `response_action` (errors, update, push, clear). */
@@ -219,12 +270,7 @@ export class SlackDriver {
     const found = this.server.interactiveMessage(ref.channel, ref.ts, member.id);
     if (found === undefined) throw new Error(`No message ${ref.ts} in ${ref.channel} that ${member.id} can see (deleted, replaced, or another user's ephemeral?)`);
     const source: SlackMessage | SlackEphemeral = found.kind === 'message' ? found.message : found.ephemeral;
-    const blocks = source.blocks ?? [];
-    const button = findButton(blocks, actionId, blockId);
-    if (button === undefined) {
-      const available = interactiveElements(blocks).map(({ element }) => String(element.action_id));
-      throw new Error(`No button with action_id ${actionId} on message ${ref.ts} (available: ${available.join(', ') || 'none'})`);
-    }
+    const button = this.buttonIn(source.blocks ?? [], actionId, blockId, `message ${ref.ts}`);
     const conversation = this.server.ensureConversation(source.channel);
     const ephemeral = found.kind === 'ephemeral';
     const { id: responseUrlId, url: responseUrl } = this.server.createResponseUrl({
@@ -233,16 +279,7 @@ export class SlackDriver {
       user: member.id,
       source: { ts: source.ts, ephemeral },
     });
-    const element = button.element;
-    const action: ButtonAction = {
-      type: 'button',
-      action_id: element.action_id,
-      block_id: button.blockId,
-      text: element.text as ButtonAction['text'],
-      ...((value ?? element.value) !== undefined && { value: value ?? (element.value as string) }),
-      ...(typeof element.style === 'string' && { style: element.style }),
-      action_ts: this.actionTs(),
-    };
+    const action = this.buttonAction(button, value);
     const payload: BlockAction<ButtonAction> = {
       type: 'block_actions',
       user: { id: member.id, username: member.name, name: member.name, team_id: this.server.team.id },
@@ -265,12 +302,71 @@ export class SlackDriver {
     return { request: this.sign(body, 'application/x-www-form-urlencoded', timing), payload, responseUrlId };
   }
 
+  /** The `block_actions` payload for a button click on `user`'s Home tab, form-encoded as `payload=<json>` and signed. */
+  buildHomeBlockAction({ user, actionId, blockId, value, ...timing }: ClickInHomeOptions): BuiltRequest<ViewBlockAction> {
+    const member = this.server.ensureUser(user);
+    const view = this.server.homeView(member.id);
+    if (view === undefined) throw new Error(`${member.id} has no Home tab: the app has published none for them (views.publish)`);
+    const button = this.buttonIn(view.blocks, actionId, blockId, `the Home tab of ${member.id}`);
+    const payload: ViewBlockAction = {
+      type: 'block_actions',
+      user: { id: member.id, username: member.name, name: member.name, team_id: this.server.team.id },
+      api_app_id: this.server.bot.appId,
+      token: this.verificationToken,
+      container: { type: 'view', view_id: view.id },
+      trigger_id: this.server.issueTriggerId(member.id),
+      team: this.teamPayload(),
+      ...({ enterprise: this.server.team.enterprise ?? null } as object),
+      is_enterprise_install: false,
+      view: view as unknown as NonNullable<ViewBlockAction['view']>,
+      actions: [this.buttonAction(button, value)],
+    };
+    const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+    return { request: this.sign(body, 'application/x-www-form-urlencoded', timing), payload };
+  }
+
+  /** The Events API request Slack sends when `user` opens the app's Home tab: JSON, signed. */
+  buildAppHomeOpened({ user, tab = 'home', ...timing }: OpenHomeOptions): BuiltRequest<AppHomeOpenedRequest> {
+    const member = this.server.ensureUser(user);
+    const { team, bot } = this.server;
+    const channel = this.server.dmChannelFor(member.id);
+    const view = tab === 'home' ? this.server.homeView(member.id) : undefined;
+    const event: AppHomeOpenedEvent = {
+      type: 'app_home_opened',
+      user: member.id,
+      channel,
+      tab,
+      event_ts: this.actionTs(),
+      // Slack includes the Home tab the app last published, once there is one.
+      ...(view !== undefined && { view: view as unknown as NonNullable<AppHomeOpenedEvent['view']> }),
+    };
+    const enterpriseId = team.enterprise?.id ?? null;
+    const payload: AppHomeOpenedRequest = {
+      token: this.verificationToken,
+      team_id: team.id,
+      ...(team.enterprise !== undefined && { enterprise_id: team.enterprise.id }),
+      context_team_id: team.id,
+      // Slack sends `context_enterprise_id: null` outside Enterprise Grid; Bolt's type only allows a string.
+      ...({ context_enterprise_id: enterpriseId } as object),
+      api_app_id: bot.appId,
+      event,
+      type: 'event_callback',
+      event_id: slackId('Ev'),
+      event_time: toSlackTimestamp(this.now()),
+      authorizations: [{ enterprise_id: enterpriseId, team_id: team.id, user_id: bot.userId, is_bot: true, is_enterprise_install: false }],
+      is_ext_shared_channel: false,
+      event_context: this.eventContext('app_home_opened', channel),
+    };
+    return { request: this.sign(JSON.stringify(payload), 'application/json', timing), payload };
+  }
+
   /** The `view_submission` payload for an open modal with the user's input, signed. */
   buildViewSubmission({ user, view: viewRef, values = {}, ...timing }: SubmitViewOptions): BuiltRequest<ViewSubmitAction> {
     const member = this.server.ensureUser(user);
     const id = typeof viewRef === 'string' ? viewRef : viewRef.id;
     const stored = this.server.view(id);
-    if (stored === undefined || stored.closed) throw new Error(`No open view ${id}`);
+    // A Home tab is a view too, but Slack sends no view_submission for it.
+    if (stored === undefined || stored.closed || stored.view.type !== 'modal') throw new Error(`No open modal ${id}`);
     const stateValues: Record<string, Record<string, ViewStateValue>> = {};
     for (const [blockId, actions] of Object.entries(values)) {
       stateValues[blockId] = Object.fromEntries(
@@ -317,6 +413,39 @@ export class SlackDriver {
   private teamPayload(): { id: string; domain: string; enterprise_id?: string; enterprise_name?: string } {
     const { id, domain, enterprise } = this.server.team;
     return { id, domain, ...(enterprise !== undefined && { enterprise_id: enterprise.id, enterprise_name: enterprise.name }) };
+  }
+
+  /** The button a click presses, or an error naming what is there. */
+  private buttonIn(blocks: readonly SlackBlock[], actionId: string, blockId: string | undefined, where: string): FoundButton {
+    const button = findButton(blocks, actionId, blockId);
+    if (button !== undefined) return button;
+    const available = interactiveElements(blocks).map(({ element }) => String(element.action_id));
+    const which = blockId === undefined ? actionId : `${actionId} in block ${blockId}`;
+    throw new Error(`No button with action_id ${which} on ${where} (available: ${available.join(', ') || 'none'})`);
+  }
+
+  /** A pressed button as `actions[0]`; `value` replaces the button's own (a forged click). */
+  private buttonAction({ element, blockId }: FoundButton, value: string | undefined): ButtonAction {
+    const sent = value ?? (typeof element.value === 'string' ? element.value : undefined);
+    return {
+      type: 'button',
+      action_id: element.action_id,
+      block_id: blockId,
+      text: element.text as ButtonAction['text'],
+      ...(sent !== undefined && { value: sent }),
+      ...(typeof element.style === 'string' && { style: element.style }),
+      action_ts: this.actionTs(),
+    };
+  }
+
+  /**
+   * Slack's opaque `event_context`: a version and base64url JSON naming the event type, team,
+   * app and channel, as Slack builds it (apps pass it back to `apps.event.authorizations.list`).
+   */
+  private eventContext(eventType: string, channel: string): string {
+    const { team, bot } = this.server;
+    const json = JSON.stringify({ et: eventType, tid: team.id, eid: team.enterprise?.id ?? null, aid: bot.appId, cid: channel });
+    return `4-${Buffer.from(json).toString('base64url')}`;
   }
 
   private actionTs(): string {

@@ -97,7 +97,10 @@ export interface SlackEphemeral {
   readonly deleted: boolean;
 }
 
-/** A modal view as `views.open` returns it (Slack's field names). */
+/**
+ * A view as `views.open` and `views.publish` return it (Slack's field names): a modal, or a
+ * user's Home tab (`type: 'home'`, whose `title`, `submit` and `close` are null).
+ */
 export interface SlackView {
   readonly id: string;
   readonly team_id: string;
@@ -122,8 +125,9 @@ export interface SlackView {
 
 export interface StoredView {
   readonly view: SlackView;
-  /** The user the modal is open for. */
+  /** The user the modal is open for, or whose Home tab it is. */
   readonly user: string;
+  /** A Home tab is never closed. */
   readonly closed: boolean;
 }
 
@@ -170,6 +174,8 @@ export interface SlackEmulatorEvents {
   response: { readonly post: ResponseUrlPost };
   /** A modal opened, updated or closed. */
   view: { readonly view: StoredView; readonly via: 'views.open' | 'views.update' | 'views.push' | 'response_action' };
+  /** A user's Home tab published (first time or again) by `views.publish`. */
+  home: { readonly user: string; readonly view: SlackView };
   /** Every Web API call, after it was answered. */
   call: { readonly call: RecordedCall };
 }

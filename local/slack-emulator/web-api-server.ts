@@ -15,6 +15,9 @@
  *   `chat.update` without `blocks` keeps the old blocks (`[]` removes them).
  * - Block Kit hard limits (see `block-kit.ts`); missing `block_id`/`action_id` filled in.
  * - `trigger_id`s are single-use and expire after 3 s (`views.open` after a slow ack fails).
+ * - `views.publish` keeps one Home tab per user (same view id on republish, a new `hash` each
+ *   time); a stale `hash` is `hash_conflict`; view errors, its blocks' included, are
+ *   `invalid_arguments` with pointers under `/view`, as Slack answers them.
  * - A response_url takes at most 5 posts within 30 minutes; then 404 `used_url` / `expired_url`.
  */
 import { randomBytes } from 'node:crypto';
@@ -140,6 +143,8 @@ type MethodHandler = (args: Args) => Record<string, unknown>;
 
 const MAX_BODY = 1024 * 1024;
 const MAX_TEXT = 40_000;
+/** Slack refuses a view over 250 kB with `view_too_large`. */
+const MAX_VIEW_BYTES = 250 * 1024;
 const DEFAULT_TEAM: SlackTeam = { id: 'T0TEST', domain: 'crdb-test', name: 'crdb-chatops test' };
 const DEFAULT_BOT: SlackBotIdentity = { token: 'xoxb-test-token', userId: 'U0BOTUSER', botId: 'B0BOT', appId: 'A0TEST', name: 'crdb-chatops' };
 const ALNUM_UPPER = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
@@ -166,6 +171,20 @@ function blocksOf(raw: unknown, maxBlocks: number): SlackBlock[] | undefined {
   } catch (error) {
     if (error instanceof BlockKitError) throw new ApiError(error.error, { response_metadata: { messages: error.messages } });
     throw error;
+  }
+}
+
+/**
+ * A view's blocks: what Slack answers a bad one with is `invalid_arguments`, its pointers under
+ * `/view` (`[json-pointer:/view/blocks]`), not the `invalid_blocks` of messages.
+ */
+function viewBlocksOf(raw: unknown, maxBlocks: number): SlackBlock[] | undefined {
+  try {
+    return parseBlocks(raw, { maxBlocks });
+  } catch (error) {
+    if (!(error instanceof BlockKitError)) throw error;
+    const messages = error.messages.map((m) => m.replace('[json-pointer:/blocks', '[json-pointer:/view/blocks'));
+    throw new ApiError('invalid_arguments', { response_metadata: { messages } });
   }
 }
 
@@ -196,6 +215,8 @@ export class SlackWebApiServer {
   private channelMessages = new Map<string, SlackMessage[]>();
   private ephemeralLog: SlackEphemeral[] = [];
   private openViews = new Map<string, StoredView>();
+  /** Home tabs by user: one each, replaced by every `views.publish`. */
+  private homeViews = new Map<string, StoredView>();
   private triggers = new Map<string, { user: string; issuedAt: number; used: boolean }>();
   private responseUrls = new Map<string, ResponseUrlState>();
   private responsePosts: ResponseUrlPost[] = [];
@@ -242,6 +263,7 @@ export class SlackWebApiServer {
       'conversations.open': (args) => this.openConversation(args),
       'views.open': (args) => this.openView(args),
       'views.update': (args) => this.updateView(args),
+      'views.publish': (args) => this.publishView(args),
       'users.info': (args) => this.userInfo(args),
       'usergroups.users.list': (args) => this.userGroupUsers(args),
     };
@@ -283,11 +305,12 @@ export class SlackWebApiServer {
     return `${this.url}/api/`;
   }
 
-  /** Forgets everything the app did (messages, views, calls, faults, response URLs); keeps the workspace. */
+  /** Forgets everything the app did (messages, views, Home tabs, calls, faults, response URLs); keeps the workspace. */
   reset(): void {
     this.channelMessages = new Map();
     this.ephemeralLog = [];
     this.openViews = new Map();
+    this.homeViews = new Map();
     this.triggers = new Map();
     this.responseUrls = new Map();
     this.responsePosts = [];
@@ -441,9 +464,16 @@ export class SlackWebApiServer {
     return structuredClone([...this.openViews.values()]);
   }
 
+  /** A modal, or a Home tab, by view id. */
   view(id: string): StoredView | undefined {
-    const found = this.openViews.get(id);
+    const found = this.openViews.get(id) ?? [...this.homeViews.values()].find((home) => home.view.id === id);
     return found === undefined ? undefined : structuredClone(found);
+  }
+
+  /** The Home tab the app last published for `user`, if any. */
+  homeView(user: string): SlackView | undefined {
+    const found = this.homeViews.get(user);
+    return found === undefined ? undefined : structuredClone(found.view);
   }
 
   /** POSTs to response URLs (optionally to one), accepted or refused, oldest first. */
@@ -900,7 +930,8 @@ export class SlackWebApiServer {
     return alreadyOpen ? { no_op: true, already_open: true, channel } : { channel };
   }
 
-  private buildView(raw: unknown, previous: StoredView | undefined, mode: 'open' | 'update' | 'push'): SlackView {
+  /** The `view` argument as an object: form posts carry it as JSON text, JSON bodies as an object. */
+  private viewArgument(raw: unknown): Record<string, unknown> {
     let view: unknown = raw;
     if (typeof raw === 'string') {
       try {
@@ -910,6 +941,16 @@ export class SlackWebApiServer {
       }
     }
     if (!isRecord(view)) throw new ApiError('invalid_arguments', { response_metadata: { messages: ['[ERROR] missing required field: view'] } });
+    return view;
+  }
+
+  /** A view's `hash`: new on every change, so `hash` arguments catch a stale writer. */
+  private viewHash(): string {
+    return `${Math.floor(this.now() / 1000)}.${randomBytes(4).toString('hex')}`;
+  }
+
+  private buildView(raw: unknown, previous: StoredView | undefined, mode: 'open' | 'update' | 'push'): SlackView {
+    const view = this.viewArgument(raw);
     const messages: string[] = [];
     if (view.type !== 'modal') messages.push('[ERROR] must be modal [json-pointer:/view/type]');
     const title = isRecord(view.title) ? view.title : undefined;
@@ -932,7 +973,7 @@ export class SlackWebApiServer {
       private_metadata: privateMetadata,
       external_id: typeof view.external_id === 'string' ? view.external_id : '',
       state: { values: {} },
-      hash: `${Math.floor(this.now() / 1000)}.${randomBytes(4).toString('hex')}`,
+      hash: this.viewHash(),
       clear_on_close: view.clear_on_close === true,
       notify_on_close: view.notify_on_close === true,
       root_view_id: previous === undefined ? id : previous.view.root_view_id,
@@ -970,6 +1011,65 @@ export class SlackWebApiServer {
     this.openViews.set(view.id, updated);
     this.emit('view', { view: updated, via: 'views.update' });
     return { view };
+  }
+
+  /** `views.publish`: sets `user_id`'s Home tab (no trigger needed: a Home tab is there to be seen). */
+  private publishView(args: Args): Record<string, unknown> {
+    const user = str(args, 'user_id');
+    if (user === undefined) throw new ApiError('invalid_arguments', { response_metadata: { messages: ['[ERROR] missing required field: user_id'] } });
+    const raw = this.viewArgument(args.view);
+    if (!this.users.has(user)) throw new ApiError('user_not_found');
+    const previous = this.homeViews.get(user);
+    const hash = str(args, 'hash');
+    // Slack compares with the stored view's hash; with no view yet, no hash can match.
+    if (hash !== undefined && hash !== previous?.view.hash) throw new ApiError('hash_conflict');
+    const view = this.buildHomeView(raw, user, previous?.view);
+    const stored: StoredView = { view, user, closed: false };
+    this.homeViews.set(user, stored);
+    this.emit('home', { user, view });
+    return { view };
+  }
+
+  private buildHomeView(view: Record<string, unknown>, user: string, previous: SlackView | undefined): SlackView {
+    const messages: string[] = [];
+    if (view.type !== 'home') messages.push('[ERROR] must be home [json-pointer:/view/type]');
+    const privateMetadata = typeof view.private_metadata === 'string' ? view.private_metadata : '';
+    if (privateMetadata.length > 3000) messages.push('[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]');
+    if (messages.length > 0) throw new ApiError('invalid_arguments', { response_metadata: { messages } });
+    if (Buffer.byteLength(JSON.stringify(view)) > MAX_VIEW_BYTES) throw new ApiError('view_too_large');
+    const blocks = viewBlocksOf(view.blocks, 100) ?? [];
+    const externalId = typeof view.external_id === 'string' ? view.external_id : '';
+    if (externalId !== '' && this.externalIdTaken(externalId, user)) throw new ApiError('duplicate_external_id');
+    // The Home tab keeps its id for good; republishing replaces its content.
+    const id = previous?.id ?? randomId('V');
+    return {
+      id,
+      team_id: this.team.id,
+      type: 'home',
+      callback_id: typeof view.callback_id === 'string' ? view.callback_id : '',
+      title: null,
+      submit: null,
+      close: null,
+      blocks,
+      private_metadata: privateMetadata,
+      external_id: externalId,
+      state: { values: {} },
+      hash: this.viewHash(),
+      clear_on_close: false,
+      notify_on_close: false,
+      root_view_id: id,
+      previous_view_id: null,
+      app_id: this.bot.appId,
+      app_installed_team_id: this.team.id,
+      bot_id: this.bot.botId,
+    };
+  }
+
+  /** An `external_id` is unique per workspace: another open view (a modal, another user's Home tab) holding it. */
+  private externalIdTaken(externalId: string, homeOf: string): boolean {
+    const modals = [...this.openViews.values()].filter((v) => !v.closed);
+    const homes = [...this.homeViews.values()].filter((v) => v.user !== homeOf);
+    return [...modals, ...homes].some((v) => v.view.external_id === externalId);
   }
 
   private userInfo(args: Args): Record<string, unknown> {
