@@ -1,25 +1,11 @@
 /**
- * Lambda entry point for the job queue (SQS FIFO, partial batch responses): each job runs through
- * the request executor; failures are reported per message so only they are delivered again.
+ * Lambda entry point for the job queue (SQS FIFO, partial batch responses): lib/compose/worker-function.ts.
  */
-import { type Context, type SQSBatchResponse, type SQSEvent } from 'aws-lambda';
+import { createRuntime, type Runtime } from '../lib/compose/runtime';
+import { workerHandler } from '../lib/compose/worker-function';
 import { loadConfig } from '../lib/config';
-import { invocationLogged } from '../lib/log';
-import { processJobBatch } from '../lib/requests/queue';
-import { createRuntime, type Runtime } from '../lib/runtime';
 import { EmfMetrics } from '../lib/emf-metrics';
-
-import { MAX_RECEIVE_COUNT } from '../lib/requests/jobs';
-
-export { MAX_RECEIVE_COUNT };
-
-export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECEIVE_COUNT) {
-  return async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
-    const rt = runtime();
-    const executor = await rt.executor();
-    return processJobBatch(event, executor, { maxReceiveCount, logger: rt.logger, queue: rt.queue });
-  };
-}
+import { invocationLogged } from '../lib/log';
 
 let runtime: Runtime | undefined;
 

@@ -14,13 +14,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { buildSlackFunction, slackHandler } from '../handlers/slack';
-import { workerHandler } from '../handlers/worker';
+import { buildSlackFunction, slackHandler } from '../lib/compose/slack-function';
+import { workerHandler } from '../lib/compose/worker-function';
 import { type Config, loadConfig, RESPONSE_URL_PREFIX, type SqlClusterConfig } from '../lib/config';
 import { type Logger, SecretRedactor } from '../lib/log';
 import { DynamoRequestStore } from '../lib/requests/dynamo-store';
 import { InProcessJobQueue } from '../lib/requests/queue';
-import { createRuntime, type Runtime } from '../lib/runtime';
+import { createRuntime, type Runtime } from '../lib/compose/runtime';
 import { SecretResolver } from '../lib/secrets/references';
 import { ensureDefaultConfig } from './default-config';
 import { type LocalPaths, prepareDataDir, readAdminPassword, runningPostmaster } from './data-dir';

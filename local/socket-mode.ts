@@ -8,8 +8,8 @@
  * same command handler, decisions, queue and worker.
  */
 import { SocketModeReceiver } from '@slack/bolt';
-import { type Runtime } from '../lib/runtime';
-import { slackAppFor } from '../handlers/slack';
+import { type Runtime } from '../lib/compose/runtime';
+import { slackAppFor } from '../lib/compose/slack-function';
 import { slackLogger } from '../lib/slack/web-client';
 import { LocalModeError } from './errors';
 

@@ -11,14 +11,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type Context } from 'aws-lambda';
-import { buildSlackFunction, slackHandler } from '../../handlers/slack';
-import { workerHandler } from '../../handlers/worker';
+import { buildSlackFunction, slackHandler } from '../../lib/compose/slack-function';
+import { workerHandler } from '../../lib/compose/worker-function';
 import { applyEnv, parseConfigDocument } from '../../lib/config';
 import { createLogger } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { type JobQueue } from '../../lib/requests/jobs';
 import { InProcessJobQueue } from '../../lib/requests/queue';
-import { createRuntime, type Runtime } from '../../lib/runtime';
+import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { startDynalite } from '../../local/dynalite';
 import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
 import { CloudApiStandIn } from '../../test/stand-ins/cloud-api';

@@ -43,6 +43,6 @@ describe('what the CDK app loads', () => {
   });
 
   it('loads no handler, no state store, no runtime and no Slack code', () => {
-    expect(loaded.filter((f) => f.startsWith('handlers/') || f.startsWith('lib/slack/') || ['lib/requests/dynamo-store.ts', 'lib/runtime.ts', 'lib/ack-runtime.ts'].includes(f))).toEqual([]);
+    expect(loaded.filter((f) => f.startsWith('handlers/') || f.startsWith('lib/slack/') || ['lib/requests/dynamo-store.ts', 'lib/compose/runtime.ts', 'lib/compose/ack-runtime.ts'].includes(f))).toEqual([]);
   });
 });

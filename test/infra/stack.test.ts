@@ -7,7 +7,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { type CloudAssembly } from 'aws-cdk-lib/cx-api';
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { MAX_RECEIVE_COUNT } from '../../handlers/worker';
+import { MAX_RECEIVE_COUNT } from '../../lib/requests/jobs';
 import { loadConfig } from '../../lib/config';
 import { tableDefinition, TTL_ATTRIBUTE } from '../../lib/requests/dynamo-store';
 import { RECONCILE_INPUT, REPORT_INPUT, SWEEP_INPUT } from '../../infra/audit-schedules';

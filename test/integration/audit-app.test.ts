@@ -10,7 +10,7 @@
  */
 import { type Context } from 'aws-lambda';
 import { type Pool } from 'pg';
-import { auditHandler } from '../../handlers/audit';
+import { auditHandler } from '../../lib/compose/audit-function';
 import { type ReportSummary, type SweepSummary } from '../../lib/audit/auditor';
 import { PgHbaFileStore } from '../../lib/cluster-admin/sql/hba-store';
 import { createAdminPool } from '../../lib/cluster-admin/sql/pool';

@@ -14,7 +14,7 @@ import { createLogger, SecretRedactor } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { newRequestId } from '../../lib/requests/ids';
 import { InProcessJobQueue } from '../../lib/requests/queue';
-import { createRuntime, type Runtime } from '../../lib/runtime';
+import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { MAX_FINDINGS_SHOWN } from '../../lib/slack/blocks';
 import { SlackWebApiServer } from '../../local/slack-emulator';
 import { CloudApiStandIn, type StandInAllowlistEntry } from '../stand-ins/cloud-api';

@@ -10,7 +10,7 @@
  * Construction is cheap and synchronous where it can be: clients are created but not called,
  * cluster admins are built on first use, secrets are fetched on first need.
  */
-import { Auditor } from './audit/auditor';
+import { Auditor } from '../audit/auditor';
 import {
   type AckRuntime,
   createAckRuntime,
@@ -18,21 +18,21 @@ import {
   memo,
   type RuntimeOverrides as AckRuntimeOverrides,
 } from './ack-runtime';
-import { CloudApiPacers } from './cluster-admin/cloud/pacer';
-import { ClusterAdmins } from './cluster-admin/factory';
-import { type Config } from './config';
-import { SecretRedactor } from './log';
-import { Admission } from './requests/admission';
-import { RequestExecutor, type RequestExecutorOptions } from './requests/executor';
-import { Maintenance } from './requests/maintenance';
-import { Home } from './requests/home';
-import { defaultExtension } from './policy/assess';
-import { type Notifier } from './requests/notifier';
-import { AwsSecretStore } from './secrets/aws-secrets-manager';
-import { FileSecretStore } from './secrets/file-store';
-import { type SecretStore } from './secrets/types';
-import { SlackAuditReporter } from './slack/audit-reporter';
-import { SlackNotifier } from './slack/notifier';
+import { CloudApiPacers } from '../cluster-admin/cloud/pacer';
+import { ClusterAdmins } from '../cluster-admin/factory';
+import { type Config } from '../config';
+import { SecretRedactor } from '../log';
+import { Admission } from '../requests/admission';
+import { RequestExecutor, type RequestExecutorOptions } from '../requests/executor';
+import { Maintenance } from '../requests/maintenance';
+import { Home } from '../requests/home';
+import { defaultExtension } from '../policy/assess';
+import { type Notifier } from '../requests/notifier';
+import { AwsSecretStore } from '../secrets/aws-secrets-manager';
+import { FileSecretStore } from '../secrets/file-store';
+import { type SecretStore } from '../secrets/types';
+import { SlackAuditReporter } from '../slack/audit-reporter';
+import { SlackNotifier } from '../slack/notifier';
 
 export { type AckRuntime, createAckRuntime } from './ack-runtime';
 

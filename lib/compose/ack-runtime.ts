@@ -13,24 +13,24 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type WebClient } from '@slack/web-api';
-import { FindingDecisions } from './audit/decisions';
-import { type ClusterConfig, type Config } from './config';
-import { createLogger, type Logger, SecretRedactor } from './log';
-import { type Metrics, NO_METRICS } from './metrics';
-import { AccessControl, type MembershipResolver } from './policy/access';
-import { Decisions } from './requests/decisions';
-import { createDocumentClient, DynamoRequestStore } from './requests/dynamo-store';
-import { RequestIntake } from './requests/intake';
-import { type JobQueue } from './requests/jobs';
-import { SqsJobQueue } from './requests/queue';
-import { type RequestStore } from './requests/store';
-import { createSecretsManagerClient } from './secrets/aws-secrets-manager';
-import { SecretResolver } from './secrets/references';
-import { type SecretStore } from './secrets/types';
-import { SlackMembership } from './slack/membership';
-import { type Notifier } from './requests/notifier';
-import { createSlackClient } from './slack/web-client';
-import { AWS_SDK } from './retry-policies';
+import { FindingDecisions } from '../audit/decisions';
+import { type ClusterConfig, type Config } from '../config';
+import { createLogger, type Logger, SecretRedactor } from '../log';
+import { type Metrics, NO_METRICS } from '../metrics';
+import { AccessControl, type MembershipResolver } from '../policy/access';
+import { Decisions } from '../requests/decisions';
+import { createDocumentClient, DynamoRequestStore } from '../requests/dynamo-store';
+import { RequestIntake } from '../requests/intake';
+import { type JobQueue } from '../requests/jobs';
+import { SqsJobQueue } from '../requests/queue';
+import { type RequestStore } from '../requests/store';
+import { createSecretsManagerClient } from '../secrets/aws-secrets-manager';
+import { SecretResolver } from '../secrets/references';
+import { type SecretStore } from '../secrets/types';
+import { SlackMembership } from '../slack/membership';
+import { type Notifier } from '../requests/notifier';
+import { createSlackClient } from '../slack/web-client';
+import { AWS_SDK } from '../retry-policies';
 
 export interface RuntimeOverrides {
   /**

@@ -1,0 +1,17 @@
+/**
+ * The worker function, composed (handlers/worker.ts is its Lambda entry point): each job of an SQS
+ * FIFO batch runs through the request executor; failures are reported per message (partial batch
+ * response), so only they are delivered again.
+ */
+import { type Context, type SQSBatchResponse, type SQSEvent } from 'aws-lambda';
+import { MAX_RECEIVE_COUNT } from '../requests/jobs';
+import { processJobBatch } from '../requests/queue';
+import { type Runtime } from './runtime';
+
+export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECEIVE_COUNT) {
+  return async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
+    const rt = runtime();
+    const executor = await rt.executor();
+    return processJobBatch(event, executor, { maxReceiveCount, logger: rt.logger, queue: rt.queue });
+  };
+}
