@@ -2,7 +2,7 @@
  * Least privilege, written down once: which AWS actions each function calls, on which resources.
  *
  * Every action here is traced to the call that needs it (lib/requests/dynamo-store.ts,
- * lib/secrets/aws-secrets-manager.ts, lib/secrets/references.ts, lib/requests/queue.ts). When
+ * lib/secrets/aws-secrets-manager.ts, lib/secrets/references.ts, lib/queue/sqs.ts). When
  * a function starts calling something new, add it here; test/infra/stack.test.ts pins the result.
  */
 import { Arn, ArnFormat, type Stack } from 'aws-cdk-lib';

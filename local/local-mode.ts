@@ -6,7 +6,7 @@
  *   pg_hba.conf), started on the port its config names;
  * - state: dynalite on the config's `state.endpoint`, persisted under the data directory;
  * - secrets: the config's store (the default config: a 0600 file);
- * - the queue: `InProcessJobQueue`, delivering SQS-shaped batches to `handlers/worker.ts`;
+ * - the queue: `InProcessJobQueue`, delivering SQS-shaped batches to the worker (lib/compose/worker-function.ts);
  * - Slack: `handlers/slack.ts`'s handler behind a `node:http` endpoint, calling the Slack Web API
  *   at `SLACK_API_URL` or, by default, the console's own `SlackWebApiServer`;
  * - the schedules AWS runs: the reconciler (every open request on start, due ones every 5 s), the
@@ -19,7 +19,7 @@ import { workerHandler } from '../lib/compose/worker-function';
 import { type Config, loadConfig, RESPONSE_URL_PREFIX, type SqlClusterConfig } from '../lib/config';
 import { type Logger, SecretRedactor } from '../lib/log';
 import { DynamoRequestStore } from '../lib/requests/dynamo-store';
-import { InProcessJobQueue } from '../lib/requests/queue';
+import { InProcessJobQueue } from './in-process-queue';
 import { createRuntime, type Runtime } from '../lib/compose/runtime';
 import { SecretResolver } from '../lib/secrets/references';
 import { ensureDefaultConfig } from './default-config';

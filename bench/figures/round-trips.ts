@@ -17,7 +17,7 @@ import { applyEnv, parseConfigDocument } from '../../lib/config';
 import { createLogger } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { type JobQueue } from '../../lib/requests/jobs';
-import { InProcessJobQueue } from '../../lib/requests/queue';
+import { InProcessJobQueue } from '../../local/in-process-queue';
 import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { startDynalite } from '../../local/dynalite';
 import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';

@@ -22,7 +22,7 @@ import { Decisions } from '../requests/decisions';
 import { createDocumentClient, DynamoRequestStore } from '../requests/dynamo-store';
 import { RequestIntake } from '../requests/intake';
 import { type JobQueue } from '../requests/jobs';
-import { SqsJobQueue } from '../requests/queue';
+import { SqsJobQueue } from '../queue/sqs';
 import { type RequestStore } from '../requests/store';
 import { createSecretsManagerClient } from '../secrets/aws-secrets-manager';
 import { SecretResolver } from '../secrets/references';

@@ -12,7 +12,7 @@ import { type Config } from '../config';
 import { createLogger, type Logger } from '../log';
 import { type JobQueue, submitJob } from '../requests/jobs';
 import { requestToSubmit } from '../requests/outbox';
-import { SqsJobQueue } from '../requests/queue';
+import { SqsJobQueue } from '../queue/sqs';
 import { AWS_SDK } from '../retry-policies';
 
 export function outboxHandler(dependencies: () => { readonly queue: JobQueue; readonly logger: Logger }) {

@@ -5,7 +5,7 @@
  */
 import { type Context, type SQSBatchResponse, type SQSEvent } from 'aws-lambda';
 import { MAX_RECEIVE_COUNT } from '../requests/jobs';
-import { processJobBatch } from '../requests/queue';
+import { processJobBatch } from '../queue/batch';
 import { type Runtime } from './runtime';
 
 export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECEIVE_COUNT) {

@@ -13,7 +13,7 @@ import { applyEnv, parseConfigDocument } from '../../lib/config';
 import { createLogger, SecretRedactor } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { newRequestId } from '../../lib/requests/ids';
-import { InProcessJobQueue } from '../../lib/requests/queue';
+import { InProcessJobQueue } from '../../local/in-process-queue';
 import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { MAX_FINDINGS_SHOWN } from '../../lib/slack/blocks';
 import { SlackWebApiServer } from '../../local/slack-emulator';

@@ -7,7 +7,7 @@ import { type SQSEvent } from 'aws-lambda';
 import { requestIdFromEntryName } from '../../lib/cluster-admin/allowlist';
 import { createLogger } from '../../lib/log';
 import { captureLogs } from '../hardening/support';
-import { processJobBatch } from '../../lib/requests/queue';
+import { processJobBatch } from '../../lib/queue/batch';
 import { APPROVERS_CHANNEL, type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
 
 const { alice, bob, dave } = USERS;

@@ -24,7 +24,7 @@ import { outboxHandler } from '../../lib/compose/outbox-function';
 import { workerHandler } from '../../lib/compose/worker-function';
 import { MAX_RECEIVE_COUNT } from '../../lib/requests/jobs';
 import { OUTBOX_STREAM_FILTER } from '../../lib/requests/outbox';
-import { SqsJobQueue } from '../../lib/requests/queue';
+import { SqsJobQueue } from '../../lib/queue/sqs';
 import { DynamoDbStreamsStandIn } from '../stand-ins/dynamodb-streams';
 import { CloudApiStandIn } from '../stand-ins/cloud-api';
 import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';

@@ -14,7 +14,7 @@ import { createLogger, type Logger, SecretRedactor } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { type RequestExecutorOptions } from '../../lib/requests/executor';
 import { driveJob } from '../../lib/requests/jobs';
-import { InProcessJobQueue } from '../../lib/requests/queue';
+import { InProcessJobQueue } from '../../local/in-process-queue';
 import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam, invokeHandler, type SlackAppResponse } from '../../local/slack-emulator';
 import { buildSlackFunction, slackHandler } from '../../lib/compose/slack-function';

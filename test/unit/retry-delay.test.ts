@@ -7,7 +7,8 @@ import { type SQSClient } from '@aws-sdk/client-sqs';
 import { type SQSEvent } from 'aws-lambda';
 import { RateLimitedError, UnavailableError } from '../../lib/cluster-admin/errors';
 import { createLogger } from '../../lib/log';
-import { processJobBatch, RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs, SqsJobQueue } from '../../lib/requests/queue';
+import { processJobBatch, RETRY_BASE_MS, RETRY_CAP_MS, retryDelayMs } from '../../lib/queue/batch';
+import { SqsJobQueue } from '../../lib/queue/sqs';
 
 describe('retryDelayMs', () => {
   // [receive count, lowest, highest]: the ceiling doubles from 2 s, at most 60 s; the delay is in [ceiling/2, ceiling].

@@ -1,126 +1,18 @@
 /**
- * Job queue adapters and the worker's batch loop.
- *
- * - `SqsJobQueue`: an SQS FIFO queue (deduplication id + message group), as deployed.
- * - `InProcessJobQueue`: local mode and tests. It builds real SQS event records and hands them to
- *   the same `processJobBatch` the Lambda worker runs, with SQS's semantics: one message at a time
- *   per group, deduplication for five minutes, redelivery of failed messages with an increasing
- *   receive count, and a dead-letter list after `maxReceiveCount`. With `duplicateDeliveries`,
- *   it also plays SQS's at-least-once delivery: every message comes back that many more times
- *   after it was handled (as when a delete is lost), so consumers prove they are idempotent.
+ * The job queue in one process (local mode and tests). It builds real SQS event records and hands
+ * them to the same `processJobBatch` the Lambda worker runs, with SQS's semantics: one message at
+ * a time per group, deduplication for five minutes, redelivery of failed messages with an
+ * increasing receive count, and a dead-letter list after `maxReceiveCount`. With
+ * `duplicateDeliveries`, it also plays SQS's at-least-once delivery: every message comes back that
+ * many more times after it was handled (as when a delete is lost), so consumers prove they are
+ * idempotent.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { type SQSBatchResponse, type SQSEvent, type SQSRecord } from 'aws-lambda';
-import { type Logger } from '../log';
-import { type EnqueueOptions, type Job, type JobQueue } from './jobs';
-import { JOB_REDELIVERY } from '../retry-policies';
-
-/** SQS FIFO: deduplication ids are at most 128 characters of this alphabet. */
-function fifoId(text: string): string {
-  return text.replace(/[^A-Za-z0-9!"#$%&'()*+,\-./:;<=>?@[\\\]^_`{|}~]/g, '_').slice(0, 128);
-}
-
-export interface SqsJobQueueOptions {
-  readonly client: SQSClient;
-  readonly queueUrl: string;
-}
-
-export class SqsJobQueue implements JobQueue {
-  constructor(private readonly options: SqsJobQueueOptions) {}
-
-  async enqueue(job: Job, { deduplicationId, groupId }: EnqueueOptions): Promise<void> {
-    await this.options.client.send(
-      new SendMessageCommand({
-        QueueUrl: this.options.queueUrl,
-        MessageBody: JSON.stringify(job),
-        MessageGroupId: fifoId(groupId),
-        MessageDeduplicationId: fifoId(deduplicationId),
-      }),
-    );
-  }
-
-  async retryIn(receiptHandle: string, delayMs: number): Promise<void> {
-    await this.options.client.send(
-      new ChangeMessageVisibilityCommand({ QueueUrl: this.options.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: Math.min(MAX_VISIBILITY_SECONDS, Math.ceil(delayMs / 1000)) }),
-    );
-  }
-}
-
-/** SQS's ceiling on a message's visibility timeout. */
-const MAX_VISIBILITY_SECONDS = 12 * 60 * 60;
-
-/** Backoff of a retried job (`JOB_REDELIVERY`): 2 s, 4 s, 8 s, … at most a minute, with jitter (half fixed, half random). */
-export const RETRY_BASE_MS = JOB_REDELIVERY.baseMs;
-export const RETRY_CAP_MS = JOB_REDELIVERY.capMs;
-export function retryDelayMs(receiveCount: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** Math.max(0, receiveCount - 1));
-  return Math.round(ceiling / 2 + random() * (ceiling / 2));
-}
-
-/** How long the failed job should wait: what the failure asked for (a 429's Retry-After), else the backoff. */
-function delayAfter(error: unknown, receiveCount: number): number {
-  const asked = typeof error === 'object' && error !== null && 'retryAfterMs' in error ? Number((error as { retryAfterMs?: unknown }).retryAfterMs) : Number.NaN;
-  return Number.isFinite(asked) && asked > 0 ? Math.min(RETRY_CAP_MS, asked) : retryDelayMs(receiveCount);
-}
-
-const JOB_TYPES = new Set(['submit', 'decided', 'drive', 'cancel', 'connect', 'read', 'home', 'audit', 'audit-fix']);
-
-/** Parses a message body; anything else is a poison message (logged, dropped). */
-export function parseJob(body: string): Job | undefined {
-  try {
-    const value = JSON.parse(body) as unknown;
-    if (typeof value === 'object' && value !== null && 'type' in value && JOB_TYPES.has(String(value.type))) return value as Job;
-  } catch {
-    // fall through
-  }
-  return undefined;
-}
-
-export interface JobRunner {
-  run(job: Job, options: { finalAttempt: boolean }): Promise<void>;
-}
-
-/**
- * The worker's loop over one SQS batch. Failures are reported per message (partial batch
- * response); after the first failure the rest of the batch is reported too, because FIFO order
- * within a group must hold and the batch may mix groups.
- */
-export async function processJobBatch(
-  event: SQSEvent,
-  runner: JobRunner,
-  { maxReceiveCount, logger, queue }: { maxReceiveCount: number; logger: Logger; queue?: Pick<JobQueue, 'retryIn'> },
-): Promise<SQSBatchResponse> {
-  const failures: SQSBatchResponse['batchItemFailures'] = [];
-  for (const record of event.Records) {
-    if (failures.length > 0) {
-      failures.push({ itemIdentifier: record.messageId });
-      continue;
-    }
-    const job = parseJob(record.body);
-    if (job === undefined) {
-      logger.error({ event: 'job.poison', messageId: record.messageId }, 'unreadable job dropped');
-      continue;
-    }
-    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
-    try {
-      await runner.run(job, { finalAttempt: receiveCount >= maxReceiveCount });
-    } catch (error) {
-      // Back in seconds, not after the visibility timeout: the worker never sleeps, the queue waits.
-      const delayMs = delayAfter(error, receiveCount);
-      logger.warn({ event: 'job.failed', messageId: record.messageId, type: job.type, receiveCount, retryInMs: delayMs, err: error }, 'job failed; it will be delivered again');
-      failures.push({ itemIdentifier: record.messageId });
-      try {
-        await queue?.retryIn?.(record.receiptHandle, delayMs);
-      } catch (visibilityError) {
-        // The message comes back after the visibility timeout instead.
-        logger.warn({ event: 'job.retry-delay-failed', messageId: record.messageId, err: visibilityError }, 'could not set the retry delay');
-      }
-    }
-  }
-  return { batchItemFailures: failures };
-}
+import { type Logger } from '../lib/log';
+import { parseJob } from '../lib/queue/job-schema';
+import { type EnqueueOptions, type Job, type JobQueue } from '../lib/requests/jobs';
 
 export interface InProcessJobQueueOptions {
   /** The worker: a Lambda-shaped SQS handler. */
