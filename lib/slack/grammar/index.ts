@@ -2,9 +2,9 @@
  * The `/crdb` command grammar: definitions (the vocabulary), values (one validator per kind),
  * the tokenizer (Slack's rewriting undone, words and quotes) and the analyser (tokens to a typed
  * command, or a reason with a corrected example); this module is its public face. One declarative
- * definition per command drives the parser, the
- * corrected examples in refusals and the help text (`./help`): a flag added here is parsed,
- * validated, suggested and documented without another edit.
+ * definition per command drives the parser, the corrected examples in refusals and the help text
+ * (`../help`): a flag added here is parsed, validated, suggested and documented without another
+ * edit.
  *
  * Parsing never throws on user input and never half-succeeds: the result is either a fully typed,
  * normalised command with user-facing notes, or a one-line reason plus a complete corrected
