@@ -22,7 +22,7 @@ export default tseslint.config(
   },
   {
     // Composition roots may read the environment; nothing below them does.
-    files: ['handlers/**', 'local/**', 'infra/**', 'bench/**', 'test/**', 'lib/config.ts', 'scripts/**'],
+    files: ['handlers/**', 'local/**', 'stand-ins/**', 'infra/**', 'bench/**', 'test/**', 'lib/config.ts', 'scripts/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
   {

@@ -10,7 +10,7 @@ import { type AddressInfo } from 'node:net';
 import { LINK_PATH_PREFIX } from '../lib/links/pages';
 import { type Logger } from '../lib/log';
 import { LocalModeError } from './errors';
-import { type FunctionUrlHandler, invokeHandler, type SlackRequest } from './slack-emulator';
+import { type FunctionUrlHandler, invokeHandler, type SlackRequest } from '../stand-ins/slack';
 
 export interface SlackEndpointOptions {
   /** `handlers/slack.ts`'s handler chain: `slackHandler(() => buildSlackFunction(runtime))`. */

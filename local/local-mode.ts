@@ -33,7 +33,7 @@ import { type Lifecycle } from './lifecycle';
 import { type LocalOptions } from './options';
 import { LocalSchedules } from './schedules';
 import { assertPortFree } from './ports';
-import { createLambdaContext, type FunctionUrlHandler, SlackWebApiServer } from './slack-emulator';
+import { createLambdaContext, type FunctionUrlHandler, SlackWebApiServer } from '../stand-ins/slack';
 import { startSocketMode } from './socket-mode';
 import { LOCAL_BOT, localWorkspace } from './workspace';
 import { LoggedMetrics } from '../lib/metrics';

@@ -17,7 +17,7 @@ import { LocalModeError } from './errors';
 import { Lifecycle, ShutdownRequested } from './lifecycle';
 import { type LocalMode, startLocalMode } from './local-mode';
 import { type LocalOptions, parseLocalOptions, USAGE } from './options';
-import { SlackDriver } from './slack-emulator';
+import { SlackDriver } from '../stand-ins/slack';
 import { GENERAL_CHANNEL, LOCAL_USERS, localWorkspace } from './workspace';
 
 const REPO_ROOT = path.resolve(__dirname, '..');

@@ -4,7 +4,7 @@
  * their id as their name.
  */
 import { type Config } from '../lib/config';
-import { type SlackBotIdentity, type SlackChannelSpec, type SlackUserGroupSpec, type SlackUserSpec } from './slack-emulator';
+import { type SlackBotIdentity, type SlackChannelSpec, type SlackUserGroupSpec, type SlackUserSpec } from '../stand-ins/slack';
 
 export interface LocalUser extends SlackUserSpec {
   /** What the person does in the default config, for `users` and the banner. */

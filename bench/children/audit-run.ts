@@ -6,7 +6,7 @@
  *
  * Usage: node --enable-source-maps audit-run.js <bundle/index.js> (fork, with IPC).
  */
-import { createLambdaContext } from '../../local/slack-emulator/lambda-function-url';
+import { createLambdaContext } from '../../stand-ins/slack/lambda-function-url';
 
 type Handler = (event: unknown, context: unknown) => Promise<unknown>;
 

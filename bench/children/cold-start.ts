@@ -7,7 +7,7 @@
  *
  * Usage: node --enable-source-maps cold-start.js <bundle/index.js>, with BENCH_EVENT set.
  */
-import { createLambdaContext, type FunctionUrlEvent } from '../../local/slack-emulator/lambda-function-url';
+import { createLambdaContext, type FunctionUrlEvent } from '../../stand-ins/slack/lambda-function-url';
 
 type Handler = (event: FunctionUrlEvent, context: unknown) => Promise<{ statusCode?: number; body?: string }>;
 

@@ -10,7 +10,7 @@
  */
 import { createLogger } from '../../lib/log';
 import { startSlackEndpoint } from '../../local/http-endpoint';
-import { type FunctionUrlHandler } from '../../local/slack-emulator';
+import { type FunctionUrlHandler } from '../../stand-ins/slack';
 
 async function main(): Promise<void> {
   const bundle = process.argv[2];

@@ -5,7 +5,7 @@
  * Sends `{ dynamoEndpoint, sqsEndpoint, queueUrl }` over IPC when listening; stops on SIGTERM.
  */
 import { startDynalite } from '../../local/dynalite';
-import { SqsStandIn } from '../stand-ins/sqs';
+import { SqsStandIn } from '../../stand-ins/sqs';
 
 async function main(): Promise<void> {
   const dynamo = await startDynalite();

@@ -9,7 +9,7 @@
  * The process has its own Slack emulator (the driver's response_urls and trigger ids, the
  * baselines' `auth.test`); DynamoDB and SQS are the bench's services process.
  */
-import { createLambdaContext, type FunctionUrlEvent, SlackDriver, SlackWebApiServer, toFunctionUrlEvent } from '../../local/slack-emulator';
+import { createLambdaContext, type FunctionUrlEvent, SlackDriver, SlackWebApiServer, toFunctionUrlEvent } from '../../stand-ins/slack';
 
 type Handler = (event: FunctionUrlEvent, context: unknown) => Promise<{ statusCode?: number; body?: string }>;
 

@@ -9,7 +9,7 @@ import { figure, type Figure } from '../lib/figure';
 import { spawnUntilLine } from '../lib/processes';
 import { interleaved, median } from '../lib/stats';
 import { ALLOW_COMMAND, FUNCTION_NODE_FLAGS, functionEnv, REQUESTER, type World } from '../lib/world';
-import { toFunctionUrlEvent } from '../../local/slack-emulator';
+import { toFunctionUrlEvent } from '../../stand-ins/slack';
 
 interface ChildReport {
   readonly bootMs: number;

@@ -20,12 +20,12 @@ import { type JobQueue } from '../../lib/requests/jobs';
 import { InProcessJobQueue } from '../../local/in-process-queue';
 import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { startDynalite } from '../../local/dynalite';
-import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
-import { CloudApiStandIn } from '../../test/stand-ins/cloud-api';
-import { SecretsManagerStandIn } from '../../test/stand-ins/secrets-manager';
+import { SlackDriver, SlackWebApiServer } from '../../stand-ins/slack';
+import { CloudApiStandIn } from '../../stand-ins/cloud-api';
+import { SecretsManagerStandIn } from '../../stand-ins/secrets-manager';
 import { figure, type Figure } from '../lib/figure';
 import { median } from '../lib/stats';
-import { DynamoCounter } from '../stand-ins/dynamo-counter';
+import { DynamoCounter } from '../../stand-ins/dynamo-counter';
 import { APPROVERS_CHANNEL, AWS_CREDENTIALS, BOT, REQUESTER, SIGNING_SECRET } from '../lib/world';
 
 const CLUSTER_ID = '7a1c1f0e-0000-4000-8000-00000000c0de';

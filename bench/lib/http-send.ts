@@ -4,7 +4,7 @@
  * machine the driver takes as little CPU as possible from the function it measures.
  */
 import { Agent, request } from 'node:http';
-import { type SlackRequest } from '../../local/slack-emulator';
+import { type SlackRequest } from '../../stand-ins/slack';
 
 const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
 

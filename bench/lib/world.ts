@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
-import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
+import { SlackDriver, SlackWebApiServer } from '../../stand-ins/slack';
 import { forkServer } from './processes';
 
 export const SIGNING_SECRET = 'bench-signing-secret-not-a-secret';

@@ -19,7 +19,7 @@ import {
   type SlackMessage,
   type SlackWebApiServer,
   type StoredView,
-} from '../slack-emulator';
+} from '../../stand-ins/slack';
 import { type LocalUser } from '../workspace';
 import { createStyle, type Directory, type RenderedButton, renderMessageBody, type RenderOptions, type Style } from './render';
 

@@ -3,7 +3,7 @@
  * channel links become names, dates their fallback text, `&lt;`-style escapes their characters,
  * emoji codes emoji, code blocks indented lines (ready to copy), buttons `[n Label]`.
  */
-import { type SlackBlock } from '../slack-emulator';
+import { type SlackBlock } from '../../stand-ins/slack';
 
 /** Names for the ids mrkdwn refers to. */
 export interface Directory {

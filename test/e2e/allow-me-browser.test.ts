@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
+import { SlackDriver, SlackWebApiServer } from '../../stand-ins/slack';
 import { APPROVERS_CHANNEL, GENERAL_CHANNEL, LOCAL_BOT, LOCAL_USERS } from '../../local/workspace';
 import { messageText } from '../support/app-harness';
 import { freePort } from '../support/global-setup';

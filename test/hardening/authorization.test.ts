@@ -15,7 +15,7 @@
 import { readFile } from 'node:fs/promises';
 import { encodeFindingRef } from '../../lib/audit/findings';
 import { type ChatRequest, type RequestEvent } from '../../lib/requests/types';
-import { type SlackMessage, type SlackRequest } from '../../local/slack-emulator';
+import { type SlackMessage, type SlackRequest } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { Clock } from '../support/observe';

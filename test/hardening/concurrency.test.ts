@@ -14,7 +14,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type ChatRequest } from '../../lib/requests/types';
-import { type DeliveryResult } from '../../local/slack-emulator';
+import { type DeliveryResult } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { tryConnect } from '../support/pg-client';

@@ -24,7 +24,7 @@ import { Client } from 'pg';
 import { parseHba } from '../../lib/cluster-admin/sql/hba';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { type ChatRequest } from '../../lib/requests/types';
-import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
+import { SlackDriver, SlackWebApiServer } from '../../stand-ins/slack';
 import { localPaths } from '../../local/data-dir';
 import { renderDefaultConfig } from '../../local/default-config';
 import { APPROVERS_CHANNEL, LOCAL_BOT } from '../../local/workspace';

@@ -31,7 +31,7 @@ import { type Finding } from '../../lib/audit/findings';
 import { requestIdFromEntryName } from '../../lib/cluster-admin/allowlist';
 import { scramSha256Verifier } from '../../lib/cluster-admin/sql/scram';
 import { type ChatRequest } from '../../lib/requests/types';
-import { type DeliveryResult } from '../../local/slack-emulator';
+import { type DeliveryResult } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { connectAs } from '../support/pg-client';

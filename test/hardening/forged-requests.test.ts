@@ -7,8 +7,8 @@
 import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { createLogger, SecretRedactor } from '../../lib/log';
-import { computeSlackSignature, type SlackRequest } from '../../local/slack-emulator';
-import { forgeRequest } from '../stand-ins/slack/forgery';
+import { computeSlackSignature, type SlackRequest } from '../../stand-ins/slack';
+import { forgeRequest } from '../../stand-ins/slack/forgery';
 import { type Harness, messageText, requestIdIn, SIGNING_SECRET, startHarness, USERS } from '../support/app-harness';
 import { printFigures } from './support';
 

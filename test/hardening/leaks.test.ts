@@ -23,7 +23,7 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { passwordRenderings } from '../../lib/cluster-admin/connection-formats';
 import { SecretRedactor } from '../../lib/log';
 import { createDocumentClient } from '../../lib/requests/dynamo-store';
-import { computeSlackSignature } from '../../local/slack-emulator';
+import { computeSlackSignature } from '../../stand-ins/slack';
 import { BOT_TOKEN, CLOUD_API_KEY, type Harness, requestIdIn, SIGNING_SECRET, startHarness, USERS } from '../support/app-harness';
 import { testDynamo, testPostgres } from '../support/env';
 import { Clock } from '../support/observe';

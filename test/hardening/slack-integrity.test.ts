@@ -16,7 +16,7 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { type ChatRequest } from '../../lib/requests/types';
 import { type BlockAction, type ButtonAction } from '@slack/bolt';
-import { type BuiltRequest, type SlackMessage } from '../../local/slack-emulator';
+import { type BuiltRequest, type SlackMessage } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { connectAs } from '../support/pg-client';

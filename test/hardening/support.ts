@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { createLogger, type Logger, SecretRedactor } from '../../lib/log';
 import { type ChatRequest } from '../../lib/requests/types';
-import { type BuiltRequest, type SlackAppResponse } from '../../local/slack-emulator';
+import { type BuiltRequest, type SlackAppResponse } from '../../stand-ins/slack';
 import { type Harness, messageText, USERS } from '../support/app-harness';
 
 export interface LogCapture {

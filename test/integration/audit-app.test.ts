@@ -15,7 +15,7 @@ import { type ReportSummary, type SweepSummary } from '../../lib/audit/auditor';
 import { PgHbaFileStore } from '../../lib/cluster-admin/sql/hba-store';
 import { createAdminPool } from '../../lib/cluster-admin/sql/pool';
 import { auditTrailId } from '../../lib/requests/types';
-import { type SlackMessage } from '../../local/slack-emulator';
+import { type SlackMessage } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { captureLogs, Clock } from '../support/observe';

@@ -16,9 +16,9 @@ import { newRequestId } from '../../lib/requests/ids';
 import { InProcessJobQueue } from '../../local/in-process-queue';
 import { createRuntime, type Runtime } from '../../lib/compose/runtime';
 import { MAX_FINDINGS_SHOWN } from '../../lib/slack/blocks';
-import { SlackWebApiServer } from '../../local/slack-emulator';
-import { CloudApiStandIn, type StandInAllowlistEntry } from '../stand-ins/cloud-api';
-import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
+import { SlackWebApiServer } from '../../stand-ins/slack';
+import { CloudApiStandIn, type StandInAllowlistEntry } from '../../stand-ins/cloud-api';
+import { SecretsManagerStandIn } from '../../stand-ins/secrets-manager';
 import { testDynamo } from '../support/env';
 
 const ENTRIES = 10_000;

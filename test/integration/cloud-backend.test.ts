@@ -21,7 +21,7 @@ import {
 } from '../../lib/cluster-admin/errors';
 import { type Grant, type PropagationProgress, type SqlPrivilegeManager } from '../../lib/cluster-admin/types';
 import { createLogger } from '../../lib/log';
-import { CloudApiStandIn, type StandInClusterInit } from '../stand-ins/cloud-api';
+import { CloudApiStandIn, type StandInClusterInit } from '../../stand-ins/cloud-api';
 
 // Obviously fake credentials; long enough to be recognisable if they ever leak into a message.
 const API_KEY = `CCDB1_fake_admin_${'a1'.repeat(12)}`;

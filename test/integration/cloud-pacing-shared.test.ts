@@ -13,7 +13,7 @@ import { RateLimitedError } from '../../lib/cluster-admin/errors';
 import { createLogger } from '../../lib/log';
 import { DynamoRequestStore } from '../../lib/requests/dynamo-store';
 import { maxInWindow } from '../../bench/lib/stats';
-import { CloudApiStandIn } from '../stand-ins/cloud-api';
+import { CloudApiStandIn } from '../../stand-ins/cloud-api';
 import { testDynamo } from '../support/env';
 
 const API_KEY = `CCDB1_fake_pacing_${'c3'.repeat(12)}`;

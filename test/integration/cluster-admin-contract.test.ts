@@ -14,7 +14,7 @@ import { SqlClusterAdmin } from '../../lib/cluster-admin/sql/backend';
 import { PgHbaFileStore } from '../../lib/cluster-admin/sql/hba-store';
 import { createAdminPool } from '../../lib/cluster-admin/sql/pool';
 import { describeClusterAdminContract } from '../contracts/cluster-admin-contract';
-import { CloudApiStandIn } from '../stand-ins/cloud-api';
+import { CloudApiStandIn } from '../../stand-ins/cloud-api';
 import { testPostgres } from '../support/env';
 
 const API_KEY = `CCDB1_fake_contract_${'c3'.repeat(12)}`;

@@ -7,7 +7,7 @@ import { InvalidInputError } from '../../lib/cluster-admin/errors';
 import { parseConfigDocument } from '../../lib/config';
 import { SecretRedactor } from '../../lib/log';
 import { SecretResolver } from '../../lib/secrets/references';
-import { CloudApiStandIn } from '../stand-ins/cloud-api';
+import { CloudApiStandIn } from '../../stand-ins/cloud-api';
 import { testPostgres } from '../support/env';
 
 const API_KEY = `CCDB1_fake_factory_${'c3'.repeat(12)}`;

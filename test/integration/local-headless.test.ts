@@ -11,7 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import { localPaths } from '../../local/data-dir';
 import { renderDefaultConfig } from '../../local/default-config';
-import { SlackDriver, SlackWebApiServer } from '../../local/slack-emulator';
+import { SlackDriver, SlackWebApiServer } from '../../stand-ins/slack';
 import { freePort } from '../support/global-setup';
 import { freshDataDir, LocalProcess, REPO_ROOT, START_SCRIPT } from '../support/local-process';
 

@@ -7,7 +7,7 @@
  */
 import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest } from '../../lib/requests/types';
-import { type SlackMessage } from '../../local/slack-emulator';
+import { type SlackMessage } from '../../stand-ins/slack';
 import { type Harness, startHarness, USERS } from '../support/app-harness';
 
 const { alice, admin, carol } = USERS;

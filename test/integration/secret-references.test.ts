@@ -8,7 +8,7 @@ import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secr
 import { createSecretsManagerClient } from '../../lib/secrets/aws-secrets-manager';
 import { SecretRedactor } from '../../lib/log';
 import { SecretReferenceError, SecretResolver } from '../../lib/secrets/references';
-import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
+import { SecretsManagerStandIn } from '../../stand-ins/secrets-manager';
 import { tempDir } from '../support/temp-dirs';
 
 describe('secret references', () => {

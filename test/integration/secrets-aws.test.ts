@@ -16,7 +16,7 @@ import {
 } from '../../lib/secrets/errors';
 import { secretName, TAG_MANAGED_BY, TAG_OWNER } from '../../lib/secrets/types';
 import { databaseSecret, describeSecretStoreContract } from '../contracts/secret-store-contract';
-import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
+import { SecretsManagerStandIn } from '../../stand-ins/secrets-manager';
 
 // Obviously fake credentials: the stand-in only checks that requests are signed with this key id.
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };

@@ -13,7 +13,7 @@ import {
   type SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { createSecretsManagerClient } from '../../lib/secrets/aws-secrets-manager';
-import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
+import { SecretsManagerStandIn } from '../../stand-ins/secrets-manager';
 
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
 const standIn = new SecretsManagerStandIn();

@@ -7,9 +7,9 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { App, HTTPReceiver } from '@slack/bolt';
 import { WebAPIRateLimitedError, WebClient } from '@slack/web-api';
-import { SlackDriver, SlackWebApiServer, SLACKBOT_USER_ID, toSlackTimestamp, type SlackMessage } from '../../local/slack-emulator';
-import { forgeRequest } from '../stand-ins/slack/forgery';
-import { approvalCard, APPROVERS_CHANNEL, createProofApp, PROOF_BOT_TOKEN, PROOF_SIGNING_SECRET, silentLogger, type ProofApp } from '../stand-ins/slack/proof-app';
+import { SlackDriver, SlackWebApiServer, SLACKBOT_USER_ID, toSlackTimestamp, type SlackMessage } from '../../stand-ins/slack';
+import { forgeRequest } from '../../stand-ins/slack/forgery';
+import { approvalCard, APPROVERS_CHANNEL, createProofApp, PROOF_BOT_TOKEN, PROOF_SIGNING_SECRET, silentLogger, type ProofApp } from '../../stand-ins/slack/proof-app';
 
 const ALICE = 'U0ALICE';
 const BOB = 'U0BOB';

@@ -3,8 +3,8 @@
  * the way Slack does (shapes, error codes, HTTP statuses), so tests against it mean something.
  */
 import { WebAPIHTTPError, WebAPIPlatformError, WebClient } from '@slack/web-api';
-import { SlackDriver, SlackWebApiServer, type SlackEmulatorEvents } from '../../local/slack-emulator';
-import { silentLogger } from '../stand-ins/slack/proof-app';
+import { SlackDriver, SlackWebApiServer, type SlackEmulatorEvents } from '../../stand-ins/slack';
+import { silentLogger } from '../../stand-ins/slack/proof-app';
 
 const TOKEN = 'xoxb-test-token';
 const ALICE = 'U0ALICE';

@@ -13,7 +13,7 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ManualClock, SqsStandIn } from '../stand-ins/sqs';
+import { ManualClock, SqsStandIn } from '../../stand-ins/sqs';
 
 const clock = new ManualClock(Date.parse('2025-01-01T00:00:00Z'));
 const sqs = new SqsStandIn({ visibilityTimeoutSeconds: 30, maxReceiveCount: 3, now: clock.now });

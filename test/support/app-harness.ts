@@ -16,11 +16,11 @@ import { type RequestExecutorOptions } from '../../lib/requests/executor';
 import { driveJob } from '../../lib/requests/jobs';
 import { InProcessJobQueue } from '../../local/in-process-queue';
 import { createRuntime, type Runtime } from '../../lib/compose/runtime';
-import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam, invokeHandler, type SlackAppResponse } from '../../local/slack-emulator';
+import { type SlackMessage, SlackDriver, SlackWebApiServer, type DeliveryResult, type SlackTeam, invokeHandler, type SlackAppResponse } from '../../stand-ins/slack';
 import { buildSlackFunction, slackHandler } from '../../lib/compose/slack-function';
 import { workerHandler } from '../../lib/compose/worker-function';
-import { CloudApiStandIn } from '../stand-ins/cloud-api';
-import { SecretsManagerStandIn } from '../stand-ins/secrets-manager';
+import { CloudApiStandIn } from '../../stand-ins/cloud-api';
+import { SecretsManagerStandIn } from '../../stand-ins/secrets-manager';
 import { testDynamo, testPostgres } from './env';
 import { type Metrics } from '../../lib/metrics';
 

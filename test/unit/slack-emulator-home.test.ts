@@ -10,8 +10,8 @@ import { PassThrough } from 'node:stream';
 import { verifySlackRequest } from '@slack/bolt';
 import { WebAPIPlatformError, WebClient } from '@slack/web-api';
 import { SlackConsole } from '../../local/console/console';
-import { SlackDriver, SlackWebApiServer, type SlackBlock, type SlackEmulatorEvents, type SlackView } from '../../local/slack-emulator';
-import { silentLogger } from '../stand-ins/slack/proof-app';
+import { SlackDriver, SlackWebApiServer, type SlackBlock, type SlackEmulatorEvents, type SlackView } from '../../stand-ins/slack';
+import { silentLogger } from '../../stand-ins/slack/proof-app';
 
 const TOKEN = 'xoxb-test-token';
 const SECRET = 'test-signing-secret';

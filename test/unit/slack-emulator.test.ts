@@ -15,7 +15,7 @@ import {
   SlackWebApiServer,
   toFunctionUrlEvent,
   type SlackRequest,
-} from '../../local/slack-emulator';
+} from '../../stand-ins/slack';
 
 const SECRET = 'test-signing-secret';
 const request: SlackRequest = {

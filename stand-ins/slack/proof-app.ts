@@ -11,7 +11,7 @@
  * - anything else: acks "Working on: <text>", responds "Done: <text>", DMs the user.
  */
 import { App, AwsLambdaReceiver, LogLevel, type BlockAction, type ButtonAction, type Logger, type SlashCommand } from '@slack/bolt';
-import { type FunctionUrlHandler } from '../../../local/slack-emulator';
+import { type FunctionUrlHandler } from '.';
 
 export const PROOF_SIGNING_SECRET = 'test-signing-secret';
 export const PROOF_BOT_TOKEN = 'xoxb-test-token';

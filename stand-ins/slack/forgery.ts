@@ -2,7 +2,7 @@
  * Forged Slack requests, for tests of request verification: take a request the driver built and
  * signed correctly, then break exactly one thing the way an attacker or a broken proxy would.
  */
-import { computeSlackSignature, type SlackRequest } from '../../../local/slack-emulator';
+import { computeSlackSignature, type SlackRequest } from '.';
 
 export interface ForgeryOptions {
   /** Sign again with these (another secret, a stale timestamp, another version label). */
