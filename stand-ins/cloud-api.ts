@@ -17,9 +17,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { OpenApiValidator, type MatchedOperation } from '../test/support/openapi-validator';
+import { OpenApiValidator, type MatchedOperation } from './openapi-validator';
 
-export const CLOUD_SPEC_PATH = join(__dirname, '..', '..', 'reference', 'cockroach-cloud-openapi.json');
+export const CLOUD_SPEC_PATH = join(__dirname, '..', 'reference', 'cockroach-cloud-openapi.json');
 
 /** gRPC status codes the Cloud API puts in `Status.code`. */
 const GRPC = {

@@ -9,7 +9,8 @@
 import { failureReference, type Logger } from '../log';
 import { type JobQueue } from '../requests/jobs';
 import { isRetryable } from '../errors';
-import { type AuditJobs, type RequestExecutor } from '../requests/executor';
+import { type RequestExecutor } from '../requests/executor';
+import { type AuditJobs } from '../queue/router';
 import { type Job } from '../requests/jobs';
 import { type Maintenance } from '../requests/maintenance';
 import { type Notifier, type Tone } from '../requests/notifier';

@@ -26,6 +26,7 @@ import { Admission } from '../requests/admission';
 import { RequestExecutor, type RequestExecutorOptions } from '../requests/executor';
 import { Maintenance } from '../requests/maintenance';
 import { Home } from '../requests/home';
+import { JobRouter } from '../queue/router';
 import { defaultExtension } from '../policy/assess';
 import { type Notifier } from '../requests/notifier';
 import { AwsSecretStore } from '../secrets/aws-secrets-manager';
@@ -52,6 +53,8 @@ export interface Runtime extends AckRuntime {
   readonly clusters: ClusterAdmins;
   notifier(): Promise<Notifier>;
   executor(): Promise<RequestExecutor>;
+  /** Job dispatch: what the worker runs every job through. */
+  router(): Promise<JobRouter>;
   maintenance(): Promise<Maintenance>;
   /** The audit: expiry sweep, reports, Remove fixes (the audit function and the worker). */
   audit(): Promise<Auditor>;
@@ -112,8 +115,6 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
       metrics,
       readRateLimit: { max: config.requests.readRateLimit.max, windowMs: config.requests.readRateLimit.window },
       redactor,
-      // A thunk: the auditor needs this executor (to expire requests), so it is built on first use.
-      audit: () => audit(),
       ...(now ? { now } : {}),
       ...(checkpoint ? { checkpoint } : {}),
     }),
@@ -149,9 +150,13 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
     }),
   );
 
+  // Every job, to its use case: the audit is built only when an audit job comes.
+  const router = memo(async () => new JobRouter({ executor: await executor(), home: await home(), audit, store, notifier: await notifier(), logger }));
+
   return {
     ...ack,
     secretStore,
+    router,
     clusters,
     notifier,
     executor,

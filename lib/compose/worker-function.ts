@@ -1,7 +1,7 @@
 /**
  * The worker function, composed (handlers/worker.ts is its Lambda entry point): each job of an SQS
- * FIFO batch runs through the request executor; failures are reported per message (partial batch
- * response), so only they are delivered again.
+ * FIFO batch runs through the job router (lib/queue/router.ts); failures are reported per message
+ * (partial batch response), so only they are delivered again.
  */
 import { type Context, type SQSBatchResponse, type SQSEvent } from 'aws-lambda';
 import { MAX_RECEIVE_COUNT } from '../requests/jobs';
@@ -11,7 +11,6 @@ import { type Runtime } from './runtime';
 export function workerHandler(runtime: () => Runtime, maxReceiveCount = MAX_RECEIVE_COUNT) {
   return async (event: SQSEvent, _context: Context): Promise<SQSBatchResponse> => {
     const rt = runtime();
-    const executor = await rt.executor();
-    return processJobBatch(event, executor, { maxReceiveCount, logger: rt.logger, queue: rt.queue });
+    return processJobBatch(event, await rt.router(), { maxReceiveCount, logger: rt.logger, queue: rt.queue });
   };
 }

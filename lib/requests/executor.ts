@@ -35,7 +35,7 @@ import { unionOf, unionViolation } from '../policy/union';
 import { type Admission } from './admission';
 import { type Home } from './home';
 import { isPastExpiry, requestEvent } from './lifecycle';
-import { type Job } from './jobs';
+import { type Job, type RequestJob } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { GuardFailedError, RecordHeldError } from './errors';
 import { describe } from './intake';
@@ -43,14 +43,6 @@ import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionPuts, type TransitionResult } from './store';
 import { type ChatRequest, type DmReceipt, type ExtendParams, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
 import { LAST_CHANCE } from '../retry-policies';
-
-/** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
-export interface AuditJobs {
-  /** `/crdb audit`: report, and answer the requester. */
-  runCommand(job: Extract<Job, { type: 'audit' }>): Promise<void>;
-  /** A Remove click on a finding. Rethrows retryable failures unless `finalAttempt`. */
-  fix(job: Extract<Job, { type: 'audit-fix' }>, options: { finalAttempt: boolean }): Promise<void>;
-}
 
 /** What the executor needs to know about clusters: build admins, read their config. */
 export interface ClusterDirectory {
@@ -74,10 +66,8 @@ export interface RequestExecutorOptions {
   /** Lookups (read and connect jobs) per requester per window; default unlimited. */
   readonly readRateLimit?: { readonly max: number; readonly windowMs: number };
   readonly redactor?: SecretRedactor;
-  /** People's Home tabs: published on `home` jobs, refreshed when a request of theirs moves. */
-  readonly home?: Pick<Home, 'opened' | 'publish' | 'changed'>;
-  /** The audit, built on first use (it needs this executor: a thunk breaks the cycle). */
-  readonly audit?: () => Promise<AuditJobs>;
+  /** People's Home tabs: refreshed when a request of theirs moves. */
+  readonly home?: Pick<Home, 'changed'>;
   readonly now?: () => Date;
   /**
    * Called between every two steps of applying a request (after each step that changed something),
@@ -145,8 +135,6 @@ interface Ending {
   readonly forget?: TransitionDeletes;
 }
 
-/** How long a command-answering job is remembered as answered (SQS keeps a message at most 14 days; redeliveries come within hours). */
-const ANSWERED_JOB_TTL_SECONDS = 24 * 60 * 60;
 
 /** Quick retries of a transient failure where no redelivery follows (`LAST_CHANCE`): a rollback, the final commit on a job's last delivery. */
 const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE.retries, backoff: new ExponentialBackoff({ initialDelay: LAST_CHANCE.initialDelayMs, maxDelay: LAST_CHANCE.maxDelayMs }) });
@@ -201,8 +189,11 @@ export class RequestExecutor {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Runs one job. `finalAttempt`: the queue will not deliver it again, so do not rethrow. */
-  async run(job: Job, { finalAttempt = false } = {}): Promise<void> {
+  /**
+   * Runs a job about a request (lib/queue/router.ts sends the others elsewhere). `finalAttempt`:
+   * the queue will not deliver it again, so do not rethrow.
+   */
+  async run(job: RequestJob, { finalAttempt = false } = {}): Promise<void> {
     switch (job.type) {
       case 'submit':
         return this.submit(job.requestId, finalAttempt);
@@ -212,39 +203,17 @@ export class RequestExecutor {
         return this.drive(job.requestId, finalAttempt);
       case 'cancel':
         return this.cancel(job.requestId, job.actor);
-      case 'connect':
-        return this.answering(job, finalAttempt, async () => ((await this.mayLookUp(job)) ? this.connect(job) : undefined));
-      case 'read':
-        return this.answering(job, finalAttempt, async () => ((await this.mayLookUp(job)) ? this.read(job) : undefined));
-      case 'home':
-        return this.home(job, finalAttempt);
-      case 'audit': {
-        const audit = this.o.audit;
-        if (audit === undefined) {
-          await this.o.notifier.reply(this.target(job), { kind: 'text', text: 'The audit is not wired up in this deployment.', tone: 'warning' });
-          return;
-        }
-        return this.answering(job, finalAttempt, async () => (await audit()).runCommand(job));
-      }
-      case 'audit-fix': {
-        const audit = this.o.audit;
-        if (audit === undefined) return this.o.logger.error({ event: 'audit-fix.unwired', cluster: job.cluster }, 'audit-fix job without an audit');
-        // `fix` answers its own failures (in the report's thread) and rethrows only retryable ones.
-        return this.once(job, async () => (await audit()).fix(job, { finalAttempt }));
-      }
     }
   }
 
-  /** Publishes a Home tab; a Slack failure is retried by the queue, and dropped on the last delivery (the next open shows it). */
-  private async home(job: Extract<Job, { type: 'home' }>, finalAttempt: boolean): Promise<void> {
-    const home = this.o.home;
-    if (home === undefined) return;
-    try {
-      await (job.opened === true ? home.opened(job.user) : home.publish(job.user, job.notice));
-    } catch (error) {
-      if (isRetryable(error) && !finalAttempt) throw error;
-      this.o.logger.warn({ event: 'home.publish-failed', user: job.user, err: error }, 'could not publish a Home tab');
-    }
+  /** `connect`: DMs the connection details again, unless the requester is past their lookups. */
+  async connectJob(job: Extract<Job, { type: 'connect' }>): Promise<void> {
+    if (await this.mayLookUp(job)) await this.connect(job);
+  }
+
+  /** `allowlist`, `check`, `users`: answers from the cluster, unless the requester is past their lookups. */
+  async readJob(job: Extract<Job, { type: 'read' }>): Promise<void> {
+    if (await this.mayLookUp(job)) await this.read(job);
   }
 
   /** A request of `user`'s moved: their Home tab, if they look at it, follows (best effort). */
@@ -1088,45 +1057,6 @@ export class RequestExecutor {
       },
     );
     return receipt ? { ...receipt, cluster } : undefined;
-  }
-
-  /**
-   * Runs a job that answers a command; failures are answered too, retried while they may pass.
-   * A job with an `id` is answered once: its key is claimed after the answer, and a redelivered
-   * job whose key is claimed does nothing.
-   */
-  private async answering(job: Extract<Job, { type: 'connect' | 'read' | 'audit' }>, finalAttempt: boolean, work: () => Promise<void>): Promise<void> {
-    return this.once(job, async () => {
-      try {
-        await work();
-      } catch (error) {
-        if (isRetryable(error) && !finalAttempt) throw error;
-        const ref = failureReference();
-        this.o.logger.warn({ event: `${job.type}.failed`, ref, cluster: job.cluster, err: error }, 'command failed');
-        await this.o.notifier.reply(this.target(job), { kind: 'text', text: failureText(error, ref), tone: 'error' });
-      }
-    });
-  }
-
-  /**
-   * Runs a job that answers someone at most once per `id` (SQS delivers at least once): the id is
-   * recorded after the work, and a redelivered job whose id is recorded does nothing. A job that
-   * fails is not recorded, so its redelivery runs it again.
-   */
-  private async once(job: Extract<Job, { type: 'connect' | 'read' | 'audit' | 'audit-fix' }>, work: () => Promise<void>): Promise<void> {
-    const key = job.id === undefined ? undefined : `job:${job.id}`;
-    if (key !== undefined && (await this.o.store.idempotencyKeyHolder(key)) !== undefined) {
-      this.o.logger.info({ event: 'job.duplicate', type: job.type, jobId: job.id }, 'job done already; delivered again');
-      return;
-    }
-    await work();
-    if (key === undefined || job.id === undefined) return;
-    try {
-      await this.o.store.claimIdempotencyKey(key, job.id, ANSWERED_JOB_TTL_SECONDS);
-    } catch (error) {
-      // Done already: failing the job now would only do it twice.
-      this.o.logger.warn({ event: 'job.mark-failed', type: job.type, jobId: job.id, err: error }, 'could not record that a job was done');
-    }
   }
 
   private target(job: { requester: string; responseUrl?: string }): { user: string; responseUrl?: string } {

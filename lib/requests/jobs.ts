@@ -72,6 +72,9 @@ export type Job =
       readonly report?: { readonly channel: string; readonly ts: string };
     });
 
+/** The jobs about one request, which the executor runs. */
+export type RequestJob = Extract<Job, { type: 'submit' | 'decided' | 'drive' | 'cancel' }>;
+
 export interface EnqueueOptions {
   /** Duplicate enqueues with the same id within five minutes are dropped (SQS FIFO deduplication). */
   readonly deduplicationId: string;
