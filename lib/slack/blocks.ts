@@ -99,7 +99,7 @@ export function summary(request: Pick<ChatRequest, 'params' | 'cluster'>): strin
 }
 
 /** The ephemeral answer to a command that created a request. */
-export function acceptedMessage(request: ChatRequest, notes: readonly string[], approversChannel?: string): Message {
+export function acceptedMessage(request: ChatRequest, notes: readonly string[], approversChannel?: string, { byDm = false }: { byDm?: boolean } = {}): Message {
   const what = `${summary(request)} on \`${request.cluster}\``;
   const noteLines = notes.map((n) => `• ${n}`);
   if (request.status === 'pending' || (request.status === 'received' && request.quorum > 0)) {
@@ -107,7 +107,8 @@ export function acceptedMessage(request: ChatRequest, notes: readonly string[], 
     const text = `This needs ${request.quorum} approval${request.quorum === 1 ? '' : 's'}${where}: ${what}. I'll tell you when it is decided.`;
     return { text, blocks: [section(`:raised_hand: ${text}`), ...(noteLines.length ? [context(noteLines.join('\n'))] : []), context(`Request \`${request.id}\``)] };
   }
-  const text = `Working on it: ${what}. I'll report back here.`;
+  // A request with nowhere to answer but a DM (a Home tab button) says so.
+  const text = `Working on it: ${what}. ${byDm ? "I'll DM you how it ends." : "I'll report back here."}`;
   return { text, blocks: [section(`:hourglass_flowing_sand: ${text}`), ...(noteLines.length ? [context(noteLines.join('\n'))] : []), context(`Request \`${request.id}\`${request.breakGlass ? ' · break-glass' : ''}`)] };
 }
 

@@ -155,7 +155,7 @@ export class CommandHandler {
       case 'duplicate':
         return { result, message: duplicateMessage(result.request) };
       case 'accepted':
-        return { result, message: acceptedMessage(result.request, [...notes, ...warnings], cluster.approversChannel) };
+        return { result, message: acceptedMessage(result.request, [...notes, ...warnings], cluster.approversChannel, { byDm: input.responseUrl === undefined }) };
     }
   }
 

@@ -2,7 +2,7 @@
 import { passwordRenderings } from '../../lib/cluster-admin/connection-formats';
 import { type ConnectionDelivery } from '../../lib/requests/notifier';
 import { type ChatRequest } from '../../lib/requests/types';
-import { approvalCard, connectionFormatsThread, connectionMessage } from '../../lib/slack/blocks';
+import { acceptedMessage, approvalCard, connectionFormatsThread, connectionMessage } from '../../lib/slack/blocks';
 
 const base: ChatRequest = {
   id: '01JD0000000000000000000000',
@@ -63,6 +63,22 @@ describe('the approval card', () => {
     expect(confirm?.confirm.text).toBe('Approve');
     // Decided cards have no buttons at all.
     expect(approve(approvalCard({ ...request, status: 'denied' }))).toBeUndefined();
+  });
+});
+
+describe('the answer to a request', () => {
+  it('says where the outcome will come: here for a command, by DM for a Home tab button', () => {
+    const working = { ...base, status: 'received' as const, quorum: 0 };
+    expect(acceptedMessage(working, []).text).toContain("I'll report back here.");
+    expect(acceptedMessage(working, [], undefined, { byDm: true }).text).toContain("I'll DM you how it ends.");
+  });
+
+  it('says withdrawn, not denied, on the card of a request its requester cancelled', () => {
+    const card = approvalCard({ ...base, status: 'denied', decidedBy: base.requester, denyReason: 'withdrawn by its requester' }, []);
+    expect(header(card)).toMatch(/^Cancelled by its requester: /);
+    expect(approve(card)).toBeUndefined();
+    const denied = approvalCard({ ...base, status: 'denied', decidedBy: 'U0BOB', denyReason: 'withdrawn by its requester' }, []);
+    expect(header(denied)).toMatch(/^Denied: /);
   });
 });
 
