@@ -20,19 +20,17 @@
  * once, never lost.
  */
 import { ExponentialBackoff, handleWhen, retry } from 'cockatiel';
-import { coveringEntries, entryName, requestIdFromEntryName } from '../cluster-admin/allowlist';
+import { coveringEntries } from '../cluster-admin/allowlist';
 import { passwordRenderings } from '../cluster-admin/connection-formats';
-import { AlreadyExistsError } from '../cluster-admin/errors';
-import { ChatopsError, isRetryable, userSafeMessage } from '../errors';
+import { isRetryable, userSafeMessage } from '../errors';
 import { type AllowlistEntry, type ClusterAdmin, type ConnectionDetails } from '../cluster-admin/types';
-import { type ClusterConfig, formatDuration } from '../config';
+import { formatDuration } from '../config';
 import { failureReference, type Logger, type SecretRedactor } from '../log';
 import { elapsedMs, METRIC, type Metrics } from '../metrics';
-import { SecretExistsError } from '../secrets/errors';
-import { generatePassword } from '../secrets/password';
-import { type DatabaseSecret, type SecretStore, secretName } from '../secrets/types';
-import { unionOf, unionViolation } from '../policy/union';
+import { type SecretStore } from '../secrets/types';
 import { type Admission } from './admission';
+import { type ClusterDirectory, type KindContext, PermanentFailure, STEP_PROPAGATING, WaitingForPropagation } from './kinds/context';
+import { planFor, rollBackOf } from './kinds';
 import { type Home } from './home';
 import { isPastExpiry, requestEvent } from './lifecycle';
 import { type Job, type RequestJob } from './jobs';
@@ -40,15 +38,11 @@ import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifi
 import { GuardFailedError, RecordHeldError } from './errors';
 import { describe } from './intake';
 import { escapeText, quoteReason } from '../text';
-import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionPuts, type TransitionResult } from './store';
-import { type ChatRequest, type DmReceipt, type ExtendParams, FINAL_STATUSES, isOpen, STEP_TOLD, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
+import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionResult } from './store';
+import { type ChatRequest, type DmReceipt, FINAL_STATUSES, isOpen, STEP_TOLD, type RequestEvent, type RequestStatus } from './types';
 import { LAST_CHANCE } from '../retry-policies';
 
-/** What the executor needs to know about clusters: build admins, read their config. */
-export interface ClusterDirectory {
-  get(alias: string): Promise<ClusterAdmin>;
-  config(alias: string): ClusterConfig | undefined;
-}
+export { type ClusterDirectory, PermanentFailure } from './kinds/context';
 
 export interface RequestExecutorOptions {
   readonly store: RequestStore;
@@ -78,52 +72,6 @@ export interface RequestExecutorOptions {
    * step that follows.
    */
   readonly checkpoint?: (step: string, request: ChatRequest) => void | Promise<void>;
-}
-
-/** The `step` of an `allow` waiting in the table for its entry to propagate. */
-const STEP_PROPAGATING = 'propagating';
-
-/** Thrown by `allow` while the cluster still applies the change: the request waits, due in `delayMs`. */
-class WaitingForPropagation extends Error {
-  constructor(
-    readonly since: string,
-    readonly delayMs: number,
-  ) {
-    super('waiting for the allowlist to propagate');
-    this.name = 'WaitingForPropagation';
-  }
-}
-
-/** How long to wait before looking again: 5 s at first, then longer, at most a minute. */
-function propagationPollDelay(waitedMs: number): number {
-  return Math.min(60_000, Math.max(5_000, Math.round(waitedMs / 4)));
-}
-
-/** A failure no retry will fix; the message is user-safe. */
-export class PermanentFailure extends ChatopsError {
-  readonly code = 'permanent';
-}
-
-/** What applying a request did: the requester's outcome, and what the final commit writes with it. */
-interface Applied {
-  readonly text: string;
-  readonly notes?: readonly string[];
-  /**
-   * Sends the connection DM. It runs last, after the requester was told and right before the final
-   * commit. Its receipt is written before the password is in the DM (`connectionDm`), so a crash
-   * at any point leaves no password DM that the sweep will not delete.
-   */
-  readonly deliver?: () => Promise<DmReceipt | undefined>;
-  /** Records the change made obsolete, deleted by the final commit. */
-  readonly forget?: TransitionDeletes;
-}
-
-/** How a request of one kind is applied, once what needs no change is checked. */
-interface Plan {
-  /** Written with approved → applying: what the bot records before it changes the cluster. */
-  readonly records?: TransitionPuts;
-  /** The work. `recorded`: this delivery's approved → applying wrote `records` (else they may be missing). */
-  run(request: ChatRequest, recorded: boolean): Promise<Applied>;
 }
 
 /** How a request ends: as it is told and stored, and what the final commit writes with it. */
@@ -184,9 +132,29 @@ export class RequestExecutor {
   private readonly o: RequestExecutorOptions;
   private readonly now: () => Date;
 
+  /** What the change kinds (./kinds/) are given. */
+  private readonly kinds: KindContext;
+
   constructor(options: RequestExecutorOptions) {
     this.o = options;
     this.now = options.now ?? (() => new Date());
+    const { store, secrets, clusters, notifier, logger, redactor, propagationTimeoutMs, recoveryWindowDays } = options;
+    this.kinds = {
+      store,
+      secrets,
+      clusters,
+      notifier,
+      logger,
+      ...(redactor ? { redactor } : {}),
+      propagationTimeoutMs,
+      recoveryWindowDays,
+      now: () => this.now(),
+      checkpoint: (step, request) => this.checkpoint(step, request),
+      event: (requestId, actor, type, detail) => this.event(requestId, actor, type, detail),
+      ensureRecord: (request, step, record) => this.ensureRecord(request, step, record),
+      requireHandOut: (admin, cluster, user, opts) => this.requireHandOut(admin, cluster, user, opts),
+      connectionDm: (...args) => this.connectionDm(...args),
+    };
   }
 
   /**
@@ -426,7 +394,7 @@ export class RequestExecutor {
     /** What follows telling when it is the final commit: the checkpoint, as the commit's first try. */
     let beforeCommit: (() => Promise<void>) | undefined;
     try {
-      const plan = await this.plan(request);
+      const plan = await planFor(this.kinds, request);
       let recorded = false;
       if (request.status === 'approved') {
         await leaveApproved();
@@ -565,313 +533,18 @@ export class RequestExecutor {
    * rollback that fails is logged: the audit reports what is left.
    */
   private async rollBack(request: ChatRequest, log: Logger, cause: unknown): Promise<void> {
-    const { params } = request;
-    if (params.kind !== 'allow' && params.kind !== 'user-create') return;
+    const undo = rollBackOf(request);
+    if (undo === undefined) return;
     // The last chance to undo it: a transient failure (throttling, a concurrent catalog change) gets a few quick retries.
     let tries = 0;
     try {
       await lastChance.execute(async () => {
         tries++;
-        if (params.kind === 'allow') await this.rollBackAllow(request, params.allow.cidr);
-        else await this.rollBackUserCreate(request, params.userCreate.user, cause);
+        await undo(this.kinds, cause);
       });
     } catch (error) {
       log.error({ event: 'request.rollback-failed', err: error, attempt: tries }, 'rollback failed; the audit reports what is left');
     }
-  }
-
-  /**
-   * Undoes what this request did to the allowlist, and only that: the entry it put there (named
-   * for it) and its record. When it had replaced the same requester's earlier entry (an allow
-   * again), that entry and record are put back as they were: a failed repeat never removes an
-   * entry an earlier, applied request made.
-   */
-  private async rollBackAllow(request: ChatRequest, cidr: string): Promise<void> {
-    const admin = await this.o.clusters.get(request.cluster);
-    const entry = (await admin.listAllowlist()).entries.find((e) => e.cidr === cidr);
-    const managed = await this.o.store.getManagedEntry(request.cluster, cidr);
-    const ours = managed?.requestId === request.id ? managed : undefined;
-    const previous = ours?.previous;
-    const entryIsOurs = entry !== undefined && requestIdFromEntryName(entry.name) === request.id;
-    if (previous !== undefined) {
-      if (entryIsOurs) await admin.upsertAllowlistEntry({ cidr, sql: previous.sql, ui: previous.ui, name: entryName(previous.requestId, previous.label) });
-      await this.o.store.putManagedEntry(previous);
-      await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', `${cidr} put back as request ${previous.requestId} had it`));
-      return;
-    }
-    if (entryIsOurs) await admin.removeAllowlistEntry(cidr);
-    if (ours !== undefined) await this.o.store.deleteManagedEntry(request.cluster, cidr);
-    if (entryIsOurs || ours !== undefined) {
-      await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', `${cidr} removed from the allowlist`));
-    }
-  }
-
-  /**
-   * Undoes a `user create`: drops the user when this request made it, then deletes this request's
-   * record and secret. Each step runs whatever the others did, so a step that throws leaves no
-   * owner record or secret behind on its account (a requester could otherwise later rotate a
-   * password onto a role that was never theirs); what a failed step leaves is an audit finding
-   * (a user without a secret, a record or a secret without a user) and is logged here.
-   *
-   * The user is dropped only when the secret is this request's (the name's lock) and the cluster
-   * does not contradict that this request made it: a role that existed before, which `createUser`
-   * refused to take over, is never dropped.
-   */
-  private async rollBackUserCreate(request: ChatRequest, user: string, cause: unknown): Promise<void> {
-    const name = secretName(request.cluster, user);
-    const failures: { step: string; error: unknown }[] = [];
-    const step = async (what: string, work: () => Promise<void>): Promise<void> => {
-      try {
-        await work();
-      } catch (error) {
-        failures.push({ step: what, error });
-      }
-    };
-    let secret: DatabaseSecret | undefined;
-    await step('read secret', async () => {
-      secret = await this.o.secrets.get(name);
-    });
-    const ours = secret?.requestId === request.id;
-    let dropped = false;
-    if (ours && !(cause instanceof AlreadyExistsError)) {
-      await step('drop user', async () => {
-        const admin = await this.o.clusters.get(request.cluster);
-        const found = await admin.inspectUser(user);
-        if (!found.exists || found.madeByBot === false || found.privileges.length > 0) return;
-        dropped = await admin.deleteUser(user);
-      });
-    }
-    await step('delete record', async () => {
-      if ((await this.o.store.getManagedUser(request.cluster, user))?.requestId === request.id) await this.o.store.deleteManagedUser(request.cluster, user);
-    });
-    if (ours) await step('delete secret', () => this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays }).then(() => undefined));
-    await this.o.store
-      .appendEvent(this.event(request.id, 'bot', 'rolled-back', `${dropped ? 'user dropped; ' : ''}record and secret of this request removed${failures.length > 0 ? ` except where ${failures.map((f) => f.step).join(', ')} failed` : ''}`))
-      .catch((error: unknown) => failures.push({ step: 'record the rollback', error }));
-    const [first] = failures;
-    if (first !== undefined) {
-      for (const failure of failures.slice(1)) this.o.logger.error({ event: 'request.rollback-step-failed', requestId: request.id, step: failure.step, err: failure.error }, 'rollback step failed; the audit reports what is left');
-      throw first.error;
-    }
-  }
-
-  /** Checks what needs no change and prepares the kind's work; `user create` writes its secret here. */
-  private async plan(request: ChatRequest): Promise<Plan> {
-    const { params } = request;
-    switch (params.kind) {
-      case 'allow':
-        return this.planAllow(request, params.allow);
-      case 'revoke':
-        return { run: (current) => this.applyRevoke(current, params.revoke.cidr) };
-      case 'user-create':
-        return this.planUserCreate(request, params.userCreate);
-      case 'user-rotate':
-        return { run: (current) => this.applyUserRotate(current, params.user.user) };
-      case 'user-delete':
-        return { run: (current) => this.applyUserDelete(current, params.user.user) };
-      case 'extend':
-        return { run: (current) => this.applyExtend(current, params.extend) };
-    }
-  }
-
-  /**
-   * The entry's record is written with approved → applying, before the entry goes on the allowlist:
-   * an entry the bot made is never unknown to its table (a record whose entry is not there yet is
-   * the audit's low "record only" finding).
-   *
-   * Checked against the cluster before anything is written: a CIDR held by another requester, or
-   * on the allowlist without being the bot's, is refused (never renamed, re-timed or taken over);
-   * and the allowlist as a whole, with this entry, must stay within the cluster's policy
-   * (`allowOpen`, `maxBreadth`), break-glass included. The same requester may allow a CIDR again
-   * (to extend it): its earlier record is kept inside the new one, and a failure puts it back.
-   */
-  private async planAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow']): Promise<Plan> {
-    const stored = await this.o.store.getManagedEntry(request.cluster, allow.cidr);
-    const mine = stored?.requestId === request.id;
-    if (stored !== undefined && !mine && stored.requester !== request.requester) {
-      throw new PermanentFailure(`\`${allow.cidr}\` is already on the allowlist of \`${request.cluster}\`, held by <@${stored.requester}>; nothing was changed. Ask them or an admin.`);
-    }
-    const admin = await this.o.clusters.get(request.cluster);
-    const { entries } = await admin.listAllowlist();
-    const onCluster = entries.find((e) => e.cidr === allow.cidr);
-    const onClusterBy = requestIdFromEntryName(onCluster?.name);
-    if (onCluster !== undefined && onClusterBy !== request.id && (stored === undefined || onClusterBy !== stored.requestId) && admin.backend === 'cloud') {
-      throw new PermanentFailure(`\`${allow.cidr}\` is already on the allowlist of \`${request.cluster}\` as an entry the bot did not make; nothing was changed.`);
-    }
-    const config = this.o.clusters.config(request.cluster);
-    if (config !== undefined) {
-      const violation = unionViolation(unionOf([...entries.map((e) => e.cidr), allow.cidr]), config.policy, request.cluster);
-      if (violation !== undefined) throw new PermanentFailure(`\`${allow.cidr}\` was refused: ${violation}`);
-    }
-    const expiresAt = allow.forMs === undefined ? undefined : new Date(this.now().getTime() + allow.forMs).toISOString();
-    const previous = stored !== undefined && !mine ? withoutPrevious(stored) : stored?.previous;
-    const record: ManagedEntry = {
-      cluster: request.cluster,
-      cidr: allow.cidr,
-      requestId: request.id,
-      requester: request.requester,
-      sql: allow.sql,
-      ui: allow.ui,
-      createdAt: this.now().toISOString(),
-      ...(allow.label !== undefined ? { label: allow.label } : {}),
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-      ...(previous !== undefined ? { previous } : {}),
-    };
-    return {
-      records: { managedEntry: record },
-      run: (current, recorded) => this.applyAllow(current, allow, record, recorded),
-    };
-  }
-
-  /** `recorded`: `record` is written already; else it is written once the entry is on, unless this request's is there. */
-  private async applyAllow(request: ChatRequest, allow: Extract<ChatRequest['params'], { kind: 'allow' }>['allow'], record: ManagedEntry, recorded: boolean): Promise<Applied> {
-    const admin = await this.o.clusters.get(request.cluster);
-    await admin.upsertAllowlistEntry({ cidr: allow.cidr, sql: allow.sql, ui: allow.ui, name: entryName(request.id, allow.label) });
-    await this.checkpoint('allow:entry-upserted', request);
-    const managed = await this.ensureRecord(request, 'allow:recorded', {
-      recorded,
-      record,
-      read: () => this.o.store.getManagedEntry(request.cluster, allow.cidr),
-      write: () => this.o.store.putManagedEntry(record),
-    });
-    // Said once: a request looking again after a wait is `propagating` already.
-    if (request.step !== STEP_PROPAGATING) {
-      await this.o.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
-      await this.checkpoint('allow:progress-told', request);
-    }
-    const what = allow.sql && allow.ui ? 'SQL and the DB Console' : allow.ui ? 'the DB Console' : 'SQL';
-    const until = managed.expiresAt === undefined ? '' : ` until ${managed.expiresAt.replace('T', ' ').slice(0, 16)} UTC`;
-    // The worker never sleeps: one look, and while the cluster is still applying the change the
-    // request waits in the table (due again in a few seconds) and the job ends.
-    if ((await admin.listAllowlist()).propagating) {
-      const since = request.waitingSince ?? this.now().toISOString();
-      const waited = this.now().getTime() - Date.parse(since);
-      if (waited < this.o.propagationTimeoutMs) throw new WaitingForPropagation(since, propagationPollDelay(waited));
-      return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}, but it is still propagating; try to connect in a few minutes.` };
-    }
-    await this.checkpoint('allow:propagated', request);
-    return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}. You can connect now.` };
-  }
-
-  /**
-   * The entry goes first, its record with the final commit: until then the audit sees a record
-   * without its entry (low, "record only"), never an entry the bot made that it does not know.
-   */
-  private async applyRevoke(request: ChatRequest, cidr: string): Promise<Applied> {
-    const admin = await this.o.clusters.get(request.cluster);
-    // A resumed revoke finds the entry gone; its record, still there, says the bot had applied it.
-    const recorded = await this.o.store.getManagedEntry(request.cluster, cidr);
-    if (recorded !== undefined && admin.backend === 'cloud') {
-      // Only the entry the bot made for that record: one someone else has put in its place stays.
-      const entry = (await admin.listAllowlist()).entries.find((e) => e.cidr === cidr);
-      const by = requestIdFromEntryName(entry?.name);
-      if (entry !== undefined && by !== recorded.requestId && by !== request.id) {
-        throw new PermanentFailure(`\`${cidr}\` on the allowlist of \`${request.cluster}\` is no longer the entry the bot made; it was left in place. Ask an admin.`);
-      }
-    }
-    const removed = await admin.removeAllowlistEntry(cidr);
-    await this.checkpoint('revoke:entry-removed', request);
-    return {
-      text: removed || recorded !== undefined ? `\`${cidr}\` was removed from the allowlist of \`${request.cluster}\`.` : `\`${cidr}\` was not on the allowlist of \`${request.cluster}\`; nothing to remove.`,
-      forget: { managedEntry: { cluster: request.cluster, cidr } },
-    };
-  }
-
-  /**
-   * Checks the name, and writes nothing: the user's record, written with approved → applying, is
-   * the name's lock (a conditional write; another open request holding it makes this one fail
-   * "being created by another request"). Then, each recorded before it is made: the secret (its
-   * name is in the record), the user (its password is in the secret), the DM (see
-   * `connectionDm`). A crash anywhere leaves an open request the reconciler finishes or rolls
-   * back, never a name blocked by a secret nobody will use.
-   */
-  private async planUserCreate(request: ChatRequest, params: Extract<ChatRequest['params'], { kind: 'user-create' }>['userCreate']): Promise<Plan> {
-    const { user, database } = params;
-    const admin = await this.o.clusters.get(request.cluster);
-    const name = secretName(request.cluster, user);
-    const held = await this.o.store.getManagedUser(request.cluster, user);
-    if (held !== undefined && held.requestId !== request.id) throw await this.nameTaken(request, user, held);
-    // Any role of that name, login or not, privileged or not: the bot only ever creates new ones.
-    // A request that began already may have created its own user: `createUser` checks that one.
-    if (held === undefined && (await admin.inspectUser(user)).exists) {
-      throw new PermanentFailure(`SQL user \`${user}\` already exists on \`${request.cluster}\` and was not created by the bot; it will not take it over.`);
-    }
-    const details = await admin.connectionDetails({ user, database });
-    const expiresAt = params.forMs === undefined ? undefined : new Date(this.now().getTime() + params.forMs).toISOString();
-    const record: ManagedUser = {
-      cluster: request.cluster,
-      user,
-      owner: request.requester,
-      secretName: name,
-      database,
-      requestId: request.id,
-      createdAt: this.now().toISOString(),
-      ...(expiresAt !== undefined ? { expiresAt } : {}),
-    };
-    return {
-      records: { managedUser: record },
-      run: async (current, recorded) => {
-        const managed = await this.ensureRecord(current, 'user-create:recorded', {
-          recorded,
-          record,
-          read: () => this.o.store.getManagedUser(request.cluster, user),
-          write: () => this.o.store.putManagedUser(record),
-        });
-        const { password, resumed } = await this.writeUserSecret(current, name, details);
-        this.o.redactor?.addAll(passwordRenderings(password));
-        // A failure from here on is rolled back by `apply` when it ends the request (the secret is ours).
-        const validUntil = managed.expiresAt === undefined ? undefined : new Date(managed.expiresAt);
-        // `resume`: an earlier delivery of this request wrote the secret, and may have created the user.
-        const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}), resume: resumed });
-        await this.checkpoint('user-create:user-created', current);
-        return {
-          text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
-          notes: result.notes,
-          deliver: () => this.connectionDm(request.requester, request.cluster, details, name, password, 'created', result.notes),
-        };
-      },
-    };
-  }
-
-  /** Why a user's name is not free: its record is another request's (still at work, or done). */
-  private async nameTaken(request: ChatRequest, user: string, held: ManagedUser): Promise<PermanentFailure> {
-    const holder = await this.o.store.getRequest(held.requestId);
-    return new PermanentFailure(
-      holder !== undefined && !FINAL_STATUSES.has(holder.status)
-        ? `SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`
-        : `SQL user \`${user}\` already exists on \`${request.cluster}\` (owner <@${held.owner}>); use \`user rotate\` for a new password.`,
-    );
-  }
-
-  /**
-   * The new user's secret, written under the name the request holds (its record): this request's
-   * own from an earlier delivery is reused (`resumed`); one left by an older request for the same
-   * name (its user long gone, or deleted and waiting out its recovery window) is taken over.
-   */
-  private async writeUserSecret(request: ChatRequest, name: string, details: ConnectionDetails): Promise<{ password: string; resumed: boolean }> {
-    const existing = await this.o.secrets.get(name);
-    if (existing?.requestId === request.id) return { password: existing.password, resumed: true };
-    const password = generatePassword();
-    this.o.redactor?.addAll(passwordRenderings(password));
-    const value = this.secretValue(request, details, password);
-    if (existing !== undefined) {
-      await this.o.secrets.put(name, value, { idempotencyKey: request.id });
-    } else {
-      try {
-        await this.o.secrets.create(name, value, {
-          tags: { owner: request.requester, cluster: request.cluster },
-          idempotencyKey: request.id,
-          description: `SQL user ${details.user} on ${request.cluster}, created by crdb-chatops request ${request.id}`,
-        });
-      } catch (error) {
-        if (!(error instanceof SecretExistsError)) throw error;
-        // Deleted with an older user and still in its recovery window: the name is ours now.
-        if (error.scheduledForDeletion) await this.o.secrets.restore?.(name);
-        await this.o.secrets.put(name, value, { idempotencyKey: request.id });
-      }
-    }
-    await this.checkpoint('user-create:secret-written', request);
-    return { password, resumed: false };
   }
 
   /**
@@ -896,115 +569,8 @@ export class RequestExecutor {
     }
   }
 
-  private async applyUserRotate(request: ChatRequest, user: string): Promise<Applied> {
-    const admin = await this.o.clusters.get(request.cluster);
-    const managed = await this.o.store.getManagedUser(request.cluster, user);
-    if (managed === undefined) throw new PermanentFailure(`SQL user \`${user}\` on \`${request.cluster}\` is not managed by the bot.`);
-    await this.requireHandOut(admin, request.cluster, user);
-    const current = await this.o.secrets.get(managed.secretName);
-    if (current === undefined) throw new PermanentFailure(`The secret of \`${user}\` is missing; ask an admin to run \`audit\`.`);
-    let password: string;
-    let previous: DatabaseSecret | undefined;
-    if (current.requestId === request.id) {
-      // Resumed: the secret holds this request's password already.
-      password = current.password;
-    } else {
-      previous = current;
-      password = generatePassword();
-      this.o.redactor?.addAll(passwordRenderings(password));
-      await this.o.secrets.put(managed.secretName, { ...current, password, requestId: request.id }, { idempotencyKey: request.id });
-      await this.checkpoint('user-rotate:secret-written', request);
-    }
-    this.o.redactor?.addAll(passwordRenderings(password));
-    try {
-      await admin.setPassword(user, password);
-    } catch (error) {
-      if (!isRetryable(error) && previous) {
-        // The cluster still has the old password: put it back where the owner will look for it.
-        await this.o.secrets.put(managed.secretName, previous, { idempotencyKey: `${request.id}:rollback` });
-        await this.o.store.appendEvent(this.event(request.id, 'bot', 'rolled-back', 'previous password restored'));
-      }
-      throw error;
-    }
-    await this.checkpoint('user-rotate:password-set', request);
-    const details = await admin.connectionDetails({ user, database: managed.database });
-    return {
-      text: `The password of \`${user}\` on \`${request.cluster}\` was rotated; the new connection details are in your DMs. The old password no longer works.`,
-      deliver: () => this.connectionDm(request.requester, request.cluster, details, managed.secretName, password, 'rotated', []),
-    };
-  }
-
-  /**
-   * The user, then its record, then its secret, each on its own: until the secret goes, the audit
-   * sees what is left (a secret without a user, whose Remove also drops the record); a record left
-   * alone would block the name unseen. So the record is not deleted with the final commit, which
-   * comes after the secret.
-   */
-  private async applyUserDelete(request: ChatRequest, user: string): Promise<Applied> {
-    const admin = await this.o.clusters.get(request.cluster);
-    const name = (await this.o.store.getManagedUser(request.cluster, user))?.secretName ?? secretName(request.cluster, user);
-    await this.requireHandOut(admin, request.cluster, user, { missingIsFine: true });
-    const dropped = await admin.deleteUser(user);
-    await this.checkpoint('user-delete:user-dropped', request);
-    await this.o.store.deleteManagedUser(request.cluster, user);
-    await this.checkpoint('user-delete:record-deleted', request);
-    await this.o.secrets.delete(name, { recoveryWindowDays: this.o.recoveryWindowDays });
-    await this.checkpoint('user-delete:secret-deleted', request);
-    return {
-      text: `${dropped ? `SQL user \`${user}\` was dropped from \`${request.cluster}\`; objects it owned now belong to the admin user.` : `SQL user \`${user}\` was already gone from \`${request.cluster}\`.`} Its secret is scheduled for deletion in ${this.o.recoveryWindowDays} days.`,
-    };
-  }
-
-  /**
-   * Keeps a temporary entry or user the requester holds for `forMs` from now. The cluster is
-   * changed only where it keeps an expiry itself (a self-hosted user's `VALID UNTIL`), then the
-   * record the expiry sweep reads. Either order of a crash leaves the earlier of the two in force,
-   * never more access than recorded; the next delivery sets both again.
-   */
-  private async applyExtend(request: ChatRequest, { subject, forMs }: ExtendParams): Promise<Applied> {
-    const until = new Date(this.now().getTime() + forMs);
-    const shown = `${until.toISOString().replace('T', ' ').slice(0, 16)} UTC`;
-    if (subject.type === 'entry') {
-      const entry = await this.o.store.getManagedEntry(request.cluster, subject.cidr);
-      if (entry?.requester !== request.requester || entry.expiresAt === undefined) {
-        throw new PermanentFailure(`\`${subject.cidr}\` is no longer a temporary entry of yours on \`${request.cluster}\`; nothing was changed.`);
-      }
-      await this.o.store.putManagedEntry({ ...entry, expiresAt: until.toISOString() });
-      await this.checkpoint('extend:recorded', request);
-      return { text: `\`${subject.cidr}\` stays on the allowlist of \`${request.cluster}\` until ${shown}.` };
-    }
-    const managed = await this.o.store.getManagedUser(request.cluster, subject.user);
-    if (managed?.owner !== request.requester || managed.expiresAt === undefined) {
-      throw new PermanentFailure(`SQL user \`${subject.user}\` is no longer a temporary user of yours on \`${request.cluster}\`; nothing was changed.`);
-    }
-    const admin = await this.o.clusters.get(request.cluster);
-    await this.requireHandOut(admin, request.cluster, subject.user);
-    if (admin.setValidUntil) {
-      await admin.setValidUntil(subject.user, until);
-      await this.checkpoint('extend:cluster-updated', request);
-    }
-    await this.o.store.putManagedUser({ ...managed, expiresAt: until.toISOString() });
-    await this.checkpoint('extend:recorded', request);
-    return { text: `SQL user \`${subject.user}\` on \`${request.cluster}\` stays until ${shown}.` };
-  }
-
   private async checkpoint(step: string, request: ChatRequest): Promise<void> {
     await this.o.checkpoint?.(step, request);
-  }
-
-  private secretValue(request: ChatRequest, details: ConnectionDetails, password: string): DatabaseSecret {
-    const config = this.o.clusters.config(request.cluster);
-    const engine = config?.backend === 'sql' && config.dialect === 'postgres' ? 'postgres' : 'cockroachdb';
-    return {
-      engine,
-      host: details.host,
-      port: details.port,
-      username: details.user,
-      password,
-      dbname: details.database,
-      cluster: request.cluster,
-      requestId: request.id,
-    };
   }
 
   /**
@@ -1134,12 +700,6 @@ export class RequestExecutor {
   private event(requestId: string, actor: string, type: RequestEvent['type'], detail?: string): RequestEvent {
     return requestEvent(requestId, actor, type, this.now(), detail);
   }
-}
-
-/** A record as kept inside the one that replaced it (one level deep: older history is the audit trail's). */
-function withoutPrevious(entry: ManagedEntry): Omit<ManagedEntry, 'previous'> {
-  const { previous: _older, ...rest } = entry;
-  return rest;
 }
 
 /** When a request was cleared to apply: its last approval, or its creation when it needed none. */
