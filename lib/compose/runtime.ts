@@ -83,7 +83,7 @@ export function createRuntime(config: Config, options: CreateRuntimeOptions = {}
     new SlackNotifier({
       client: await slack(),
       clusters,
-      approverMentions: (cluster) => access.approverMentions(cluster),
+      approvers: (cluster) => access.approverPrincipals(cluster),
       commandName: config.slack.command,
       dmTtlMs: config.delivery.dmTtl,
       logger,

@@ -61,9 +61,9 @@ export class AccessControl {
     return out;
   }
 
-  /** User ids named directly (not via groups) as approvers: for mentions on cards. */
-  approverMentions(cluster: string): string[] {
-    return (this.clusters.get(cluster)?.approvers ?? []).map((p) => (p.startsWith('S') ? `<!subteam^${p}>` : `<@${p}>`));
+  /** The approvers of a cluster as configured: user ids (`U…`) and user group ids (`S…`), for mentions on cards. */
+  approverPrincipals(cluster: string): readonly string[] {
+    return this.clusters.get(cluster)?.approvers ?? [];
   }
 
   private async isIn(user: string, principals: readonly string[]): Promise<boolean> {

@@ -26,7 +26,8 @@ const DECISIONS: ReadonlySet<RequesterUpdate['kind']> = new Set(['approved', 'de
 export interface SlackNotifierOptions {
   readonly client: WebClient;
   readonly clusters: { config(alias: string): ClusterConfig | undefined };
-  readonly approverMentions: (cluster: string) => string[];
+  /** A cluster's approvers as configured (user and user group ids): mentioned on its cards. */
+  readonly approvers: (cluster: string) => readonly string[];
   readonly commandName: string;
   readonly dmTtlMs: number;
   readonly logger: Logger;
@@ -61,7 +62,7 @@ export class SlackNotifier implements Notifier {
   }
 
   async showApprovalCard(request: ChatRequest): Promise<{ channel: string; ts: string } | undefined> {
-    const card = approvalCard(request, this.o.approverMentions(request.cluster));
+    const card = approvalCard(request, this.o.approvers(request.cluster).map(mention));
     if (request.card) {
       await this.o.client.chat.update({ channel: request.card.channel, ts: request.card.ts, text: card.text, blocks: card.blocks });
       return request.card;
@@ -185,6 +186,11 @@ export class SlackNotifier implements Notifier {
     const posted = await this.o.client.chat.postMessage({ channel: user, text: message.text, blocks: message.blocks, unfurl_links: false, unfurl_media: false });
     return posted.ts && posted.channel ? { channel: posted.channel, ts: posted.ts } : undefined;
   }
+}
+
+/** A configured principal as a Slack mention: a user group (`S…`) or a user. */
+function mention(principal: string): string {
+  return principal.startsWith('S') ? `<!subteam^${principal}>` : `<@${principal}>`;
 }
 
 /** The `error` code of a Slack platform error (`channel_not_found`, ...), if it is one. */
