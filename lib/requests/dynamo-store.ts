@@ -47,73 +47,20 @@
  * Nothing secret is stored: the port never receives a password, and `responseUrl` is a short-lived
  * Slack URL that only the bot's own requests carry.
  */
-import {
-  ConditionalCheckFailedException,
-  type CreateTableCommandInput,
-  CreateTableCommand,
-  DescribeTableCommand,
-  DescribeTimeToLiveCommand,
-  DynamoDBClient,
-  type DynamoDBClientConfig,
-  DynamoDBServiceException,
-  ResourceInUseException,
-  ResourceNotFoundException,
-  TransactionCanceledException,
-  UpdateTimeToLiveCommand,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { countApproval, mayMove } from './lifecycle';
-import { GSI1, GSI2, tableDefinition, TTL_ATTRIBUTE } from './table-layout';
-import {
-  DeleteCommand,
-  DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  ScanCommand,
-  type QueryCommandInput,
-  TransactWriteCommand,
-  type TransactWriteCommandInput,
-  UpdateCommand,
-} from '@aws-sdk/lib-dynamodb';
-type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
+import { GSI1, GSI2, TTL_ATTRIBUTE } from './table-layout';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, type QueryCommandInput, TransactWriteCommand, type TransactWriteCommandInput, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type AllowMeLink, type UseLinkResult } from '../links/types';
 import { type Logger, silentLogger } from '../log';
-import {
-  RequestExistsError,
-  StateStoreAccessDeniedError,
-  GuardFailedError,
-  RecordHeldError,
-  StateStoreBackendError,
-  StateStoreContentionError,
-  StateStoreError,
-  StateStoreInvalidError,
-  StateStoreTableNotFoundError,
-  StateStoreUnavailableError,
-} from './errors';
-import {
-  type ApprovalResult,
-  type RequestChanges,
-  type RequestStore,
-  type TransitionDeletes,
-  type TransitionGuards,
-  type TransitionOptions,
-  type TransitionPuts,
-  type TransitionResult,
-} from './store';
-import {
-  type Approval,
-  type AuditAck,
-  type ChatRequest,
-  type DmReceipt,
-  isOpen,
-  type ManagedEntry,
-  type ManagedUser,
-  type RequestEvent,
-  type RequestStatus,
-} from './types';
-import { AWS_SDK } from '../retry-policies';
+import { RequestExistsError, GuardFailedError, RecordHeldError, StateStoreBackendError, StateStoreContentionError, type StateStoreError, StateStoreInvalidError } from './errors';
+import { type ApprovalResult, type RequestChanges, type RequestStore, type TransitionDeletes, type TransitionGuards, type TransitionOptions, type TransitionPuts, type TransitionResult } from './store';
+import { type Approval, type AuditAck, type ChatRequest, type DmReceipt, isOpen, type ManagedEntry, type ManagedUser, type RequestEvent, type RequestStatus } from './types';
+
+
+type TransactItem = NonNullable<TransactWriteCommandInput['TransactItems']>[number];
 
 // ---------------------------------------------------------------------------------------------
 // Table definition: a leaf module (table-layout.ts), so the CDK stack reads it without the store.
@@ -121,47 +68,14 @@ import { AWS_SDK } from '../retry-policies';
 export { GSI1, GSI2, type StateTableDefinition, tableDefinition, TTL_ATTRIBUTE } from './table-layout';
 
 // ---------------------------------------------------------------------------------------------
-// Client
+// The client (./dynamo/client.ts), provisioning (./dynamo/provision.ts) and error mapping
+// (./dynamo/errors.ts) live beside the store; re-exported for its callers.
 
-/** Options for the client `DynamoRequestStore` builds when it is not handed one. */
-export interface DynamoClientOptions {
-  readonly region?: string;
-  /** Override the service endpoint (dynalite in tests and local mode); default: AWS's for the region. */
-  readonly endpoint?: string;
-  /** Default: the SDK's provider chain (the Lambda role). */
-  readonly credentials?: DynamoDBClientConfig['credentials'];
-  /** Attempts per call, first included, in the SDK's standard retry mode. Default 3. */
-  readonly maxAttempts?: number;
-  /** Milliseconds to establish a connection. Default 2000. */
-  readonly connectionTimeoutMs?: number;
-  /** Milliseconds for one attempt's request and response. Default 5000. */
-  readonly requestTimeoutMs?: number;
-}
+import { createDocumentClient, type DynamoClientOptions } from './dynamo/client';
+import { ensureTable, type EnsureTableOptions } from './dynamo/provision';
+import { translateError } from './dynamo/errors';
 
-/**
- * A document client that gives up quickly: standard retry mode (backoff with jitter, throttling-aware)
- * with few attempts and per-attempt timeouts, because a Lambda invocation waiting on it has a deadline
- * and Slack and SQS retry anyway. Undefined fields are dropped rather than refused, as optional
- * fields of the domain types are often present-but-undefined.
- */
-export function createDocumentClient({
-  region,
-  endpoint,
-  credentials,
-  maxAttempts = AWS_SDK.maxAttempts,
-  connectionTimeoutMs = AWS_SDK.connectionTimeoutMs,
-  requestTimeoutMs = AWS_SDK.requestTimeoutMs,
-}: DynamoClientOptions = {}): DynamoDBDocumentClient {
-  const client = new DynamoDBClient({
-    ...(region !== undefined && { region }),
-    ...(endpoint !== undefined && { endpoint }),
-    ...(credentials !== undefined && { credentials }),
-    retryMode: 'standard',
-    maxAttempts,
-    requestHandler: { connectionTimeout: connectionTimeoutMs, requestTimeout: requestTimeoutMs, throwOnRequestTimeout: true },
-  });
-  return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-}
+export { createDocumentClient, type DynamoClientOptions, ensureTable, type EnsureTableOptions, translateError };
 
 // ---------------------------------------------------------------------------------------------
 // Item shapes
@@ -1009,78 +923,6 @@ export class DynamoRequestStore implements RequestStore {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ensureTable
-
-export interface EnsureTableOptions {
-  readonly client: DynamoDBDocumentClient;
-  readonly tableName: string;
-  /** How long to wait for the table to become ACTIVE. Default 60 s. */
-  readonly timeoutMs?: number;
-  readonly logger?: Logger;
-}
-
-/**
- * Creates the state table from {@link tableDefinition} if it does not exist, waits until it is
- * ACTIVE, and enables TTL where the service supports it (dynalite does not: there expired
- * idempotency keys simply stay, and the store already treats them as unclaimed).
- * For local mode and tests; in AWS the CDK stack owns the table.
- */
-export async function ensureTable({ client, tableName, timeoutMs = 60_000, logger = silentLogger() }: EnsureTableOptions): Promise<{ created: boolean }> {
-  const { TimeToLiveSpecification, ...createInput } = tableDefinition(tableName);
-  let created = false;
-  try {
-    try {
-      await client.send(new DescribeTableCommand({ TableName: tableName }));
-    } catch (error) {
-      if (!(error instanceof ResourceNotFoundException)) throw error;
-      try {
-        await client.send(new CreateTableCommand(createInput satisfies CreateTableCommandInput));
-        created = true;
-        logger.info({ table: tableName }, 'state table created');
-      } catch (createError) {
-        // Someone else is creating it at the same moment: wait for theirs.
-        if (!(createError instanceof ResourceInUseException)) throw createError;
-      }
-    }
-    await waitUntilActive(client, tableName, timeoutMs);
-    await enableTimeToLive(client, tableName, TimeToLiveSpecification.AttributeName, logger);
-  } catch (error) {
-    if (error instanceof StateStoreError) throw error;
-    const translated = translateError(error, 'ensure table', tableName, tableName);
-    logger.warn({ table: tableName, code: translated.code, awsError: error instanceof Error ? error.name : undefined }, translated.message);
-    throw translated;
-  }
-  return { created };
-}
-
-async function waitUntilActive(client: DynamoDBDocumentClient, tableName: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let delay = 50; ; delay = Math.min(delay * 2, 2_000)) {
-    const output = await client.send(new DescribeTableCommand({ TableName: tableName }));
-    const indexesActive = (output.Table?.GlobalSecondaryIndexes ?? []).every((index) => index.IndexStatus === undefined || index.IndexStatus === 'ACTIVE');
-    if (output.Table?.TableStatus === 'ACTIVE' && indexesActive) return;
-    if (Date.now() + delay > deadline) throw new StateStoreUnavailableError(`State table ${tableName} did not become ACTIVE within ${Math.round(timeoutMs / 1000)} s.`);
-    await sleep(delay);
-  }
-}
-
-async function enableTimeToLive(client: DynamoDBDocumentClient, tableName: string, attributeName: string, logger: Logger): Promise<void> {
-  try {
-    const described = await client.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
-    const status = described.TimeToLiveDescription?.TimeToLiveStatus;
-    if (status === 'ENABLED' || status === 'ENABLING') return;
-    await client.send(new UpdateTimeToLiveCommand({ TableName: tableName, TimeToLiveSpecification: { AttributeName: attributeName, Enabled: true } }));
-    logger.info({ table: tableName, attribute: attributeName }, 'state table TTL enabled');
-  } catch (error) {
-    if (error instanceof Error && error.name === 'UnknownOperationException') {
-      logger.debug({ table: tableName }, 'the DynamoDB emulator has no TTL; expired idempotency keys stay until overwritten');
-      return;
-    }
-    throw error;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers
 
 /** A stored item as its domain object: the layout attributes stripped, the entity checked. */
@@ -1163,72 +1005,6 @@ function isRaceCancellation(error: unknown): boolean {
   if (!(error instanceof TransactionCanceledException)) return false;
   const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
   return codes.length > 0 && codes.every((code) => code === 'ConditionalCheckFailed' || code === 'TransactionConflict');
-}
-
-/** Error names (AWS-wide) meaning "who you are may not do this". */
-const ACCESS_DENIED_NAMES = new Set([
-  'AccessDeniedException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'IncompleteSignatureException',
-  'MissingAuthenticationTokenException',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-  'CredentialsProviderError',
-]);
-const UNAVAILABLE_NAMES = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'InternalServerError',
-  'ServiceUnavailable',
-  'TransactionConflictException',
-  'TransactionInProgressException',
-  'RequestTimeout',
-  'TimeoutError',
-  'AbortError',
-]);
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
-
-/** One SDK (or network) error to one family error; exported for tests of the mapping table. */
-export function translateError(error: unknown, operation: string, subject: string, tableName: string): StateStoreError {
-  if (error instanceof StateStoreError) return error;
-  const action = `${operation} ${subject}`;
-  const options = { cause: error };
-  const errorName = error instanceof Error ? error.name : '';
-  if (error instanceof ResourceNotFoundException) {
-    return new StateStoreTableNotFoundError(`Could not ${action}: state table ${tableName} does not exist (deploy the stack, or check the table name and region).`, options);
-  }
-  if (ACCESS_DENIED_NAMES.has(errorName)) {
-    return new StateStoreAccessDeniedError(`Access denied: not allowed to ${action} in table ${tableName}; check the function's IAM role and credentials.`, options);
-  }
-  if (isUnavailable(error)) {
-    return new StateStoreUnavailableError(`DynamoDB is unavailable: could not ${action}; try again shortly.`, options);
-  }
-  if (errorName === 'ValidationException') {
-    return new StateStoreInvalidError(`DynamoDB refused to ${action}: the request is invalid.`, options);
-  }
-  if (error instanceof TransactionCanceledException) {
-    const codes = (error.CancellationReasons ?? []).map((reason) => reason.Code ?? 'None').filter((code) => code !== 'None');
-    if (codes.some((code) => code === 'ThrottlingError' || code === 'TransactionConflict' || code === 'ProvisionedThroughputExceeded')) {
-      return new StateStoreUnavailableError(`DynamoDB is busy: could not ${action}; try again shortly.`, options);
-    }
-    return new StateStoreBackendError(`DynamoDB cancelled the transaction to ${action} (${codes.join(', ') || 'no reason given'}).`, options);
-  }
-  return new StateStoreBackendError(`DynamoDB could not ${action} (${errorName || 'unknown error'}).`, options);
-}
-
-function isUnavailable(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (UNAVAILABLE_NAMES.has(error.name)) return true;
-  if (error instanceof DynamoDBServiceException) {
-    return error.$fault === 'server' || (error.$metadata.httpStatusCode ?? 0) >= 500;
-  }
-  // No service answer at all: a socket error from the HTTP handler...
-  const { code, $metadata } = error as { code?: unknown; $metadata?: { attempts?: unknown; httpStatusCode?: unknown } };
-  if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-  // ...or one the SDK's retry loop wrapped: it made attempts and never got an HTTP status back.
-  return typeof $metadata?.attempts === 'number' && $metadata.httpStatusCode === undefined;
 }
 
 /** A link id as issued (22 base64url characters), or an invalid-argument error. */
