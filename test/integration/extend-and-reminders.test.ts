@@ -16,7 +16,7 @@ const clock = new Clock();
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness({ now: clock.now });
+  h = await startHarness({ now: clock.now, privateHba: true });
 });
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ const { alice, bob, mallory } = USERS;
 let h: Harness;
 
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({ privateHba: true });
 });
 
 afterAll(async () => {

@@ -8,6 +8,9 @@
  * - clusters: `local` on the real test PostgreSQL (sql backend), `prod` on the Cloud API stand-in.
  */
 import { randomBytes } from 'node:crypto';
+import { copyFileSync } from 'node:fs';
+import path from 'node:path';
+import { tempDir } from './temp-dirs';
 import { type Context } from 'aws-lambda';
 import { applyEnv, type Config, parseConfigDocument } from '../../lib/config';
 import { createLogger, type Logger, SecretRedactor } from '../../lib/log';
@@ -55,6 +58,12 @@ export interface HarnessOptions {
   readonly team?: Partial<SlackTeam>;
   /** Where application metrics go (default nowhere), as `CreateRuntimeOptions.metrics`. */
   readonly metrics?: Metrics;
+  /**
+   * Keep the `local` cluster's allowlist in a private copy of pg_hba.conf (removed after the test
+   * file): for suites that need no real connection and must not race the files that check the
+   * shared file byte for byte.
+   */
+  readonly privateHba?: boolean;
 }
 
 export interface Harness {
@@ -194,6 +203,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       },
     ],
   };
+  if (options.privateHba === true) {
+    const copy = path.join(tempDir('harness-hba-'), 'pg_hba.conf');
+    copyFileSync(testPostgres().hbaFile, copy);
+    for (const cluster of document.clusters as Array<Record<string, unknown>>) if (cluster.alias === 'local') cluster.hba = { kind: 'pg-hba-file', path: copy };
+  }
   options.config?.(document);
   const env = {
     SLACK_SIGNING_SECRET: SIGNING_SECRET,
