@@ -14,10 +14,11 @@
  * error statuses, dropped connections, hanging requests, and failing after applying the change.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { join } from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { OpenApiValidator, type MatchedOperation } from './openapi-validator';
+import { listen } from './http';
 
 export const CLOUD_SPEC_PATH = join(__dirname, '..', 'reference', 'cockroach-cloud-openapi.json');
 
@@ -257,12 +258,8 @@ export class CloudApiStandIn {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const port = await listen(server);
     this.server = server;
-    const { port } = server.address() as AddressInfo;
     this.baseUrl = `http://127.0.0.1:${port}`;
     return { baseUrl: this.baseUrl };
   }

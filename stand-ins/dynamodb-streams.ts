@@ -12,7 +12,7 @@
  */
 import { type AttributeValue, type DynamoDBBatchResponse, type DynamoDBRecord, type DynamoDBStreamEvent } from 'aws-lambda';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import { close, listen } from './http';
 
 type Image = Record<string, AttributeValue>;
 
@@ -81,12 +81,9 @@ export class DynamoDbStreamsStandIn {
         outgoing.end(body);
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const port = await listen(server);
     this.server = server;
-    this.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.url = `http://127.0.0.1:${port}`;
     return { endpoint: this.url };
   }
 
@@ -114,8 +111,7 @@ export class DynamoDbStreamsStandIn {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    await close(server);
   }
 
   private record(item: Image, old: Image | undefined): void {

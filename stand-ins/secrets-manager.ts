@@ -19,7 +19,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import { close, listen } from './http';
 
 export type SecretsManagerOperation =
   | 'CreateSecret'
@@ -162,12 +162,8 @@ export class SecretsManagerStandIn {
   /** Listens on 127.0.0.1, on a free port. */
   async start(): Promise<{ endpoint: string }> {
     const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const port = await listen(server);
     this.server = server;
-    const { port } = server.address() as AddressInfo;
     return { endpoint: `http://127.0.0.1:${port}` };
   }
 
@@ -175,9 +171,7 @@ export class SecretsManagerStandIn {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    // The SDK keeps connections alive; close them or `close` waits for their idle timeout.
-    server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    await close(server);
   }
 
   /** The next `n` matching calls fail with `fault`. Queued faults are used in order. */

@@ -31,7 +31,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import { close, listen } from './http';
 
 export interface SqsMessage {
   readonly messageId: string;
@@ -160,12 +160,9 @@ export class SqsStandIn {
       });
     });
     server.keepAliveTimeout = 5_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => resolve());
-    });
+    const port = await listen(server);
     this.server = server;
-    this.endpointUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    this.endpointUrl = `http://127.0.0.1:${port}`;
     return { endpoint: this.endpoint, queueUrl: this.queueUrl };
   }
 
@@ -217,8 +214,7 @@ export class SqsStandIn {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    await close(server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -23,7 +23,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { type AddressInfo } from 'node:net';
 import { BlockKitError, parseBlocks } from './block-kit';
 import {
   type PostedVia,
@@ -41,6 +40,7 @@ import {
   type SlackView,
   type StoredView,
 } from './model';
+import { close, listen } from '../http';
 
 /**
  * An injected failure for the next call(s) of a method:
@@ -274,12 +274,8 @@ export class SlackWebApiServer {
   /** Listens; resolves with the base URL and the `slackApiUrl` to give `WebClient`. */
   async start(): Promise<{ url: string; apiUrl: string }> {
     const server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.port, this.host, () => resolve());
-    });
+    const port = await listen(server, { host: this.host, port: this.port });
     this.server = server;
-    const { port } = server.address() as AddressInfo;
     this.baseUrl = `http://${this.host}:${port}`;
     return { url: this.url, apiUrl: this.apiUrl };
   }
@@ -288,9 +284,7 @@ export class SlackWebApiServer {
     const server = this.server;
     this.server = undefined;
     if (server === undefined) return;
-    // fetch keeps connections alive; close them or `close` waits for their idle timeout.
-    server.closeAllConnections();
-    await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
+    await close(server);
   }
 
   /** `http://127.0.0.1:<port>`, or `publicUrl`. */
