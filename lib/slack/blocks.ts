@@ -32,7 +32,7 @@ export const ACTION_AUDIT_RETRY = 'crdb_audit_retry';
 
 const SECTION_LIMIT = 2900;
 
-function section(text: string): KnownBlock {
+export function section(text: string): KnownBlock {
   return { type: 'section', text: { type: 'mrkdwn', text: text.length > SECTION_LIMIT ? `${text.slice(0, SECTION_LIMIT)}…` : text } };
 }
 
@@ -71,7 +71,13 @@ export function refusalMessage(reason: string, example?: string): Message {
   return { text, blocks: [section(`:no_entry: ${reason}`), ...(example ? [context(`Try: \`${escapeText(example)}\``)] : [])] };
 }
 
-function when(iso: string): string {
+/** What an allowlist entry opens, in words. */
+export function accessWords({ sql, ui }: { readonly sql: boolean; readonly ui: boolean }): string {
+  return sql && ui ? 'SQL + DB Console' : ui ? 'DB Console' : 'SQL';
+}
+
+/** A time as Slack shows it in the reader's time zone, with UTC as the fallback text. */
+export function when(iso: string): string {
   const seconds = Math.floor(Date.parse(iso) / 1000);
   return `<!date^${seconds}^{date_short_pretty} {time}|${iso.slice(0, 16).replace('T', ' ')} UTC>`;
 }
@@ -82,7 +88,7 @@ export function summary(request: Pick<ChatRequest, 'params' | 'cluster'>): strin
   const p = request.params;
   switch (p.kind) {
     case 'allow': {
-      const access = p.allow.sql && p.allow.ui ? 'SQL + DB Console' : p.allow.ui ? 'DB Console' : 'SQL';
+      const access = accessWords(p.allow);
       return `allow ${inlineCode(p.allow.cidr)} (${access})${p.allow.forMs ? ` for ${formatDuration(p.allow.forMs)}` : ''}${p.allow.label ? ` ${quoteLabel(p.allow.label)}` : ''}`;
     }
     case 'revoke':

@@ -14,7 +14,7 @@ import { formatDuration } from '../config';
 import { type AccessOverview } from '../requests/home';
 import { type ExpiryReminder } from '../requests/notifier';
 import { type ChatRequest, type ExtendSubject, type ManagedEntry, type ManagedUser } from '../requests/types';
-import { cardState, context, summary, type Message } from './blocks';
+import { accessWords, cardState, context, section, summary, type Message, when } from './blocks';
 import { inlineCode, quoteLabel } from '../text';
 
 export const ACTION_HOME_REVOKE = 'home-revoke';
@@ -114,19 +114,6 @@ function confirm(title: string, text: string, yes: string): { confirm: Confirmat
   return { confirm: { title: { type: 'plain_text', text: title }, text: { type: 'mrkdwn', text }, confirm: { type: 'plain_text', text: yes }, deny: { type: 'plain_text', text: 'Back' }, style: 'danger' } };
 }
 
-function when(iso: string): string {
-  const seconds = Math.floor(Date.parse(iso) / 1000);
-  return `<!date^${seconds}^{date_short_pretty} {time}|${iso.slice(0, 16).replace('T', ' ')} UTC>`;
-}
-
-function section(text: string): KnownBlock {
-  return { type: 'section', text: { type: 'mrkdwn', text } };
-}
-
-function access(entry: Pick<ManagedEntry, 'sql' | 'ui'>): string {
-  return entry.sql && entry.ui ? 'SQL + DB Console' : entry.ui ? 'DB Console' : 'SQL';
-}
-
 /** At most this many rows per list; Slack's limit of a Home tab is 100 blocks (`MAX_BLOCKS`). */
 const MAX_ROWS = 12;
 const MAX_BLOCKS = 100;
@@ -180,7 +167,7 @@ export function homeView(overview: AccessOverview, notice: string | undefined, o
 function entryRows(entry: ManagedEntry, by: string): KnownBlock[] {
   const subject = { type: 'entry' as const, cidr: entry.cidr };
   const value = subjectValue(entry.cluster, subject);
-  const line = `${inlineCode(entry.cidr)} · ${access(entry)}${entry.label ? ` · ${quoteLabel(entry.label)}` : ''} · ${entry.expiresAt ? `expires ${when(entry.expiresAt)}` : 'permanent'}`;
+  const line = `${inlineCode(entry.cidr)} · ${accessWords(entry)}${entry.label ? ` · ${quoteLabel(entry.label)}` : ''} · ${entry.expiresAt ? `expires ${when(entry.expiresAt)}` : 'permanent'}`;
   return [
     section(`:globe_with_meridians: ${line}`),
     {
