@@ -22,6 +22,7 @@ import { compareFindings, type Finding, type FindingFix, RULE_TITLES, type Sever
 import { type AuditClusters, ClusterInspector, type SharedInputs } from './inspect';
 import { countBySeverity } from './rules';
 import { ExpirySweep, type SweepAction } from './sweep';
+import { channel, code, joinProse, person, plainText, prose, type Prose } from '../prose';
 
 /** One cluster's report, as the reporter renders it. */
 export interface ClusterReport {
@@ -48,9 +49,9 @@ export interface AuditReporter {
    * The bot itself failed to audit `cluster`: one line saying so, with `reason` (user-safe) and the
    * reference of the log line that has the details, so the channel never silently misses a report.
    */
-  postFailure(channel: string, cluster: string, reason: string, ref: string): Promise<void>;
+  postFailure(channel: string, cluster: string, reason: Prose, ref: string): Promise<void>;
   /** One line in a report's thread: the outcome of a Remove. */
-  postOutcome(thread: { readonly channel: string; readonly ts: string }, text: string, tone: Tone): Promise<void>;
+  postOutcome(thread: { readonly channel: string; readonly ts: string }, text: Prose, tone: Tone): Promise<void>;
 }
 
 export interface AuditorOptions {
@@ -83,7 +84,7 @@ export interface ClusterOutcome {
   readonly bySeverity: Readonly<Record<Severity, number>>;
   /** The audit channel the report went to. */
   readonly postedTo?: string;
-  /** Set when the cluster could not be audited or its report not posted (a user-safe line). */
+  /** Set when the cluster could not be audited or its report not posted (a user-safe line, plain text). */
   readonly error?: string;
 }
 
@@ -158,11 +159,11 @@ export class Auditor implements AuditJobs {
   /** `/crdb audit [--cluster c]`: the same report, posted to the audit channels, summarised to the admin. */
   async runCommand(job: AuditJob): Promise<void> {
     const outcomes = await this.reportClusters(job.cluster !== undefined ? [job.cluster] : this.o.clusters.aliases, job.requester);
-    const lines = outcomes.map((o) => `• ${outcomeLine(o)}`);
+    const lines = outcomes.map((o) => prose`• ${outcomeLine(o)}`);
     const failed = outcomes.some((o) => o.error !== undefined);
     await this.o.notifier.reply(
       { user: job.requester, ...(job.responseUrl !== undefined ? { responseUrl: job.responseUrl } : {}) },
-      { kind: 'text', text: [`Audit finished.`, ...lines].join('\n'), tone: failed ? 'warning' : 'success' },
+      { kind: 'text', text: joinProse(['Audit finished.', ...lines], '\n'), tone: failed ? 'warning' : 'success' },
     );
   }
 
@@ -180,22 +181,22 @@ export class Auditor implements AuditJobs {
         log.info({ event: 'audit.remove-stale', found: finding !== undefined }, 'Remove clicked on a finding that no longer holds');
         const text =
           finding === undefined
-            ? `Nothing was changed: this finding was resolved or has changed since the report. \`${this.o.commandName} audit --cluster ${job.cluster}\` shows the current state.`
-            : `Nothing was changed: “${RULE_TITLES[finding.rule]}” has no automatic fix; change it on the cluster, or Keep it.`;
+            ? prose`Nothing was changed: this finding was resolved or has changed since the report. ${code(`${this.o.commandName} audit --cluster ${job.cluster}`)} shows the current state.`
+            : prose`Nothing was changed: “${RULE_TITLES[finding.rule]}” has no automatic fix; change it on the cluster, or Keep it.`;
         await this.outcome(job, text, 'warning');
         return;
       }
       const done = await this.apply(job.cluster, finding.fix, job.actor);
-      await this.trail(finding, job.actor, 'removed', done);
-      log.info({ event: 'audit.removed', rule: finding.rule, subject: finding.subject, fix: finding.fix.kind }, done);
-      await this.outcome(job, `<@${job.actor}> removed “${RULE_TITLES[finding.rule]}” \`${finding.subject}\`: ${done}`, 'success');
+      await this.trail(finding, job.actor, 'removed', plainText(done));
+      log.info({ event: 'audit.removed', rule: finding.rule, subject: finding.subject, fix: finding.fix.kind }, plainText(done));
+      await this.outcome(job, prose`${person(job.actor)} removed “${RULE_TITLES[finding.rule]}” ${code(finding.subject)}: ${done}`, 'success');
     } catch (error) {
       if (isRetryable(error) && !finalAttempt) {
         log.warn({ event: 'audit.remove-retry', err: error }, 'Remove failed; it will be retried');
         throw error;
       }
       log.error({ event: 'audit.remove-failed', err: error }, 'Remove failed');
-      await this.outcome(job, `Remove${finding ? ` of \`${finding.subject}\`` : ''} failed: ${auditFailureText(error)}`, 'error');
+      await this.outcome(job, prose`Remove${finding ? prose` of ${code(finding.subject)}` : ''} failed: ${auditFailureText(error)}`, 'error');
     }
   }
 
@@ -210,7 +211,7 @@ export class Auditor implements AuditJobs {
       } catch (error) {
         const ref = failureReference();
         this.o.logger.error({ event: 'audit.cluster-failed', cluster: alias, ref, err: error }, 'could not audit a cluster');
-        outcomes.push({ cluster: alias, findings: 0, shown: 0, kept: 0, bySeverity: { high: 0, medium: 0, low: 0 }, error: `could not be audited: ${auditFailureText(error)}` });
+        outcomes.push({ cluster: alias, findings: 0, shown: 0, kept: 0, bySeverity: { high: 0, medium: 0, low: 0 }, error: `could not be audited: ${plainText(auditFailureText(error))}` });
         await this.tellFailure(alias, auditFailureText(error), ref);
       }
     }
@@ -218,7 +219,7 @@ export class Auditor implements AuditJobs {
   }
 
   /** The cluster's audit channel hears that its report is missing (best effort: the alarm fires anyway). */
-  private async tellFailure(alias: string, reason: string, ref: string): Promise<void> {
+  private async tellFailure(alias: string, reason: Prose, ref: string): Promise<void> {
     const channel = this.o.clusters.config(alias)?.auditChannel;
     if (channel === undefined) return;
     try {
@@ -249,7 +250,7 @@ export class Auditor implements AuditJobs {
           trigger: requestedBy === undefined ? 'schedule' : 'command',
           facts: f.facts,
         },
-        f.text,
+        plainText(f.text),
       );
     }
     // An acknowledgement whose finding is gone or changed will never match again.
@@ -279,50 +280,50 @@ export class Auditor implements AuditJobs {
     } catch (error) {
       // The findings are logged already; the run still counts as failed, so the alarm fires.
       this.o.logger.error({ event: 'audit.post-failed', cluster: alias, channel, err: error }, 'could not post the report to the audit channel');
-      return { ...outcome, error: `the report could not be posted to <#${channel}> (is the bot a member?); the findings are in the logs.` };
+      return { ...outcome, error: 'the report could not be posted to the audit channel (is the bot a member?); the findings are in the logs.' };
     }
     return { ...outcome, postedTo: channel };
   }
 
   /** Applies a fix; returns one user-safe line saying what happened. */
-  private async apply(cluster: string, fix: FindingFix, actor: string): Promise<string> {
+  private async apply(cluster: string, fix: FindingFix, actor: string): Promise<Prose> {
     switch (fix.kind) {
       case 'remove-entry': {
         const removed = await (await this.o.clusters.get(cluster)).removeAllowlistEntry(fix.cidr);
         if ((await this.o.store.getManagedEntry(cluster, fix.cidr)) !== undefined) await this.o.store.deleteManagedEntry(cluster, fix.cidr);
-        return removed ? `\`${fix.cidr}\` was removed from the allowlist of \`${cluster}\`.` : `\`${fix.cidr}\` was already gone from the allowlist of \`${cluster}\`.`;
+        return removed ? prose`${code(fix.cidr)} was removed from the allowlist of ${code(cluster)}.` : prose`${code(fix.cidr)} was already gone from the allowlist of ${code(cluster)}.`;
       }
       case 'forget-entry':
         await this.o.store.deleteManagedEntry(cluster, fix.cidr);
-        return `the bot's record of \`${fix.cidr}\` on \`${cluster}\` was dropped.`;
+        return prose`the bot's record of ${code(fix.cidr)} on ${code(cluster)} was dropped.`;
       case 'drop-user': {
         const managed = await this.o.store.getManagedUser(cluster, fix.user);
         const dropped = await (await this.o.clusters.get(cluster)).deleteUser(fix.user);
         // A secret already gone (or never made) is success; this only schedules a live one.
         await this.o.secrets.delete(managed?.secretName ?? secretName(cluster, fix.user), { recoveryWindowDays: this.o.recoveryWindowDays });
         if (managed !== undefined) await this.o.store.deleteManagedUser(cluster, fix.user);
-        return `SQL user \`${fix.user}\` ${dropped ? 'was dropped from' : 'was already gone from'} \`${cluster}\`; any secret it had is scheduled for deletion in ${this.o.recoveryWindowDays} days.`;
+        return prose`SQL user ${code(fix.user)} ${dropped ? 'was dropped from' : 'was already gone from'} ${code(cluster)}; any secret it had is scheduled for deletion in ${this.o.recoveryWindowDays} days.`;
       }
       case 'delete-secret': {
         await this.o.secrets.delete(fix.name, { recoveryWindowDays: this.o.recoveryWindowDays });
         const user = parseSecretName(fix.name)?.user;
         const managed = user === undefined ? undefined : await this.o.store.getManagedUser(cluster, user);
         if (managed !== undefined && managed.secretName === fix.name) await this.o.store.deleteManagedUser(cluster, managed.user);
-        return `secret \`${fix.name}\` is scheduled for deletion in ${this.o.recoveryWindowDays} days (restorable until then).`;
+        return prose`secret ${code(fix.name)} is scheduled for deletion in ${this.o.recoveryWindowDays} days (restorable until then).`;
       }
       case 'cancel-request': {
         await this.o.queue.enqueue({ type: 'cancel', requestId: fix.requestId, actor }, { deduplicationId: `cancel-${fix.requestId}`, groupId: `request-${fix.requestId}` });
-        return `request \`${fix.requestId}\` is being cancelled; what it did is undone where that can be, and its requester is told.`;
+        return prose`request ${code(fix.requestId)} is being cancelled; what it did is undone where that can be, and its requester is told.`;
       }
       case 'expire-request': {
         const request = await this.o.store.getRequest(fix.requestId);
         if (request?.status === 'pending') await this.o.executor.expire(request);
-        return `request \`${fix.requestId}\` is expired; its requester was told.`;
+        return prose`request ${code(fix.requestId)} is expired; its requester was told.`;
       }
       case 'delete-dm':
         await this.o.notifier.deleteMessage(fix.channel, fix.ts);
         await this.o.store.deleteDmReceipt(fix.channel, fix.ts);
-        return 'the DM carrying the password was deleted.';
+        return prose`the DM carrying the password was deleted.`;
     }
   }
 
@@ -335,18 +336,18 @@ export class Auditor implements AuditJobs {
     if (typeof requestId === 'string') await this.o.store.appendEvent({ requestId, at, actor, type, detail: text });
   }
 
-  private async outcome(job: AuditFixJob, text: string, tone: Tone): Promise<void> {
+  private async outcome(job: AuditFixJob, text: Prose, tone: Tone): Promise<void> {
     if (job.report !== undefined) await this.o.reporter.postOutcome(job.report, text, tone);
     else await this.o.notifier.reply({ user: job.actor }, { kind: 'text', text, tone });
   }
 }
 
-function outcomeLine(o: ClusterOutcome): string {
-  if (o.error !== undefined) return `\`${o.cluster}\`: ${o.error}`;
+function outcomeLine(o: ClusterOutcome): Prose {
+  if (o.error !== undefined) return prose`${code(o.cluster)}: ${o.error}`;
   const counts = (['high', 'medium', 'low'] as const).filter((s) => o.bySeverity[s] > 0).map((s) => `${o.bySeverity[s]} ${s}`);
   const what = o.shown === 0 ? 'no findings' : `${o.shown} finding${o.shown === 1 ? '' : 's'} (${counts.join(', ')})`;
   const kept = o.kept > 0 ? `, ${o.kept} kept earlier` : '';
   const where =
-    o.shown === 0 ? '' : o.postedTo !== undefined ? `; report in <#${o.postedTo}>` : '; no audit channel is configured, so they are in the logs only (`audit.finding`)';
-  return `\`${o.cluster}\`: ${what}${kept}${where}`;
+    o.shown === 0 ? '' : o.postedTo !== undefined ? prose`; report in ${channel(o.postedTo)}` : prose`; no audit channel is configured, so they are in the logs only (${code('audit.finding')})`;
+  return prose`${code(o.cluster)}: ${what}${kept}${where}`;
 }

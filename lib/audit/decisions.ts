@@ -10,6 +10,7 @@ import { type RequestIntake } from '../requests/intake';
 import { type RequestStore } from '../requests/store';
 import { auditTrailId, isOpen, type RequestEvent } from '../requests/types';
 import { decodeFindingRef, type FindingRef } from './findings';
+import { code, plainText, prose, type Prose } from '../prose';
 
 export interface FindingDecisionsOptions {
   readonly store: RequestStore;
@@ -31,7 +32,7 @@ export interface FindingClick {
 }
 
 /** `message` is for the clicker. */
-export type FindingDecision = { readonly ok: true; readonly ref: FindingRef; readonly message: string } | { readonly ok: false; readonly message: string };
+export type FindingDecision = { readonly ok: true; readonly ref: FindingRef; readonly message: Prose } | { readonly ok: false; readonly message: Prose };
 
 export class FindingDecisions {
   private readonly o: FindingDecisionsOptions;
@@ -51,7 +52,7 @@ export class FindingDecisions {
     await this.o.store.putAuditAck({ cluster: ref.cluster, fingerprint: ref.fingerprint, rule: ref.rule, subject: ref.subject, by: click.actor, at });
     await this.event(ref.cluster, click.actor, 'kept', `${ref.rule} ${ref.subject} (${ref.fingerprint})`);
     this.o.logger.info({ event: 'audit.kept', cluster: ref.cluster, rule: ref.rule, subject: ref.subject, fingerprint: ref.fingerprint, actor: click.actor }, 'audit finding kept');
-    return { ok: true, ref, message: 'Kept: this finding is not reported again until it changes.' };
+    return { ok: true, ref, message: prose`Kept: this finding is not reported again until it changes.` };
   }
 
   /** Enqueues the fix; the worker re-checks the finding before it changes anything. */
@@ -74,7 +75,7 @@ export class FindingDecisions {
       deduplicationId,
     );
     this.o.logger.info({ event: 'audit.remove-requested', cluster: ref.cluster, rule: ref.rule, subject: ref.subject, fingerprint: ref.fingerprint, actor: click.actor }, 'audit finding Remove requested');
-    return { ok: true, ref, message: 'Removing it now; the outcome follows in the thread.' };
+    return { ok: true, ref, message: prose`Removing it now; the outcome follows in the thread.` };
   }
 
   /**
@@ -87,31 +88,31 @@ export class FindingDecisions {
     const { ref } = checked;
     const request = ref.rule === 'stuck-request' ? await this.o.store.getRequest(ref.subject) : undefined;
     if (request === undefined || request.cluster !== ref.cluster || !isOpen(request)) {
-      return { ok: false, message: 'That request is not waiting for anything any more; nothing to retry.' };
+      return { ok: false, message: prose`That request is not waiting for anything any more; nothing to retry.` };
     }
     await this.o.intake.enqueue({ type: 'drive', requestId: request.id }, `retry-${request.id}-${this.now().getTime()}`);
     await this.event(ref.cluster, click.actor, 'retried', `${ref.rule} ${ref.subject}`);
     this.o.logger.info({ event: 'audit.retry-requested', cluster: ref.cluster, requestId: request.id, actor: click.actor }, 'stuck request driven on by an approver');
-    return { ok: true, ref, message: 'Driving it on now; its requester hears the outcome.' };
+    return { ok: true, ref, message: prose`Driving it on now; its requester hears the outcome.` };
   }
 
-  private async check(click: FindingClick, action: 'keep' | 'remove' | 'retry'): Promise<{ ok: true; ref: FindingRef } | { ok: false; message: string }> {
+  private async check(click: FindingClick, action: 'keep' | 'remove' | 'retry'): Promise<{ ok: true; ref: FindingRef } | { ok: false; message: Prose }> {
     const ref = decodeFindingRef(click.value);
     if (ref === undefined || this.o.clusters.config(ref.cluster) === undefined) {
       this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, reason: 'malformed' }, 'audit click refused');
-      return { ok: false, message: 'That button does not name a finding.' };
+      return { ok: false, message: prose`That button does not name a finding.` };
     }
     if (!(await this.o.access.isApprover(click.actor, ref.cluster))) {
-      const message = `Only approvers of \`${ref.cluster}\` can act on its audit findings.`;
+      const message = prose`Only approvers of ${code(ref.cluster)} can act on its audit findings.`;
       this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, cluster: ref.cluster, fingerprint: ref.fingerprint, reason: 'not an approver' }, 'audit click refused');
-      await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${message}`);
+      await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${plainText(message)}`);
       return { ok: false, message };
     }
     if (click.shownFingerprint !== undefined && click.shownFingerprint !== ref.fingerprint) {
       // A tampered payload: the value names another finding than the one the button is shown with.
-      const message = 'That button does not belong to this finding; nothing was changed.';
+      const message = prose`That button does not belong to this finding; nothing was changed.`;
       this.o.logger.warn({ event: 'audit.click-refused', actor: click.actor, action, cluster: ref.cluster, fingerprint: ref.fingerprint, shown: click.shownFingerprint, reason: 'mismatch' }, 'audit click refused');
-      await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${message}`);
+      await this.event(ref.cluster, click.actor, 'refused', `${action} ${ref.rule} ${ref.subject}: ${plainText(message)}`);
       return { ok: false, message };
     }
     return { ok: true, ref };

@@ -4,7 +4,8 @@
  * stay in the logs.
  */
 import { userSafeMessage } from '../errors';
+import { type Prose } from '../prose';
 
-export function auditFailureText(error: unknown): string {
-  return userSafeMessage(error) ?? 'an unexpected error; the details are in the logs.';
+export function auditFailureText(error: unknown): Prose {
+  return userSafeMessage(error) ?? ['an unexpected error; the details are in the logs.'];
 }

@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { type Cidr } from '../cluster-admin/types';
-import { plainCode } from '../text';
+import { code, prose, type Prose } from '../prose';
 
 export const FINDING_RULES = [
   'open',
@@ -62,8 +62,8 @@ export interface Finding {
   readonly severity: Severity;
   /** What it is about: a CIDR, a user, a secret name, a request id. */
   readonly subject: string;
-  /** One line for people, plain text (renderers escape it); `code` in backticks. */
-  readonly text: string;
+  /** One line for people, as prose the edges render. */
+  readonly text: Prose;
   readonly fingerprint: string;
   readonly fix?: FindingFix;
   /** Who asked for or owns the subject, when the bot knows (a Slack user id). */
@@ -153,21 +153,21 @@ export const RULE_TITLES: Readonly<Record<FindingRule, string>> = {
 };
 
 /** What Remove will do, for the button's confirmation dialog. */
-export function describeFix(fix: FindingFix, cluster: string): string {
+export function describeFix(fix: FindingFix, cluster: string): Prose {
   switch (fix.kind) {
     case 'remove-entry':
-      return `Remove \`${fix.cidr}\` from the allowlist of \`${cluster}\`.`;
+      return prose`Remove ${code(fix.cidr)} from the allowlist of ${code(cluster)}.`;
     case 'forget-entry':
-      return `Drop the bot's record of \`${fix.cidr}\` on \`${cluster}\` (the entry itself is already gone).`;
+      return prose`Drop the bot's record of ${code(fix.cidr)} on ${code(cluster)} (the entry itself is already gone).`;
     case 'drop-user':
-      return `Drop SQL user ${plainCode(fix.user)} from \`${cluster}\` and schedule its secret for deletion.`;
+      return prose`Drop SQL user ${code(fix.user)} from ${code(cluster)} and schedule its secret for deletion.`;
     case 'delete-secret':
-      return `Schedule secret ${plainCode(fix.name)} for deletion (restorable during the recovery window).`;
+      return prose`Schedule secret ${code(fix.name)} for deletion (restorable during the recovery window).`;
     case 'expire-request':
-      return `Expire pending request \`${fix.requestId}\`.`;
+      return prose`Expire pending request ${code(fix.requestId)}.`;
     case 'cancel-request':
-      return `Cancel request \`${fix.requestId}\`: undo what it did where that can be, end it as failed and tell its requester.`;
+      return prose`Cancel request ${code(fix.requestId)}: undo what it did where that can be, end it as failed and tell its requester.`;
     case 'delete-dm':
-      return 'Delete the DM that carries the password.';
+      return prose`Delete the DM that carries the password.`;
   }
 }

@@ -14,7 +14,7 @@ import { unionOf, unionViolation } from '../policy/union';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser } from '../requests/types';
 import { parseSecretName, type SecretSummary } from '../secrets/types';
 import { type Finding, type FindingFix, fingerprintOf, type FindingRule, type Severity } from './findings';
-import { plainCode, plainQuote } from '../text';
+import { code, joinProse, label, plainText, prose, type Prose } from '../prose';
 
 /** Everything the rules look at for one cluster, read once per audit run. */
 export interface ClusterInputs {
@@ -118,7 +118,7 @@ function finding(
   severity: Severity,
   subject: string,
   state: readonly unknown[],
-  text: string,
+  text: Prose,
   extra: { fix?: FindingFix | undefined; person?: string | undefined; facts?: Record<string, string | number | boolean | undefined> } = {},
 ): Finding {
   const facts: Record<string, string | number | boolean> = {};
@@ -136,10 +136,9 @@ function finding(
   };
 }
 
-function quoted(name: string | undefined): string {
-  if (name === undefined || name === '') return 'no name';
-  // Entry names come from the cluster or the Cloud API: quoted, unformatted, one line, capped.
-  return plainQuote(name, 80);
+function quoted(name: string | undefined): Prose {
+  // Entry names come from the cluster or the Cloud API: a label, which every renderer quotes, unformats and caps.
+  return name === undefined || name === '' ? ['no name'] : [label(name)];
 }
 
 function entryFindings(inputs: ClusterInputs, parsed: Parsed[]): Finding[] {
@@ -167,7 +166,7 @@ function entryFindings(inputs: ClusterInputs, parsed: Parsed[]): Finding[] {
     const common = { fix: removable, person: managed?.requester, facts };
 
     if (network.flags.includes('open')) {
-      out.push(finding(inputs, 'open', 'high', entry.cidr, state, `\`${entry.cidr}\` admits the whole internet (${ACCESS(entry)}).`, common));
+      out.push(finding(inputs, 'open', 'high', entry.cidr, state, prose`${code(entry.cidr)} admits the whole internet (${ACCESS(entry)}).`, common));
     } else if (network.prefixLength < inputs.policy.minPrefix) {
       out.push(
         finding(
@@ -176,7 +175,7 @@ function entryFindings(inputs: ClusterInputs, parsed: Parsed[]): Finding[] {
           'medium',
           entry.cidr,
           [...state, inputs.policy.minPrefix],
-          `\`${entry.cidr}\` admits ${network.size.toLocaleString('en-US')} addresses, broader than the policy's /${inputs.policy.minPrefix} (${ACCESS(entry)}).`,
+          prose`${code(entry.cidr)} admits ${network.size.toLocaleString('en-US')} addresses, broader than the policy's /${inputs.policy.minPrefix} (${ACCESS(entry)}).`,
           common,
         ),
       );
@@ -185,30 +184,30 @@ function entryFindings(inputs: ClusterInputs, parsed: Parsed[]): Finding[] {
     // A Cloud cluster only ever sees public source addresses; a self-hosted one may well sit on a private network.
     if (inputs.backend === 'cloud' && !network.flags.includes('open')) {
       if (network.flags.includes('private')) {
-        out.push(finding(inputs, 'private', 'low', entry.cidr, state, `\`${entry.cidr}\` is a private range: the cluster sees clients' public addresses, so it admits nobody.`, common));
+        out.push(finding(inputs, 'private', 'low', entry.cidr, state, prose`${code(entry.cidr)} is a private range: the cluster sees clients' public addresses, so it admits nobody.`, common));
       }
       if (network.flags.includes('reserved')) {
-        out.push(finding(inputs, 'reserved', 'low', entry.cidr, state, `\`${entry.cidr}\` overlaps a reserved range (loopback, documentation, multicast, ...): no client connects from there.`, common));
+        out.push(finding(inputs, 'reserved', 'low', entry.cidr, state, prose`${code(entry.cidr)} overlaps a reserved range (loopback, documentation, multicast, ...): no client connects from there.`, common));
       }
     }
 
     if (!proven) {
       const why = external
-        ? `a \`pg_hba.conf\` line the bot does not manage (${quoted(entry.name)}); change it on the server`
+        ? prose`a ${code('pg_hba.conf')} line the bot does not manage (${quoted(entry.name)}); change it on the server`
         : namedFor !== undefined && managed === undefined
-          ? `named for request \`${namedFor}\`, but the bot has no record of applying it`
+          ? prose`named for request ${code(namedFor)}, but the bot has no record of applying it`
           : namedFor !== undefined && managed !== undefined
-            ? `named for request \`${namedFor}\`, but the bot applied it for request \`${managed.requestId}\``
+            ? prose`named for request ${code(namedFor)}, but the bot applied it for request ${code(managed.requestId)}`
             : managed !== undefined
-              ? `the bot applied it for request \`${managed.requestId}\`, but its name was changed to ${quoted(entry.name)}`
-              : `added outside the bot (${quoted(entry.name)})`;
-      out.push(finding(inputs, 'drift', 'medium', entry.cidr, state, `\`${entry.cidr}\` (${ACCESS(entry)}) was not created by the bot: ${why}.`, { ...common, facts: { ...facts, external } }));
+              ? prose`the bot applied it for request ${code(managed.requestId)}, but its name was changed to ${quoted(entry.name)}`
+              : prose`added outside the bot (${quoted(entry.name)})`;
+      out.push(finding(inputs, 'drift', 'medium', entry.cidr, state, prose`${code(entry.cidr)} (${ACCESS(entry)}) was not created by the bot: ${why}.`, { ...common, facts: { ...facts, external } }));
     }
 
     if (managed?.expiresAt !== undefined && Date.parse(managed.expiresAt) <= now) {
       const text = proven
-        ? `\`${entry.cidr}\` expired at ${shortTime(managed.expiresAt)} and is still on the allowlist; the expiry sweep removes it.`
-        : `\`${entry.cidr}\` expired at ${shortTime(managed.expiresAt)}, but the bot cannot prove it created the entry on the allowlist, so the sweep leaves it.`;
+        ? prose`${code(entry.cidr)} expired at ${shortTime(managed.expiresAt)} and is still on the allowlist; the expiry sweep removes it.`
+        : prose`${code(entry.cidr)} expired at ${shortTime(managed.expiresAt)}, but the bot cannot prove it created the entry on the allowlist, so the sweep leaves it.`;
       out.push(finding(inputs, 'expired', 'high', entry.cidr, state, text, { ...common, facts: { ...facts, proven } }));
     }
   }
@@ -227,7 +226,7 @@ function staleRecordFindings(inputs: ClusterInputs): Finding[] {
         'low',
         m.cidr,
         ['record', m.requestId, m.expiresAt ?? ''],
-        `The bot's record says it applied \`${m.cidr}\` (request \`${m.requestId}\`), but it is not on the allowlist: someone removed it outside the bot.`,
+        prose`The bot's record says it applied ${code(m.cidr)} (request ${code(m.requestId)}), but it is not on the allowlist: someone removed it outside the bot.`,
         { fix: { kind: 'forget-entry', cidr: m.cidr }, person: m.requester, facts: { cidr: m.cidr, requestId: m.requestId, requester: m.requester, recordOnly: true } },
       ),
     );
@@ -245,7 +244,7 @@ function overlapFindings(inputs: ClusterInputs, parsed: readonly Parsed[]): Find
       const duplicate = outer.entry.cidr === inner.entry.cidr;
       // The inner entry admits nothing the outer does not when the outer grants at least its access.
       const redundant = (outer.entry.sql || !inner.entry.sql) && (outer.entry.ui || !inner.entry.ui);
-      const text = `${duplicate ? `\`${inner.entry.cidr}\` appears twice` : `\`${inner.entry.cidr}\` lies inside \`${outer.entry.cidr}\``} (${quoted(inner.entry.name)} in ${quoted(outer.entry.name)})${
+      const text = prose`${duplicate ? prose`${code(inner.entry.cidr)} appears twice` : prose`${code(inner.entry.cidr)} lies inside ${code(outer.entry.cidr)}`} (${quoted(inner.entry.name)} in ${quoted(outer.entry.name)})${
         redundant ? `; it admits nothing the ${duplicate ? 'other' : 'wider'} entry does not.` : `; it grants ${ACCESS(inner.entry)} where the ${duplicate ? 'other' : 'wider'} entry grants ${ACCESS(outer.entry)}.`
       }`;
       out.push(
@@ -279,8 +278,8 @@ function capFindings(inputs: ClusterInputs): Finding[] {
   if (level === undefined) return [];
   const text =
     level === 'near'
-      ? `${count} of ${cap} allowlist entries are in use; the cap is near.`
-      : `${count} of ${cap} allowlist entries are in use: new entries will be refused until some are removed.`;
+      ? prose`${count} of ${cap} allowlist entries are in use; the cap is near.`
+      : prose`${count} of ${cap} allowlist entries are in use: new entries will be refused until some are removed.`;
   // The level, not the count, is the state: a kept "near" stays quiet until the cap is reached.
   return [finding(inputs, 'cap', level === 'near' ? 'medium' : 'high', 'allowlist', [level, cap], text, { facts: { entries: count, cap, level } })];
 }
@@ -296,8 +295,8 @@ function unionFindings(inputs: ClusterInputs): Finding[] {
   const violation = unionViolation(union, { allowOpen, ...(maxBreadth !== undefined ? { maxBreadth } : {}) }, inputs.cluster);
   if (violation === undefined) return [];
   const text = union.open && !allowOpen
-    ? `All ${inputs.entries.length} entries together admit every IPv4 address; the policy of ${inputs.cluster} never allows that.`
-    : `All ${inputs.entries.length} entries together admit ${union.addresses.toLocaleString('en-US')} addresses, more than the ceiling of /${maxBreadth ?? 0}.`;
+    ? prose`All ${inputs.entries.length} entries together admit every IPv4 address; the policy of ${inputs.cluster} never allows that.`
+    : prose`All ${inputs.entries.length} entries together admit ${union.addresses.toLocaleString('en-US')} addresses, more than the ceiling of /${maxBreadth ?? 0}.`;
   return [finding(inputs, 'union', 'high', 'allowlist', [union.addresses, maxBreadth ?? 'none', allowOpen], text, { facts: { entries: inputs.entries.length, addresses: union.addresses, open: union.open, ...(maxBreadth !== undefined ? { maxBreadth } : {}) } })];
 }
 
@@ -314,8 +313,8 @@ function userFindings(inputs: ClusterInputs): Finding[] {
     if (live.has(user)) continue;
     const record = managed.get(user);
     const text = record
-      ? `SQL user ${plainCode(user)} was created by the bot (request \`${record.requestId}\`), but its secret is gone: its password exists nowhere.`
-      : `SQL user ${plainCode(user)} has no secret under \`crdb-chatops/${inputs.cluster}/\`: it was not created by the bot.`;
+      ? prose`SQL user ${code(user)} was created by the bot (request ${code(record.requestId)}), but its secret is gone: its password exists nowhere.`
+      : prose`SQL user ${code(user)} has no secret under ${code(`crdb-chatops/${inputs.cluster}/`)}: it was not created by the bot.`;
     out.push(
       finding(inputs, 'user-without-secret', 'medium', user, [user, record?.requestId ?? ''], text, {
         fix: { kind: 'drop-user', user },
@@ -327,7 +326,7 @@ function userFindings(inputs: ClusterInputs): Finding[] {
   for (const [user, secret] of live) {
     if (users.has(user)) continue;
     out.push(
-      finding(inputs, 'secret-without-user', 'low', secret.name, [secret.name, secret.createdAt?.toISOString() ?? ''], `Secret ${plainCode(secret.name)} holds a password for ${plainCode(user)}, which does not exist on the cluster.`, {
+      finding(inputs, 'secret-without-user', 'low', secret.name, [secret.name, secret.createdAt?.toISOString() ?? ''], prose`Secret ${code(secret.name)} holds a password for ${code(user)}, which does not exist on the cluster.`, {
         fix: { kind: 'delete-secret', name: secret.name },
         person: secret.tags['crdb-chatops:owner'],
         facts: { secretName: secret.name, user, owner: secret.tags['crdb-chatops:owner'] },
@@ -338,7 +337,7 @@ function userFindings(inputs: ClusterInputs): Finding[] {
   for (const record of inputs.managedUsers) {
     if (record.expiresAt === undefined || Date.parse(record.expiresAt) > now || !users.has(record.user)) continue;
     out.push(
-      finding(inputs, 'expired-user', 'high', record.user, [record.user, record.requestId, record.expiresAt], `Temporary SQL user \`${record.user}\` expired at ${shortTime(record.expiresAt)} and still exists; the expiry sweep drops it.`, {
+      finding(inputs, 'expired-user', 'high', record.user, [record.user, record.requestId, record.expiresAt], prose`Temporary SQL user ${code(record.user)} expired at ${shortTime(record.expiresAt)} and still exists; the expiry sweep drops it.`, {
         fix: { kind: 'drop-user', user: record.user },
         person: record.owner,
         facts: { user: record.user, requestId: record.requestId, owner: record.owner, expiresAt: record.expiresAt },
@@ -350,7 +349,7 @@ function userFindings(inputs: ClusterInputs): Finding[] {
     for (const admin of inputs.admins) {
       if (expected.has(admin)) continue;
       out.push(
-        finding(inputs, 'unexpected-admin', 'high', admin, [admin], `${plainCode(admin)} is a member of \`admin\` (or a superuser), and the policy's \`expectedAdmins\` does not list it; revoke it on the cluster, or add it to the policy.`, {
+        finding(inputs, 'unexpected-admin', 'high', admin, [admin], prose`${code(admin)} is a member of ${code('admin')} (or a superuser), and the policy's ${code('expectedAdmins')} does not list it; revoke it on the cluster, or add it to the policy.`, {
           facts: { user: admin },
         }),
       );
@@ -360,8 +359,8 @@ function userFindings(inputs: ClusterInputs): Finding[] {
 }
 
 /** `member of admin` -> member of `admin`: role names come from the cluster. */
-function whyText(why: readonly string[]): string {
-  return why.map((w) => (w.startsWith('member of ') ? `member of ${plainCode(w.slice('member of '.length))}` : w)).join(', ');
+function whyText(why: readonly string[]): Prose {
+  return joinProse(why.map((w) => (w.startsWith('member of ') ? prose`member of ${code(w.slice('member of '.length))}` : w)), ', ');
 }
 
 /**
@@ -383,7 +382,7 @@ function privilegeFindings(inputs: ClusterInputs): Finding[] {
         'high',
         role.name,
         [role.name, ...why],
-        `${plainCode(role.name)} is privileged (${whyText(role.why)})${role.canLogin ? '' : ' though it cannot log in'}, and the policy's \`expectedAdmins\` does not list it; revoke it on the cluster, or add it to the policy.`,
+        prose`${code(role.name)} is privileged (${whyText(role.why)})${role.canLogin ? '' : ' though it cannot log in'}, and the policy's ${code('expectedAdmins')} does not list it; revoke it on the cluster, or add it to the policy.`,
         { facts: { user: role.name, why: why.join(', '), canLogin: role.canLogin } },
       ),
     );
@@ -396,7 +395,7 @@ function privilegeFindings(inputs: ClusterInputs): Finding[] {
         'high',
         role.name,
         [role.name],
-        `${plainCode(role.name)} is privileged (${whyText(role.why)}) and can log in from every network the bot allowlists: the HBA rules were written before it became privileged. The next allowlist change keeps it off them.`,
+        prose`${code(role.name)} is privileged (${whyText(role.why)}) and can log in from every network the bot allowlists: the HBA rules were written before it became privileged. The next allowlist change keeps it off them.`,
         { facts: { user: role.name, why: role.why.join(', ') } },
       ),
     );
@@ -404,8 +403,8 @@ function privilegeFindings(inputs: ClusterInputs): Finding[] {
   for (const rule of inputs.opaqueRules ?? []) {
     const subject = rule.rule.trim().split(/\s+/).join(' ');
     out.push(
-      finding(inputs, 'hba-unchecked', 'high', subject, [subject, rule.reason], `${rule.where} may admit any address: it ${rule.reason}. The rule: ${plainCode(subject, 200)}`, {
-        facts: { where: rule.where, rule: subject, reason: rule.reason },
+      finding(inputs, 'hba-unchecked', 'high', subject, [subject, plainText(rule.reason)], prose`${rule.where} may admit any address: it ${rule.reason}. The rule: ${code(subject)}`, {
+        facts: { where: rule.where, rule: subject, reason: plainText(rule.reason) },
       }),
     );
   }
@@ -426,7 +425,7 @@ function requestFindings(inputs: ClusterInputs): Finding[] {
         'high',
         r.id,
         [r.id, r.status, r.step ?? ''],
-        `Request \`${r.id}\` (${r.params.kind}) made at ${shortTime(r.createdAt)} has not finished: it is ${r.status}${r.step ? ` (${r.step})` : ''}. The bot drives it on every minute; Cancel undoes what it did and tells its requester.`,
+        prose`Request ${code(r.id)} (${r.params.kind}) made at ${shortTime(r.createdAt)} has not finished: it is ${r.status}${r.step ? ` (${r.step})` : ''}. The bot drives it on every minute; Cancel undoes what it did and tells its requester.`,
         { fix: { kind: 'cancel-request', requestId: r.id }, person: r.requester, facts: { requestId: r.id, kind: r.params.kind, status: r.status, step: r.step, createdAt: r.createdAt } },
       ),
     );
@@ -437,7 +436,7 @@ function requestFindingsPending(inputs: ClusterInputs, now: number): Finding[] {
   return inputs.pending
     .filter((r) => r.status === 'pending' && Date.parse(r.expiresAt) <= now)
     .map((r) =>
-      finding(inputs, 'stale-pending', 'low', r.id, [r.id], `Request \`${r.id}\` (${r.params.kind}) expired at ${shortTime(r.expiresAt)} and is still pending; the expiry sweep expires it.`, {
+      finding(inputs, 'stale-pending', 'low', r.id, [r.id], prose`Request ${code(r.id)} (${r.params.kind}) expired at ${shortTime(r.expiresAt)} and is still pending; the expiry sweep expires it.`, {
         fix: { kind: 'expire-request', requestId: r.id },
         person: r.requester,
         facts: { requestId: r.id, kind: r.params.kind, requester: r.requester, expiresAt: r.expiresAt },
@@ -447,7 +446,7 @@ function requestFindingsPending(inputs: ClusterInputs, now: number): Finding[] {
 
 function dmFindings(inputs: ClusterInputs): Finding[] {
   return inputs.dueDms.map((dm) =>
-    finding(inputs, 'dm-past-ttl', 'medium', `${dm.channel}/${dm.ts}`, [dm.channel, dm.ts], `A DM carrying a password was due for deletion at ${shortTime(dm.deleteAfter)} and is still there.`, {
+    finding(inputs, 'dm-past-ttl', 'medium', `${dm.channel}/${dm.ts}`, [dm.channel, dm.ts], prose`A DM carrying a password was due for deletion at ${shortTime(dm.deleteAfter)} and is still there.`, {
       fix: { kind: 'delete-dm', channel: dm.channel, ts: dm.ts },
       person: dm.user,
       facts: { channel: dm.channel, ts: dm.ts, recipient: dm.user, deleteAfter: dm.deleteAfter },

@@ -20,6 +20,7 @@ import { type RequestStore } from '../requests/store';
 import { auditTrailId, type ManagedEntry, type ManagedUser, type RequestEvent } from '../requests/types';
 import { type SecretStore } from '../secrets/types';
 import { type AuditClusters } from './inspect';
+import { code, joinProse, label, prose, type Prose } from '../prose';
 
 export type SweepAction =
   /** An expired entry left the allowlist; `proven` is false only under `removeUnprovenExpired`. */
@@ -36,14 +37,14 @@ export type SweepAction =
       readonly requestId: string;
       readonly requester: string;
       readonly expiresAt: string;
-      readonly reason: string;
+      readonly reason: Prose;
       readonly announce: boolean;
     }
   /** The expired entry was already gone; only the bot's record was dropped. */
   | { readonly kind: 'record-dropped'; readonly cluster: string; readonly cidr: string; readonly requestId: string }
   | { readonly kind: 'user-dropped'; readonly cluster: string; readonly user: string; readonly owner: string; readonly requestId: string; readonly expiresAt: string; readonly existed: boolean }
   | { readonly kind: 'request-expired'; readonly cluster: string; readonly requestId: string }
-  | { readonly kind: 'failed'; readonly cluster: string; readonly subject: string; readonly error: string };
+  | { readonly kind: 'failed'; readonly cluster: string; readonly subject: string; readonly error: Prose };
 
 export interface SweepResult {
   readonly actions: readonly SweepAction[];
@@ -120,13 +121,14 @@ export class ExpirySweep {
     }
     const proven = onAllowlist.some((e) => requestIdFromEntryName(e.name) === requestId);
     if (!proven && !this.o.removeUnprovenExpired) {
-      const names = onAllowlist.map((e) => e.name ?? '(no name)').join(', ');
-      return { kind: 'entry-kept', cluster, cidr, requestId, requester, expiresAt, reason: `its name (${names}) does not carry request ${requestId}`, announce };
+      // Entry names come from the cluster: labels, which every renderer quotes and makes safe.
+      const names = joinProse(onAllowlist.map((e) => (e.name === undefined ? '(no name)' : [label(e.name)])), ', ');
+      return { kind: 'entry-kept', cluster, cidr, requestId, requester, expiresAt, reason: prose`its name (${names}) does not carry request ${code(requestId)}`, announce };
     }
     const admin = await this.o.clusters.get(cluster);
     if (!(await admin.removeAllowlistEntry(cidr))) {
       // Listed but not removable: a self-hosted operator line the bot never edits.
-      return { kind: 'entry-kept', cluster, cidr, requestId, requester, expiresAt, reason: 'the backend refused to remove it (an operator rule)', announce };
+      return { kind: 'entry-kept', cluster, cidr, requestId, requester, expiresAt, reason: prose`the backend refused to remove it (an operator rule)`, announce };
     }
     await this.o.store.deleteManagedEntry(cluster, cidr);
     await this.trail(cluster, requestId, `expired ${cidr} removed from the allowlist${proven ? '' : ' (unproven: audit.removeUnprovenExpired)'}`);
@@ -155,7 +157,7 @@ export class ExpirySweep {
     await this.o.store.appendEvent(event(auditTrailId(cluster)));
   }
 
-  private failed(error: unknown, cluster: string, subject: string): string {
+  private failed(error: unknown, cluster: string, subject: string): Prose {
     this.o.logger.error({ event: 'audit.sweep-failed', cluster, subject, err: error }, 'expiry sweep could not handle an item; the next sweep tries again');
     return auditFailureText(error);
   }

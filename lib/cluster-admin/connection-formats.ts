@@ -10,6 +10,7 @@
 import { InvalidInputError } from './errors';
 import { parseIpv4Address } from './network';
 import { type ConnectionDetails } from './types';
+import { code, prose, type Prose } from '../prose';
 
 /** Everything a client needs to open one connection. */
 export interface ConnectionParams {
@@ -56,7 +57,7 @@ export interface ConnectionFormat {
   /** The string or snippet to paste. Contains the password. */
   readonly text: string;
   /** One line of advice: what to install, or what the client needs for TLS. */
-  readonly hint?: string;
+  readonly hint?: Prose;
 }
 
 const SSLMODE = 'verify-full';
@@ -68,8 +69,7 @@ const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_
 const UNSENDABLE = /[\0\p{Cs}]/u;
 
 // libpq and pgjdbc fall back to ~/.postgresql/root.crt when sslrootcert is absent, unlike Go and Node.
-const LIBPQ_SYSTEM_ROOTS_HINT =
-  'libpq reads ~/.postgresql/root.crt when no sslrootcert is given; with libpq 16 or newer, add sslrootcert=system to use the operating system trust store instead.';
+const LIBPQ_SYSTEM_ROOTS_HINT = prose`libpq reads ~/.postgresql/root.crt when no sslrootcert is given; with libpq 16 or newer, add sslrootcert=system to use the operating system trust store instead.`;
 
 /**
  * Percent-encodes a URL component: `encodeURIComponent` plus `!'()*`, which it leaves alone but
@@ -299,7 +299,7 @@ export function connectionFormat(id: ConnectionFormatId, params: ConnectionParam
   const systemRoots = params.sslrootcert === undefined;
   switch (id) {
     case 'cockroach-sql':
-      return { id, label: 'CockroachDB SQL shell', language: 'shell', text: cockroachSqlCommand(params), hint: 'Needs the `cockroach` binary.' };
+      return { id, label: 'CockroachDB SQL shell', language: 'shell', text: cockroachSqlCommand(params), hint: prose`Needs the ${code('cockroach')} binary.` };
     case 'url':
       return { id, label: 'Connection URL', language: 'text', text: postgresUrl(params), ...(systemRoots ? { hint: LIBPQ_SYSTEM_ROOTS_HINT } : {}) };
     case 'psql':
@@ -310,7 +310,7 @@ export function connectionFormat(id: ConnectionFormatId, params: ConnectionParam
         label: 'Python (psycopg2)',
         language: 'python',
         text: psycopg2Snippet(params),
-        hint: `pip install psycopg2-binary${systemRoots ? `. ${LIBPQ_SYSTEM_ROOTS_HINT}` : ''}`,
+        hint: prose`pip install psycopg2-binary${systemRoots ? prose`. ${LIBPQ_SYSTEM_ROOTS_HINT}` : ''}`,
       };
     case 'sqlalchemy':
       return {
@@ -318,7 +318,7 @@ export function connectionFormat(id: ConnectionFormatId, params: ConnectionParam
         label: 'Python (SQLAlchemy)',
         language: 'python',
         text: sqlalchemySnippet(params),
-        hint: `pip install sqlalchemy-cockroachdb psycopg2-binary${systemRoots ? `. ${LIBPQ_SYSTEM_ROOTS_HINT}` : ''}`,
+        hint: prose`pip install sqlalchemy-cockroachdb psycopg2-binary${systemRoots ? prose`. ${LIBPQ_SYSTEM_ROOTS_HINT}` : ''}`,
       };
     case 'jdbc':
       return {
@@ -328,14 +328,14 @@ export function connectionFormat(id: ConnectionFormatId, params: ConnectionParam
         text: jdbcUrl(params),
         ...(systemRoots
           ? {
-              hint: 'pgjdbc reads ~/.postgresql/root.crt when no sslrootcert is given; to use the Java trust store instead, add &sslfactory=org.postgresql.ssl.DefaultJavaSSLFactory.',
+              hint: prose`pgjdbc reads ~/.postgresql/root.crt when no sslrootcert is given; to use the Java trust store instead, add &sslfactory=org.postgresql.ssl.DefaultJavaSSLFactory.`,
             }
           : {}),
       };
     case 'pgx':
-      return { id, label: 'Go (pgx)', language: 'go', text: pgxSnippet(params), hint: 'import "github.com/jackc/pgx/v5"' };
+      return { id, label: 'Go (pgx)', language: 'go', text: pgxSnippet(params), hint: prose`import "github.com/jackc/pgx/v5"` };
     case 'node-postgres':
-      return { id, label: 'Node.js (node-postgres)', language: 'javascript', text: nodePostgresSnippet(params), hint: 'npm install pg' };
+      return { id, label: 'Node.js (node-postgres)', language: 'javascript', text: nodePostgresSnippet(params), hint: prose`npm install pg` };
   }
 }
 

@@ -4,6 +4,7 @@
  * Callers match with `instanceof`, never by parsing messages.
  */
 import { ChatopsError } from '../errors';
+import { type Prose } from '../prose';
 
 export type ClusterAdminErrorCode =
   | 'invalid_input'
@@ -26,7 +27,7 @@ export abstract class ClusterAdminError extends ChatopsError {
 export class InvalidInputError extends ClusterAdminError {
   readonly code = 'invalid_input';
   constructor(
-    message: string,
+    message: string | Prose,
     /** A corrected example for the requester, when there is one. */
     readonly example?: string,
     options?: { cause?: unknown },
@@ -59,7 +60,7 @@ export class ConflictError extends ClusterAdminError {
   readonly code = 'conflict';
   override readonly retryable: boolean;
 
-  constructor(message: string, options?: { cause?: unknown; retryable?: boolean }) {
+  constructor(message: string | Prose, options?: { cause?: unknown; retryable?: boolean }) {
     super(message, options === undefined ? undefined : { cause: options.cause });
     this.retryable = options?.retryable === true;
   }
@@ -69,7 +70,7 @@ export class RateLimitedError extends ClusterAdminError {
   readonly code = 'rate_limited';
   override readonly retryable = true;
   constructor(
-    message: string,
+    message: string | Prose,
     /** Milliseconds the server asked us to wait, when it said. */
     readonly retryAfterMs?: number,
     options?: { cause?: unknown },

@@ -17,6 +17,7 @@ import { CockroachHbaSettingStore, PgHbaFileStore } from './sql/hba-store';
 import { createAdminPool } from './sql/pool';
 import { SqlUsers } from './sql/users';
 import { type ClusterAdmin } from './types';
+import { code, prose } from '../prose';
 
 export interface ClusterAdminFactoryOptions {
   readonly secrets: SecretResolver;
@@ -121,7 +122,7 @@ export class ClusterAdmins {
     if (cached) return cached;
     const config = this.byAlias.get(alias);
     if (config === undefined) {
-      return Promise.reject(new InvalidInputError(`There is no cluster \`${alias}\`; configured: ${this.aliases.join(', ')}.`, this.aliases[0]));
+      return Promise.reject(new InvalidInputError(prose`There is no cluster ${code(alias)}; configured: ${this.aliases.join(', ')}.`, this.aliases[0]));
     }
     const admin = createClusterAdmin(config, this.options);
     this.admins.set(alias, admin);

@@ -8,6 +8,7 @@ import ipaddr from 'ipaddr.js';
 import { shownInput } from './display';
 import { InvalidInputError } from './errors';
 import { type Cidr } from './types';
+import { code, prose } from '../prose';
 
 /** Why a network deserves attention. Policy decides what each flag means for approval. */
 export type NetworkFlag =
@@ -85,19 +86,19 @@ export function parseIpv4Address(input: string): string {
   const text = input.trim();
   if (looksLikeIpv6(text)) {
     throw new InvalidInputError(
-      `\`${shown(text)}\` is an IPv6 address; CockroachDB Cloud allowlists accept IPv4 only.`,
+      prose`${code(shown(text))} is an IPv6 address; CockroachDB Cloud allowlists accept IPv4 only.`,
       EXAMPLE_HOST,
     );
   }
   // Built only when needed: constructing an error captures a stack, and most inputs are valid.
   const notAnAddress = (): InvalidInputError =>
-    new InvalidInputError(`\`${shown(text)}\` is not an IPv4 address (four numbers 0-255 separated by dots).`, EXAMPLE_HOST);
+    new InvalidInputError(prose`${code(shown(text))} is not an IPv4 address (four numbers 0-255 separated by dots).`, EXAMPLE_HOST);
   if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(text)) throw notAnAddress();
   // Leading zeros are ambiguous (octal in some tools); refuse rather than guess.
   if (text.split('.').some((part) => part.length > 1 && part.startsWith('0'))) {
     const plain = stripLeadingZeros(text);
     throw new InvalidInputError(
-      `\`${text}\` has a leading zero in an octet; write each number plainly.`,
+      prose`${code(text)} has a leading zero in an octet; write each number plainly.`,
       ipaddr.IPv4.isValidFourPartDecimal(plain) ? plain : EXAMPLE_HOST,
     );
   }
@@ -116,7 +117,7 @@ export function parseIpv4Network(input: string): ParsedNetwork {
   }
   if (looksLikeIpv6(text)) {
     throw new InvalidInputError(
-      `\`${shown(text)}\` is IPv6; CockroachDB Cloud allowlists accept IPv4 only.`,
+      prose`${code(shown(text))} is IPv6; CockroachDB Cloud allowlists accept IPv4 only.`,
       EXAMPLE_HOST,
     );
   }
@@ -139,7 +140,7 @@ export function parseIpv4Network(input: string): ParsedNetwork {
 export function parseCidr(cidr: string): ParsedNetwork {
   const parsed = parseIpv4Network(cidr);
   if (parsed.normalisedFrom !== undefined) {
-    throw new InvalidInputError(`\`${parsed.normalisedFrom}\` has host bits set.`, parsed.cidr);
+    throw new InvalidInputError(prose`${code(parsed.normalisedFrom)} has host bits set.`, parsed.cidr);
   }
   return parsed;
 }
@@ -154,7 +155,7 @@ function parseAddressAndPrefix(text: string): { address: string; prefixLength: n
   const prefixText = slash === -1 ? '32' : text.slice(slash + 1);
   if (!/^\d{1,2}$/.test(prefixText) || Number(prefixText) > 32) {
     throw new InvalidInputError(
-      `\`${shown(text)}\` has an invalid prefix length; it must be a number from 0 to 32.`,
+      prose`${code(shown(text))} has an invalid prefix length; it must be a number from 0 to 32.`,
       `${address}/32`,
     );
   }
@@ -209,7 +210,7 @@ export function splitCidr(cidr: Cidr): { ip: string; mask: number } {
   const text = cidr.trim();
   if (!text.includes('/')) {
     const address = parseIpv4Address(text);
-    throw new InvalidInputError(`\`${address}\` has no prefix length.`, `${address}/32`);
+    throw new InvalidInputError(prose`${code(address)} has no prefix length.`, `${address}/32`);
   }
   const { address, prefixLength } = parseAddressAndPrefix(text);
   return { ip: address, mask: prefixLength };

@@ -4,6 +4,7 @@
  */
 import { shownInput } from './display';
 import { InvalidInputError } from './errors';
+import { code, prose } from '../prose';
 
 const MAX_NAME_BYTES = 63;
 const USER_NAME = /^[a-z_][a-z0-9_.-]*$/;
@@ -24,16 +25,16 @@ export function validateUserName(input: string): string {
   }
   if (!USER_NAME.test(name)) {
     throw new InvalidInputError(
-      `\`${shown(name)}\` is not a valid SQL user name: use lowercase letters, digits, \`_\`, \`-\` or \`.\`, starting with a letter or \`_\`.`,
+      prose`${code(shown(name))} is not a valid SQL user name: use lowercase letters, digits, ${code('_')}, ${code('-')} or ${code('.')}, starting with a letter or ${code('_')}.`,
       suggestUserName(name),
     );
   }
   if (RESERVED_NAMES.has(name)) {
-    throw new InvalidInputError(`\`${name}\` is a reserved name in CockroachDB.`, `${name}_app`);
+    throw new InvalidInputError(prose`${code(name)} is a reserved name in CockroachDB.`, `${name}_app`);
   }
   const prefix = RESERVED_PREFIXES.find((p) => name.startsWith(p));
   if (prefix !== undefined) {
-    throw new InvalidInputError(`SQL user names starting with \`${prefix}\` are reserved.`, suggestUserName(name.slice(prefix.length)));
+    throw new InvalidInputError(prose`SQL user names starting with ${code(prefix)} are reserved.`, suggestUserName(name.slice(prefix.length)));
   }
   return name;
 }
@@ -44,7 +45,7 @@ export function validateObjectName(input: string, what: 'database' | 'schema' | 
   const example = { database: 'defaultdb', schema: 'public', role: 'app_readwrite' }[what];
   if (name === '' || Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES || !USER_NAME.test(name)) {
     throw new InvalidInputError(
-      `\`${shown(name)}\` is not a valid ${what} name: lowercase letters, digits, \`_\`, \`-\` or \`.\`, starting with a letter or \`_\`, at most ${MAX_NAME_BYTES} bytes.`,
+      prose`${code(shown(name))} is not a valid ${what} name: lowercase letters, digits, ${code('_')}, ${code('-')} or ${code('.')}, starting with a letter or ${code('_')}, at most ${MAX_NAME_BYTES} bytes.`,
       example,
     );
   }

@@ -6,6 +6,7 @@
  * Nothing here knows about Slack, AWS Lambda or where passwords are stored.
  */
 import { type HbaInspection } from './sql/backend';
+import { type Prose } from '../prose';
 
 /** A normalised IPv4 network, always `a.b.c.d/n` with no host bits set. */
 export type Cidr = string;
@@ -106,7 +107,7 @@ export interface OpaqueRule {
   /** The rule as written: from the cluster, untrusted text. */
   readonly rule: string;
   /** Why the bot cannot judge it; the bot's own words. */
-  readonly reason: string;
+  readonly reason: Prose;
 }
 
 export interface CreateUserResult {
@@ -118,7 +119,7 @@ export interface CreateUserResult {
    */
   readonly privileges: 'least-privilege' | 'admin';
   /** Human-readable remarks for the requester, e.g. "this user is an admin". */
-  readonly notes: readonly string[];
+  readonly notes: readonly Prose[];
 }
 
 /** How a client must verify the server certificate. `sslmode=verify-full` always. */

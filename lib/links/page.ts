@@ -4,6 +4,7 @@
  * on a phone, usable by keyboard alone, and every colour pair passes WCAG AA contrast.
  */
 import { createHash } from 'node:crypto';
+import { type Prose } from '../prose';
 
 export interface PageResponse {
   readonly statusCode: number;
@@ -137,14 +138,31 @@ export function ipv6Page(address: string, commandName: string): PageResponse {
 
 export type Outcome = 'working' | 'pending' | 'refused' | 'already';
 
-export function outcomePage(outcome: Outcome, headline: string, detail: string): PageResponse {
+/**
+ * Prose as HTML: everything escaped, values as `<code>`. People and channels are Slack ids, which
+ * mean nothing on a web page: they are named by role instead.
+ */
+export function proseHtml(prose: Prose): string {
+  return prose
+    .map((part) => {
+      if (typeof part === 'string') return escapeHtml(part);
+      if ('code' in part) return `<code>${escapeHtml(part.code)}</code>`;
+      if ('label' in part) return `“${escapeHtml(part.label)}”`;
+      if ('said' in part) return escapeHtml(part.said);
+      if ('person' in part) return 'someone';
+      return "the approvers' channel";
+    })
+    .join('');
+}
+
+export function outcomePage(outcome: Outcome, headline: string, detail: Prose): PageResponse {
   const tone = outcome === 'refused' ? 'bad' : outcome === 'already' ? 'notice' : 'ok';
   return page(
     200,
     headline,
     `<h1>${escapeHtml(headline)}</h1>
 <div class="card">
-<p class="${tone}" role="status">${escapeHtml(detail)}</p>
+<p class="${tone}" role="status">${proseHtml(detail)}</p>
 <p>Slack has the rest: the request's progress and outcome go to you there. You can close this page.</p>
 </div>`,
   );

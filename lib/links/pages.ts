@@ -7,11 +7,12 @@
  */
 import { formatDuration } from '../config';
 import { type Logger } from '../log';
-import { type SubmitResult } from '../requests/intake';
+import { describe, type SubmitResult } from '../requests/intake';
 import { type AllowMeLink, type LinkStore } from './types';
 import { type LinkKey } from './token';
 import { confirmPage, errorPage, ipv6Page, outcomePage, type PageResponse } from './page';
 import { sourceAddress } from './source-address';
+import { code, prose } from '../prose';
 
 export const LINK_PATH_PREFIX = '/allow-me/';
 
@@ -32,7 +33,8 @@ export interface AllowMePagesOptions {
   readonly key: LinkKey;
   readonly store: LinkStore;
   /** Makes the request (`CommandHandler.confirmLink`). */
-  readonly confirm: (link: AllowMeLink, address: string, options: { readonly resumed: boolean }) => Promise<{ readonly result?: SubmitResult; readonly message: { readonly text: string } }>;
+  /** Makes the request; no result when the link's cluster is no longer configured. */
+  readonly confirm: (link: AllowMeLink, address: string, options: { readonly resumed: boolean }) => Promise<{ readonly result?: SubmitResult }>;
   readonly trustedProxies: readonly string[];
   readonly commandName: string;
   readonly logger: Logger;
@@ -119,22 +121,29 @@ export class AllowMePages {
     }
     log.info({ event: 'link.confirmed', user: link.user, cluster: link.cluster, address: source.address, resumed: resumable }, 'allow-me link confirmed');
     await this.o.checkpoint?.('link:used');
-    const { result, message } = await this.o.confirm(confirmed, source.address, { resumed: resumable });
+    const { result } = await this.o.confirm(confirmed, source.address, { resumed: resumable });
     await this.o.checkpoint?.('link:requested');
     if (result !== undefined && result.outcome !== 'refused') await this.o.store.setLinkRequest(link.id, result.request.id);
-    return this.outcome(result, message.text, source.address, link.cluster);
+    return this.outcome(result, source.address, link.cluster);
   }
 
   private used(link: AllowMeLink): PageResponse {
     return this.error(410, 'This link was already used', `It was confirmed at ${(link.usedAt ?? '').replace('T', ' ').slice(0, 19)} UTC from ${link.usedFrom ?? 'an address'}. A link works once.`);
   }
 
-  private outcome(result: SubmitResult | undefined, text: string, address: string, cluster: string): PageResponse {
-    const plain = plainText(text);
-    if (result === undefined || result.outcome === 'refused') return outcomePage('refused', 'Not requested', plain);
-    if (result.outcome === 'duplicate') return outcomePage('already', 'Already requested', plain);
-    if (result.request.quorum > 0) return outcomePage('pending', `${address}/32 needs an approval on ${cluster}`, plain);
-    return outcomePage('working', `Allowing ${address}/32 on ${cluster}`, plain);
+  private outcome(result: SubmitResult | undefined, address: string, cluster: string): PageResponse {
+    if (result === undefined) return outcomePage('refused', 'Not requested', prose`There is no cluster ${code(cluster)} any more; nothing was requested.`);
+    if (result.outcome === 'refused') {
+      const example = result.example === undefined ? undefined : prose` Try ${code(`${this.o.commandName} ${result.example}`)} in Slack.`;
+      return outcomePage('refused', 'Not requested', prose`${result.reason}${example}`);
+    }
+    const { request } = result;
+    if (result.outcome === 'duplicate') return outcomePage('already', 'Already requested', prose`This link already made request ${code(request.id)}, which is ${request.status}.`);
+    if (request.quorum > 0) {
+      const approvals = `${request.quorum} approval${request.quorum === 1 ? '' : 's'}`;
+      return outcomePage('pending', `${address}/32 needs an approval on ${cluster}`, prose`It needs ${approvals} in Slack: ${describe(request)}. You hear there when it is decided. Request ${code(request.id)}.`);
+    }
+    return outcomePage('working', `Allowing ${address}/32 on ${cluster}`, prose`Working on it: ${describe(request)}. Request ${code(request.id)}.`);
   }
 }
 
@@ -147,13 +156,3 @@ function hostOf(origin: string): string | undefined {
   }
 }
 
-/** A Slack message's text as a page shows it: references in words, no mrkdwn marks. */
-function plainText(mrkdwn: string): string {
-  return mrkdwn
-    .replace(/<#[A-Z0-9]+\|([^>]+)>/g, '#$1')
-    .replace(/<#[A-Z0-9]+>/g, "the approvers' channel")
-    .replace(/<@[A-Z0-9]+>/g, 'someone')
-    .replace(/<![^|>]*\|([^>]+)>/g, '$1')
-    .replace(/<[^|>]+\|([^>]+)>/g, '$1')
-    .replace(/[`*]/g, '');
-}

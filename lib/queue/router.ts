@@ -12,6 +12,7 @@ import { type Job } from '../requests/jobs';
 import { type Notifier } from '../requests/notifier';
 import { type RequestStore } from '../requests/store';
 import { type JobRunner } from './batch';
+import { prose } from '../prose';
 
 /** Runs the audit's jobs; lib/audit's `Auditor` implements it. */
 export interface AuditJobs {
@@ -54,7 +55,7 @@ export class JobRouter implements JobRunner {
       case 'audit': {
         const audit = this.o.audit;
         if (audit === undefined) {
-          await this.o.notifier.reply(target(job), { kind: 'text', text: 'The audit is not wired up in this deployment.', tone: 'warning' });
+          await this.o.notifier.reply(target(job), { kind: 'text', text: prose`The audit is not wired up in this deployment.`, tone: 'warning' });
           return;
         }
         return this.answering(job, finalAttempt, async () => (await audit()).runCommand(job));

@@ -23,6 +23,7 @@ import { unionOf, unionViolation } from '../policy/union';
 import { type GuardFailedError } from './errors';
 import { type RequestStore, type TransitionGuards } from './store';
 import { type ChatRequest } from './types';
+import { code, person, prose, type Prose } from '../prose';
 
 export interface AdmissionOptions {
   readonly store: RequestStore;
@@ -40,7 +41,7 @@ export type AdmissionResult =
    */
   | { readonly outcome: 'admitted'; readonly guards: TransitionGuards }
   /** One line, and a command that would be accepted (without the command name). `guards`: the claim, still written with the refusal. */
-  | { readonly outcome: 'refused'; readonly reason: string; readonly example?: string; readonly guards: TransitionGuards };
+  | { readonly outcome: 'refused'; readonly reason: Prose; readonly example?: string; readonly guards: TransitionGuards };
 
 /** How long a command's `trigger_id` stays claimed: far longer than Slack ever repeats a delivery. */
 export const TRIGGER_CLAIM_TTL_SECONDS = 24 * 60 * 60;
@@ -62,7 +63,7 @@ export class Admission {
     const cluster = this.o.cluster(request.cluster);
     const refusal =
       cluster === undefined
-        ? { reason: `The cluster \`${request.cluster}\` is no longer configured.`, example: 'clusters' }
+        ? { reason: prose`The cluster ${code(request.cluster)} is no longer configured.`, example: 'clusters' }
         : ((await this.holder(request)) ?? (await this.union(request, cluster)) ?? (await this.pending(request)));
     if (refusal !== undefined) {
       this.o.logger.info({ event: 'request.refused', requestId: request.id, requester: request.requester, cluster: request.cluster, kind: request.params.kind, reason: refusal.reason }, 'request refused at admission');
@@ -73,11 +74,11 @@ export class Admission {
   }
 
   /** Why a guard of an admission did not hold: a repeat of another request's command, or no rate token left. */
-  refusalFor(request: ChatRequest, error: GuardFailedError): { readonly reason: string; readonly example?: string; readonly repeatOf?: string } {
-    if (error.guard === 'claim') return { reason: `A repeated delivery of the command of request ${error.holder ?? '(unknown)'}.`, repeatOf: error.holder ?? '' };
+  refusalFor(request: ChatRequest, error: GuardFailedError): { readonly reason: Prose; readonly example?: string; readonly repeatOf?: string } {
+    if (error.guard === 'claim') return { reason: prose`A repeated delivery of the command of request ${error.holder ?? '(unknown)'}.`, repeatOf: error.holder ?? '' };
     const { max, window } = this.limitsConfig();
     this.o.logger.warn({ event: 'request.rate-limited', requestId: request.id, requester: request.requester, max, windowMs: window }, 'too many change requests');
-    return { reason: `You have made ${max} change requests in the last ${formatDuration(window)}, the most allowed; try again later.`, example: 'requests' };
+    return { reason: prose`You have made ${max} change requests in the last ${formatDuration(window)}, the most allowed; try again later.`, example: 'requests' };
   }
 
   private limitsConfig(): { max: number; window: number; maxPending: number } {
@@ -94,8 +95,8 @@ export class Admission {
         if (entry?.requester === requester || (await access.isAdmin(requester))) return undefined;
         return {
           reason: entry
-            ? `Only <@${entry.requester}>, who asked for \`${params.revoke.cidr}\`, or an admin may revoke it.`
-            : `\`${params.revoke.cidr}\` was not added by the bot on \`${cluster}\`; only an admin may revoke it.`,
+            ? prose`Only ${person(entry.requester)}, who asked for ${code(params.revoke.cidr)}, or an admin may revoke it.`
+            : prose`${code(params.revoke.cidr)} was not added by the bot on ${code(cluster)}; only an admin may revoke it.`,
           example: `allowlist --cluster ${cluster}`,
         };
       }
@@ -103,7 +104,7 @@ export class Admission {
         const managed = await store.getManagedUser(cluster, params.userCreate.user);
         if (managed === undefined) return undefined;
         return {
-          reason: `\`${params.userCreate.user}\` already exists on \`${cluster}\` (owner <@${managed.owner}>).`,
+          reason: prose`${code(params.userCreate.user)} already exists on ${code(cluster)} (owner ${person(managed.owner)}).`,
           example: `user rotate ${params.userCreate.user} --cluster ${cluster}`,
         };
       }
@@ -111,28 +112,28 @@ export class Admission {
       case 'user-delete': {
         const managed = await store.getManagedUser(cluster, params.user.user);
         if (managed === undefined) {
-          return { reason: `\`${params.user.user}\` is not a user the bot manages on \`${cluster}\`.`, example: `users --cluster ${cluster}` };
+          return { reason: prose`${code(params.user.user)} is not a user the bot manages on ${code(cluster)}.`, example: `users --cluster ${cluster}` };
         }
         if (managed.owner === requester || (await access.isAdmin(requester))) return undefined;
-        return { reason: `Only <@${managed.owner}>, who owns \`${params.user.user}\`, or an admin may do that.`, example: `users --cluster ${cluster}` };
+        return { reason: prose`Only ${person(managed.owner)}, who owns ${code(params.user.user)}, or an admin may do that.`, example: `users --cluster ${cluster}` };
       }
       case 'extend': {
         // Only the holder keeps their own access longer: an admin revokes others', never prolongs them.
         const { subject } = params.extend;
         const record = subject.type === 'entry' ? await store.getManagedEntry(cluster, subject.cidr) : await store.getManagedUser(cluster, subject.user);
-        const what = subject.type === 'entry' ? `\`${subject.cidr}\`` : `SQL user \`${subject.user}\``;
+        const what = subject.type === 'entry' ? prose`${code(subject.cidr)}` : prose`SQL user ${code(subject.user)}`;
         const list = subject.type === 'entry' ? `allowlist --cluster ${cluster}` : `users --cluster ${cluster}`;
-        if (record === undefined) return { reason: `${what} is not something the bot manages on \`${cluster}\`; nothing to extend.`, example: list };
+        if (record === undefined) return { reason: prose`${what} is not something the bot manages on ${code(cluster)}; nothing to extend.`, example: list };
         const holder = 'owner' in record ? record.owner : record.requester;
-        if (holder !== requester) return { reason: `Only <@${holder}>, who holds ${what}, may extend it.`, example: list };
-        if (record.expiresAt === undefined) return { reason: `${what} on \`${cluster}\` does not expire; nothing to extend.`, example: list };
+        if (holder !== requester) return { reason: prose`Only ${person(holder)}, who holds ${what}, may extend it.`, example: list };
+        if (record.expiresAt === undefined) return { reason: prose`${what} on ${code(cluster)} does not expire; nothing to extend.`, example: list };
         return undefined;
       }
       case 'allow': {
         const held = await store.getManagedEntry(cluster, params.allow.cidr);
         if (held === undefined || held.requester === requester) return undefined;
         return {
-          reason: `\`${params.allow.cidr}\` is already on the allowlist of \`${cluster}\`, held by <@${held.requester}>; ask them or an admin.`,
+          reason: prose`${code(params.allow.cidr)} is already on the allowlist of ${code(cluster)}, held by ${person(held.requester)}; ask them or an admin.`,
           example: `allowlist --cluster ${cluster}`,
         };
       }
@@ -146,7 +147,7 @@ export class Admission {
     const others = (await this.o.store.listManagedEntries(cluster.alias)).map((e) => e.cidr);
     const violation = unionViolation(unionOf([...others, cidr]), cluster.policy, cluster.alias);
     if (violation === undefined) return undefined;
-    return { reason: `\`${cidr}\` was refused: ${violation}`, example: `allow 203.0.113.7 --for 8h --cluster ${cluster.alias}` };
+    return { reason: prose`${code(cidr)} was refused: ${violation}`, example: `allow 203.0.113.7 --for 8h --cluster ${cluster.alias}` };
   }
 
   /**
@@ -159,11 +160,11 @@ export class Admission {
     const pending = (await this.o.store.listByRequester(request.requester, maxPending + 20)).filter((r) => r.status === 'pending').length;
     if (pending < maxPending) return undefined;
     this.o.logger.warn({ event: 'request.rate-limited', requester: request.requester, pending }, 'too many pending requests');
-    return { reason: `You have ${pending} requests waiting for approval, the most allowed at once; wait for a decision or cancel one first.`, example: 'requests' };
+    return { reason: prose`You have ${pending} requests waiting for approval, the most allowed at once; wait for a decision or cancel one first.`, example: 'requests' };
   }
 }
 
 interface Refusal {
-  readonly reason: string;
+  readonly reason: Prose;
   readonly example?: string;
 }

@@ -12,6 +12,7 @@ import { driveJob, type EnqueueOptions, type Job } from './jobs';
 import { isPastExpiry, requestEvent } from './lifecycle';
 import { type RequestStore } from './store';
 import { type ChatRequest, isOpen, type RequestEvent, WITHDRAWN } from './types';
+import { code, plainText, prose, type Prose } from '../prose';
 
 export interface DecisionsOptions {
   readonly store: RequestStore;
@@ -48,14 +49,14 @@ export interface ClickedCard extends CardRef {
 /** `ok: false` = refused, nothing changed. `message` is for the clicker, ephemeral. */
 export interface DecisionResult {
   readonly ok: boolean;
-  readonly message: string;
+  readonly message: Prose;
   readonly request?: ChatRequest;
 }
 
 /** Nothing changed; `message` says why, for the clicker. */
 export interface Refusal {
   readonly ok: false;
-  readonly message: string;
+  readonly message: Prose;
   readonly request?: ChatRequest;
 }
 
@@ -80,19 +81,19 @@ export class Decisions {
    */
   async check(requestId: string, actor: string, action: DecisionInput['action'], card?: ClickedCard): Promise<{ ok: true; request: ChatRequest } | Refusal> {
     const request = REQUEST_ID.test(requestId) ? await this.o.store.getRequest(requestId) : undefined;
-    if (request === undefined) return this.refuse(actor, undefined, action, 'That request does not exist.');
+    if (request === undefined) return this.refuse(actor, undefined, action, prose`That request does not exist.`);
     if (card !== undefined && (request.card?.ts !== card.ts || request.card.channel !== card.channel || card.blockRequestId !== request.id)) {
-      return this.refuse(actor, request, action, 'That button does not belong to this request; use the buttons on its own card.');
+      return this.refuse(actor, request, action, prose`That button does not belong to this request; use the buttons on its own card.`);
     }
     if (!(await this.o.access.isApprover(actor, request.cluster))) {
-      return this.refuse(actor, request, action, `Only approvers of \`${request.cluster}\` can decide on this request.`);
+      return this.refuse(actor, request, action, prose`Only approvers of ${code(request.cluster)} can decide on this request.`);
     }
-    if (actor === request.requester) return this.refuse(actor, request, action, 'You cannot approve or deny your own request.');
+    if (actor === request.requester) return this.refuse(actor, request, action, prose`You cannot approve or deny your own request.`);
     if (request.status !== 'pending') {
       // A click on a request that is decided but not done (its job lost with a crashed worker):
       // drive it on rather than only answering "already approved".
       if (isOpen(request)) await this.send(driveJob(request));
-      return this.refuse(actor, request, action, `This request is already ${request.status}.`);
+      return this.refuse(actor, request, action, prose`This request is already ${request.status}.`);
     }
     if (isPastExpiry(request, this.now())) {
       const expired = await this.o.store.transition(request.id, { from: ['pending'], changes: { status: 'expired' }, event: this.event(request.id, 'bot', 'expired') });
@@ -100,7 +101,7 @@ export class Decisions {
         this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'expired' });
         await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-expired` });
       }
-      return this.refuse(actor, request, action, 'This request has expired; ask the requester to make it again.');
+      return this.refuse(actor, request, action, prose`This request has expired; ask the requester to make it again.`);
     }
     return { ok: true, request };
   }
@@ -116,20 +117,20 @@ export class Decisions {
         changes: { status: 'denied', decidedBy: actor, ...(reason ? { denyReason: reason } : {}) },
         event: this.event(request.id, actor, 'denied', reason),
       });
-      if (!denied.ok) return this.refuse(actor, request, action, `This request is already ${denied.current?.status ?? 'gone'}.`);
+      if (!denied.ok) return this.refuse(actor, request, action, prose`This request is already ${denied.current?.status ?? 'gone'}.`);
       this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'denied' });
       this.o.metrics?.milliseconds(METRIC.approvalLatency, elapsedMs(request.createdAt, this.now()), { kind: request.params.kind, decision: 'denied' });
       await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-denied` });
       this.o.logger.info({ event: 'request.denied', requestId: request.id, actor }, 'request denied');
-      return { ok: true, message: 'Denied. The requester has been told.', request: denied.request };
+      return { ok: true, message: prose`Denied. The requester has been told.`, request: denied.request };
     }
 
     const result = await this.o.store.addApproval(request.id, { by: actor, at: this.now().toISOString() });
     switch (result.outcome) {
       case 'duplicate':
-        return { ok: false, message: 'You have already approved this request.', request: result.request };
+        return { ok: false, message: prose`You have already approved this request.`, request: result.request };
       case 'not-pending':
-        return this.refuse(actor, request, action, `This request is already ${result.request?.status ?? 'gone'}.`);
+        return this.refuse(actor, request, action, prose`This request is already ${result.request?.status ?? 'gone'}.`);
       case 'counted': {
         const count = result.request.approvals.length;
         if (result.reachedQuorum) {
@@ -139,7 +140,7 @@ export class Decisions {
         this.o.logger.info({ event: 'request.approval', requestId: request.id, actor, count, quorum: result.request.quorum }, 'approval counted');
         return {
           ok: true,
-          message: result.reachedQuorum ? 'Approved. Applying it now.' : `Approval counted (${count} of ${result.request.quorum}).`,
+          message: result.reachedQuorum ? prose`Approved. Applying it now.` : prose`Approval counted (${count} of ${result.request.quorum}).`,
           request: result.request,
         };
       }
@@ -153,19 +154,19 @@ export class Decisions {
    */
   async withdraw(requestId: string, actor: string): Promise<DecisionResult> {
     const request = REQUEST_ID.test(requestId) ? await this.o.store.getRequest(requestId) : undefined;
-    if (request === undefined) return this.refuse(actor, undefined, 'cancel', 'That request does not exist.');
-    if (request.requester !== actor) return this.refuse(actor, request, 'cancel', 'Only its requester can cancel a request; nothing was changed.');
-    if (request.status !== 'pending') return this.refuse(actor, request, 'cancel', `Request \`${request.id}\` is already ${request.status}; only a request waiting for approval can be cancelled.`);
+    if (request === undefined) return this.refuse(actor, undefined, 'cancel', prose`That request does not exist.`);
+    if (request.requester !== actor) return this.refuse(actor, request, 'cancel', prose`Only its requester can cancel a request; nothing was changed.`);
+    if (request.status !== 'pending') return this.refuse(actor, request, 'cancel', prose`Request ${code(request.id)} is already ${request.status}; only a request waiting for approval can be cancelled.`);
     const withdrawn = await this.o.store.transition(request.id, {
       from: ['pending'],
       changes: { status: 'denied', decidedBy: actor, denyReason: WITHDRAWN },
       event: this.event(request.id, actor, 'denied', WITHDRAWN),
     });
-    if (!withdrawn.ok) return this.refuse(actor, request, 'cancel', `Request \`${request.id}\` is already ${withdrawn.current?.status ?? 'gone'}.`);
+    if (!withdrawn.ok) return this.refuse(actor, request, 'cancel', prose`Request ${code(request.id)} is already ${withdrawn.current?.status ?? 'gone'}.`);
     this.o.metrics?.count(METRIC.requestEnded, { kind: request.params.kind, outcome: 'denied' });
     await this.send({ job: { type: 'decided', requestId: request.id }, dedup: `decided-${request.id}-withdrawn` });
     this.o.logger.info({ event: 'request.withdrawn', requestId: request.id, actor }, 'request withdrawn by its requester');
-    return { ok: true, message: `Cancelled request \`${request.id}\`; its approvers' card says so.`, request: withdrawn.request };
+    return { ok: true, message: prose`Cancelled request ${code(request.id)}; its approvers' card says so.`, request: withdrawn.request };
   }
 
   /**
@@ -181,9 +182,9 @@ export class Decisions {
     }
   }
 
-  private async refuse(actor: string, request: ChatRequest | undefined, action: string, message: string): Promise<Refusal> {
-    this.o.logger.warn({ event: 'decision.refused', actor, requestId: request?.id, action, reason: message }, 'decision refused');
-    if (request) await this.o.store.appendEvent(this.event(request.id, actor, 'refused', `${action}: ${message}`));
+  private async refuse(actor: string, request: ChatRequest | undefined, action: string, message: Prose): Promise<Refusal> {
+    this.o.logger.warn({ event: 'decision.refused', actor, requestId: request?.id, action, reason: plainText(message) }, 'decision refused');
+    if (request) await this.o.store.appendEvent(this.event(request.id, actor, 'refused', `${action}: ${plainText(message)}`));
     return { ok: false as const, message, ...(request ? { request } : {}) };
   }
 

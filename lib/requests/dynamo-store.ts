@@ -74,6 +74,7 @@ export { GSI1, GSI2, type StateTableDefinition, tableDefinition, TTL_ATTRIBUTE }
 import { createDocumentClient, type DynamoClientOptions } from './dynamo/client';
 import { ensureTable, type EnsureTableOptions } from './dynamo/provision';
 import { translateError } from './dynamo/errors';
+import { storedOutcome } from './dynamo/stored-outcome';
 
 export { createDocumentClient, type DynamoClientOptions, ensureTable, type EnsureTableOptions, translateError };
 
@@ -118,6 +119,14 @@ const CHANGEABLE_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof Reque
   'dueAt',
   'waitingSince',
 ]);
+/**
+ * A request's outcome is stored as prose under its own attribute. Versions before 0.1 stored
+ * Slack mrkdwn under `outcome`: still read (lib/requests/dynamo/stored-outcome.ts), and removed
+ * when an outcome is written. An earlier version, rolled back to, finds no `outcome` on requests
+ * this one ended and shows their status without it, instead of misreading the new format.
+ */
+const OUTCOME_ATTRIBUTE = 'outcomeProse';
+const LEGACY_OUTCOME_ATTRIBUTE = 'outcome';
 const REQUIRED_FIELDS: ReadonlySet<keyof RequestChanges> = new Set<keyof RequestChanges>(['status', 'approvals', 'quorum', 'expiresAt']);
 
 // ---------------------------------------------------------------------------------------------
@@ -352,7 +361,7 @@ export class DynamoRequestStore implements RequestStore {
 
   async getRequest(id: string): Promise<ChatRequest | undefined> {
     const item = await this.get({ pk: requestPk(id), sk: REQUEST_SK }, 'read request', id);
-    return item === undefined ? undefined : toDomain<ChatRequest>(item, 'request');
+    return item === undefined ? undefined : requestFromItem(item);
   }
 
   async transition(id: string, { from, changes, event, moreEvents = [], expectedVersion, alsoPut, alsoDelete, guards = {} }: TransitionOptions): Promise<TransitionResult> {
@@ -490,7 +499,7 @@ export class DynamoRequestStore implements RequestStore {
       requester,
       limit,
     );
-    return items.map((item) => toDomain<ChatRequest>(item, 'request'));
+    return items.map((item) => requestFromItem(item));
   }
 
   async listPending(): Promise<ChatRequest[]> {
@@ -506,7 +515,7 @@ export class DynamoRequestStore implements RequestStore {
     const items = await this.queryDue(OPEN_PK, now, 'list requests');
     // The index is eventually consistent: re-check what it says against the item itself.
     return items
-      .map((item) => toDomain<ChatRequest>(item, 'request'))
+      .map((item) => requestFromItem(item))
       .filter((request) => isOpen(request) && request.dueAt !== undefined && Date.parse(request.dueAt) <= now.getTime())
       .slice(0, limit);
   }
@@ -526,7 +535,7 @@ export class DynamoRequestStore implements RequestStore {
           }),
         );
         for (const item of output.Items ?? []) {
-          const request = toDomain<ChatRequest>(item, 'request');
+          const request = requestFromItem(item);
           if (isOpen(request)) requests.push(request);
         }
         startKey = output.LastEvaluatedKey;
@@ -645,8 +654,10 @@ export class DynamoRequestStore implements RequestStore {
   // -- request writes -----------------------------------------------------------------------
 
   private requestItem(request: ChatRequest): Item {
+    const { outcome, ...fields } = request;
     return {
-      ...request,
+      ...fields,
+      ...(outcome !== undefined ? { [OUTCOME_ATTRIBUTE]: outcome } : {}),
       pk: requestPk(request.id),
       sk: REQUEST_SK,
       entity: 'request',
@@ -729,15 +740,20 @@ export class DynamoRequestStore implements RequestStore {
     const removeClauses: string[] = [];
     let n = 0;
     for (const [field, value] of set) {
-      names[`#f${n}`] = field;
+      names[`#f${n}`] = attributeOf(field);
       values[`:f${n}`] = value;
       setClauses.push(`#f${n} = :f${n}`);
       n++;
     }
     for (const field of remove) {
-      names[`#f${n}`] = field;
+      names[`#f${n}`] = attributeOf(field);
       removeClauses.push(`#f${n}`);
       n++;
+    }
+    // A new outcome replaces one stored in the earlier format (see OUTCOME_ATTRIBUTE).
+    if ('outcome' in changes) {
+      names['#legacyOutcome'] = LEGACY_OUTCOME_ATTRIBUTE;
+      removeClauses.push('#legacyOutcome');
     }
     // The pending index holds exactly the pending requests, keyed by their current expiry.
     if (next.status === 'pending') {
@@ -850,7 +866,7 @@ export class DynamoRequestStore implements RequestStore {
           )
         : await this.queryDue(PENDING_PK, now, 'list requests');
     // The index is eventually consistent: an item can linger there briefly after it left `pending`.
-    return items.map((item) => toDomain<ChatRequest>(item, 'request')).filter((request) => request.status === 'pending');
+    return items.map((item) => requestFromItem(item)).filter((request) => request.status === 'pending');
   }
 
   /** The open index's key: when the request is due for the reconciler. */
@@ -932,6 +948,19 @@ function toDomain<T>(item: Item, entity: Entity): T {
   }
   // The fields were written from a T by this store; only the layout attributes are extra.
   return Object.fromEntries(Object.entries(item).filter(([name]) => !LAYOUT_ATTRIBUTES.has(name))) as T;
+}
+
+/** A stored request item as a request; an outcome stored in the earlier format is read as prose. */
+function requestFromItem(item: Item): ChatRequest {
+  const { [OUTCOME_ATTRIBUTE]: current, [LEGACY_OUTCOME_ATTRIBUTE]: legacy, ...request } = toDomain<Record<string, unknown>>(item, 'request');
+  const prose = current !== undefined ? storedOutcome(current) : storedOutcome(legacy);
+  // The fields were written from a ChatRequest by this store; only the outcome is renamed.
+  return { ...(request as unknown as Omit<ChatRequest, 'outcome'>), ...(prose !== undefined ? { outcome: prose } : {}) };
+}
+
+/** The attribute a request field is stored under: the same name, but for the outcome. */
+function attributeOf(field: string): string {
+  return field === 'outcome' ? OUTCOME_ATTRIBUTE : field;
 }
 
 /** `text` as normalised ISO-8601 UTC (string order = time order), or an invalid-argument error. */

@@ -7,6 +7,7 @@
  * idempotency key) are not errors: they come back as values.
  */
 import { ChatopsError } from '../errors';
+import { type Prose } from '../prose';
 
 export type StateStoreErrorCode = 'already_exists' | 'held' | 'guard' | 'unavailable' | 'contention' | 'access_denied' | 'table_not_found' | 'invalid' | 'backend_error';
 
@@ -61,7 +62,7 @@ export class StateStoreBackendError extends StateStoreError {
 export class RecordHeldError extends StateStoreError {
   readonly code = 'held';
   constructor(
-    message: string,
+    message: string | Prose,
     /** The requester holding the record, when it is an entry. */
     readonly holder?: string,
     options?: { cause?: unknown },
@@ -78,7 +79,7 @@ export class GuardFailedError extends StateStoreError {
   readonly code = 'guard';
   constructor(
     readonly guard: 'claim' | 'rate-token',
-    message: string,
+    message: string | Prose,
     /** For a claim: the request holding the key. */
     readonly holder?: string,
   ) {

@@ -37,10 +37,10 @@ import { type Job, type RequestJob } from './jobs';
 import { type AllowlistRow, type Notifier, type RequesterUpdate } from './notifier';
 import { GuardFailedError, RecordHeldError } from './errors';
 import { describe } from './intake';
-import { escapeText, quoteReason } from '../text';
 import { type RequestStore, type TransitionDeletes, type TransitionOptions, type TransitionGuards, type TransitionResult } from './store';
 import { type ChatRequest, type DmReceipt, FINAL_STATUSES, isOpen, STEP_TOLD, type RequestEvent, type RequestStatus } from './types';
 import { LAST_CHANCE } from '../retry-policies';
+import { code, person, plainText, prose, type Prose, said } from '../prose';
 
 export { type ClusterDirectory, PermanentFailure } from './kinds/context';
 
@@ -78,7 +78,7 @@ export interface RequestExecutorOptions {
 interface Ending {
   /** The request as it ends: final status and outcome. */
   readonly request: ChatRequest;
-  readonly notes: readonly string[];
+  readonly notes: readonly Prose[];
   readonly receipts: readonly DmReceipt[];
   readonly forget?: TransitionDeletes;
 }
@@ -90,7 +90,7 @@ const lastChance = retry(handleWhen(isRetryable), { maxAttempts: LAST_CHANCE.ret
 
 
 /** What the requester is told about a request in a final state. */
-function finalUpdate(request: ChatRequest, notes: readonly string[]): RequesterUpdate {
+function finalUpdate(request: ChatRequest, notes: readonly Prose[]): RequesterUpdate {
   const by = request.decidedBy ?? 'an approver';
   switch (request.status) {
     case 'denied':
@@ -98,23 +98,23 @@ function finalUpdate(request: ChatRequest, notes: readonly string[]): RequesterU
     case 'expired':
       return { kind: 'expired' };
     case 'refused':
-      return { kind: 'refused', reason: request.outcome ?? 'The request was refused.', ...(request.example !== undefined ? { example: request.example } : {}) };
+      return { kind: 'refused', reason: request.outcome ?? ['The request was refused.'], ...(request.example !== undefined ? { example: request.example } : {}) };
     case 'failed':
       return { kind: 'failed', text: request.outcome ?? failureText(undefined) };
     default:
-      return { kind: 'applied', text: request.outcome ?? 'Done.', ...(notes.length > 0 ? { notes } : {}) };
+      return { kind: 'applied', text: request.outcome ?? ['Done.'], ...(notes.length > 0 ? { notes } : {}) };
   }
 }
 
 
 /** What a requester is told when the record their request needs is someone else's (a race the ack could not see). */
-function heldText(request: ChatRequest, error: RecordHeldError): string {
+function heldText(request: ChatRequest, error: RecordHeldError): Prose {
   const { params } = request;
   if (params.kind === 'allow') {
-    return `\`${params.allow.cidr}\` is already on the allowlist of \`${request.cluster}\`${error.holder !== undefined ? `, held by <@${error.holder}>` : ''}; nothing was changed.`;
+    return prose`${code(params.allow.cidr)} is already on the allowlist of ${code(request.cluster)}${error.holder !== undefined ? prose`, held by ${person(error.holder)}` : ''}; nothing was changed.`;
   }
   // Only allow and user create write records with their start.
-  if (params.kind === 'user-create') return `SQL user \`${params.userCreate.user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`;
+  if (params.kind === 'user-create') return prose`SQL user ${code(params.userCreate.user)} on ${code(request.cluster)} is being created by another request right now; nothing was changed.`;
   return failureText(error);
 }
 
@@ -122,10 +122,10 @@ function heldText(request: ChatRequest, error: RecordHeldError): string {
  * The one-line, user-safe text of a failure. An unexpected one says only that, with `ref`, the
  * reference logged on the line with the details (`failureReference`).
  */
-export function failureText(error: unknown, ref?: string): string {
+export function failureText(error: unknown, ref?: string): Prose {
   const known = userSafeMessage(error);
   if (known !== undefined) return known;
-  return `Something went wrong on our side; the change was not applied. The bot team has the details in the logs${ref !== undefined ? ` (reference \`${ref}\`)` : ''}.`;
+  return prose`Something went wrong on our side; the change was not applied. The bot team has the details in the logs${ref !== undefined ? prose` (reference ${code(ref)})` : ''}.`;
 }
 
 export class RequestExecutor {
@@ -215,7 +215,7 @@ export class RequestExecutor {
     log.warn({ event: 'request.cancelled', actor }, 'request cancelled by an admin');
     // A request not yet admitted has done nothing to undo.
     if (request.status !== 'received') await this.rollBack(request, log, undefined);
-    const ended: ChatRequest = { ...request, status: 'failed', outcome: `Cancelled by <@${actor}>: it did not finish, and what it had done was undone where it could be.` };
+    const ended: ChatRequest = { ...request, status: 'failed', outcome: prose`Cancelled by ${person(actor)}: it did not finish, and what it had done was undone where it could be.` };
     const told = await this.tell(ended, []);
     const committed = await this.commit(request.status, { request: ended, notes: [], receipts: [] }, { told: told.ok, finalAttempt: true }, log);
     if (committed !== undefined) {
@@ -241,7 +241,7 @@ export class RequestExecutor {
     }
     // Said just before the request leaves `approved`: a redelivered job finds it applying or ended.
     const announce = request.breakGlass
-      ? () => this.o.notifier.notifyApprovers(request, `Break-glass change by <@${request.requester}>: ${escapeText(describe(request))}, applied without approval. Reason: ${request.reason ? quoteReason(request.reason) : '(none)'}`)
+      ? () => this.o.notifier.notifyApprovers(request, prose`Break-glass change by ${person(request.requester)}: ${describe(request)}, applied without approval. Reason: ${request.reason ? said(request.reason) : '(none)'}`)
       : undefined;
     return this.apply(request, finalAttempt, announce);
   }
@@ -256,12 +256,12 @@ export class RequestExecutor {
   private async admit(request: ChatRequest): Promise<ChatRequest | undefined> {
     const decision = await this.o.admission.admit(request);
     const created = { ...this.event(request.id, request.requester, 'created', describe(request)), at: request.createdAt };
-    const refuse = (reason: string, example: string | undefined, guards: TransitionGuards): Promise<TransitionResult> =>
+    const refuse = (reason: Prose, example: string | undefined, guards: TransitionGuards): Promise<TransitionResult> =>
       this.o.store.transition(request.id, {
         from: ['received'],
         changes: { status: 'refused', outcome: reason, ...(example !== undefined ? { example } : {}) },
         event: created,
-        moreEvents: [this.event(request.id, 'bot', 'refused', reason)],
+        moreEvents: [this.event(request.id, 'bot', 'refused', plainText(reason))],
         guards,
       });
     let moved: TransitionResult | undefined;
@@ -297,7 +297,7 @@ export class RequestExecutor {
         moved = await this.o.store.transition(request.id, {
           from: ['received'],
           changes: { status: 'refused', step: STEP_TOLD, outcome: refusal.reason },
-          event: { ...this.event(request.id, 'bot', 'refused', refusal.reason), at: request.createdAt },
+          event: { ...this.event(request.id, 'bot', 'refused', plainText(refusal.reason)), at: request.createdAt },
         });
       }
     }
@@ -330,7 +330,7 @@ export class RequestExecutor {
    * expired, and for one applied or failed whose requester could not be told before its final
    * commit (Slack unreachable): its next delivery says it. `apply` tells before that commit.
    */
-  private async tellOutcome(request: ChatRequest, notes: readonly string[] = []): Promise<void> {
+  private async tellOutcome(request: ChatRequest, notes: readonly Prose[] = []): Promise<void> {
     if (request.step === STEP_TOLD) return;
     if (request.card) await this.o.notifier.showApprovalCard(request);
     await this.o.notifier.tellRequester(request, finalUpdate(request, notes));
@@ -466,7 +466,7 @@ export class RequestExecutor {
   }
 
   /** Updates the card and tells the requester how `ended` ended. */
-  private async tell(ended: ChatRequest, notes: readonly string[]): Promise<{ ok: true } | { ok: false; error: unknown }> {
+  private async tell(ended: ChatRequest, notes: readonly Prose[]): Promise<{ ok: true } | { ok: false; error: unknown }> {
     try {
       if (ended.card) await this.o.notifier.showApprovalCard(ended);
       await this.o.notifier.tellRequester(ended, finalUpdate(ended, notes));
@@ -493,7 +493,7 @@ export class RequestExecutor {
     const options: TransitionOptions = {
       from: [from],
       changes: { status, outcome: ended.outcome, ...(ended.appliedAt !== undefined ? { appliedAt: ended.appliedAt } : {}), ...(told ? { step: STEP_TOLD } : {}) },
-      event: this.event(ended.id, 'bot', status, ended.outcome),
+      event: this.event(ended.id, 'bot', status, ended.outcome === undefined ? undefined : plainText(ended.outcome)),
       ...(receipts.length > 0 ? { alsoPut: { dmReceipts: receipts } } : {}),
       ...(forget ? { alsoDelete: forget } : {}),
     };
@@ -557,14 +557,14 @@ export class RequestExecutor {
     const found = await admin.inspectUser(user);
     if (!found.exists) {
       if (missingIsFine) return;
-      throw new PermanentFailure(`SQL user \`${user}\` no longer exists on \`${cluster}\`; nothing was changed. An admin can run \`audit\`.`);
+      throw new PermanentFailure(prose`SQL user ${code(user)} no longer exists on ${code(cluster)}; nothing was changed. An admin can run ${code('audit')}.`);
     }
     if (found.privileges.length > 0 || found.madeByBot === false) {
       this.o.logger.warn({ event: 'user.not-handed-out', cluster, sqlUser: user, privileges: found.privileges, madeByBot: found.madeByBot }, 'refused to act on a role the bot may not hand out');
       throw new PermanentFailure(
         found.privileges.length > 0
-          ? `SQL user \`${user}\` on \`${cluster}\` holds privileges the bot never grants; the bot will not touch it. Nothing was changed; ask an admin.`
-          : `SQL user \`${user}\` on \`${cluster}\` was not created by the bot; the bot will not touch it. Nothing was changed.`,
+          ? prose`SQL user ${code(user)} on ${code(cluster)} holds privileges the bot never grants; the bot will not touch it. Nothing was changed; ask an admin.`
+          : prose`SQL user ${code(user)} on ${code(cluster)} was not created by the bot; the bot will not touch it. Nothing was changed.`,
       );
     }
   }
@@ -603,7 +603,7 @@ export class RequestExecutor {
     name: string,
     password: string,
     why: 'created' | 'rotated' | 'requested',
-    notes: readonly string[],
+    notes: readonly Prose[],
     format?: string,
   ): Promise<DmReceipt | undefined> {
     const receipt = await this.o.notifier.deliverConnection(
@@ -631,11 +631,11 @@ export class RequestExecutor {
 
   private async connect(job: Extract<Job, { type: 'connect' }>): Promise<void> {
     const managed = await this.o.store.getManagedUser(job.cluster, job.user);
-    if (managed === undefined) throw new PermanentFailure(`SQL user \`${job.user}\` on \`${job.cluster}\` is not managed by the bot.`);
+    if (managed === undefined) throw new PermanentFailure(prose`SQL user ${code(job.user)} on ${code(job.cluster)} is not managed by the bot.`);
     const admin = await this.o.clusters.get(job.cluster);
     await this.requireHandOut(admin, job.cluster, job.user);
     const secret = await this.o.secrets.get(managed.secretName);
-    if (secret === undefined) throw new PermanentFailure(`The secret of \`${job.user}\` is missing; ask an admin to run \`audit\`.`);
+    if (secret === undefined) throw new PermanentFailure(prose`The secret of ${code(job.user)} is missing; ask an admin to run ${code('audit')}.`);
     this.o.redactor?.addAll(passwordRenderings(secret.password));
     const details = await admin.connectionDetails({
       user: job.user,
@@ -643,7 +643,7 @@ export class RequestExecutor {
       ...(job.region !== undefined ? { region: job.region } : {}),
     });
     await this.connectionDm(job.requester, job.cluster, details, managed.secretName, secret.password, 'requested', [], job.format);
-    await this.o.notifier.reply(this.target(job), { kind: 'text', text: `The connection details of \`${job.user}\` on \`${job.cluster}\` are in your DMs.`, tone: 'success' });
+    await this.o.notifier.reply(this.target(job), { kind: 'text', text: prose`The connection details of ${code(job.user)} on ${code(job.cluster)} are in your DMs.`, tone: 'success' });
   }
 
   /**
@@ -657,7 +657,7 @@ export class RequestExecutor {
     this.o.logger.warn({ event: 'lookup.rate-limited', requester: job.requester, cluster: job.cluster, job: job.type }, 'lookup refused: over the per-requester limit');
     await this.o.notifier.reply(this.target(job), {
       kind: 'text',
-      text: `That is more than ${limit.max} lookups in ${formatDuration(limit.windowMs)}, the most one person may make; nothing was looked up. Try again in ${formatDuration(limit.windowMs)}.`,
+      text: prose`That is more than ${limit.max} lookups in ${formatDuration(limit.windowMs)}, the most one person may make; nothing was looked up. Try again in ${formatDuration(limit.windowMs)}.`,
       tone: 'warning',
     });
     return false;

@@ -19,6 +19,7 @@ import { newRequestId } from './ids';
 import { driveJob, type Job, type JobQueue, jobGroup, submitJob } from './jobs';
 import { type RequestStore } from './store';
 import { type ChatRequest, isOpen, type RequestParams } from './types';
+import { asProse, code, prose, type Prose } from '../prose';
 
 export interface IntakeOptions {
   readonly store: RequestStore;
@@ -55,7 +56,7 @@ export interface SubmitInput {
 
 export type SubmitResult =
   /** Nothing was written. `example`: arguments of a command that would be accepted. */
-  | { readonly outcome: 'refused'; readonly reason: string; readonly example?: string }
+  | { readonly outcome: 'refused'; readonly reason: Prose; readonly example?: string }
   /** Slack delivered this command before; this is the request it created. */
   | { readonly outcome: 'duplicate'; readonly request: ChatRequest }
   /** Written `received`: admission and the rest follow in the worker. */
@@ -91,7 +92,7 @@ export class RequestIntake {
       backend: cluster.backend,
       ...(input.reason !== undefined ? { reason: input.reason } : {}),
     });
-    if (assessment.decision === 'refused') return { outcome: 'refused', reason: assessment.reason, example: assessment.example };
+    if (assessment.decision === 'refused') return { outcome: 'refused', reason: asProse(assessment.reason), example: assessment.example };
 
     const now = this.now();
     const request: ChatRequest = {
@@ -166,19 +167,19 @@ export class RequestIntake {
   private async authorise(input: SubmitInput, cluster: ClusterConfig): Promise<Extract<SubmitResult, { outcome: 'refused' }> | undefined> {
     const { access } = this.o;
     if (!(await access.canRequest(input.requester))) {
-      return { outcome: 'refused', reason: 'You are not on the list of people who may make requests; ask a crdb-chatops admin.' };
+      return { outcome: 'refused', reason: prose`You are not on the list of people who may make requests; ask a crdb-chatops admin.` };
     }
     if (input.breakGlass) {
       if (!(await access.isBreakGlass(input.requester))) {
-        return { outcome: 'refused', reason: '--break-glass is only for members of the break-glass group; leave it out to ask for approval.' };
+        return { outcome: 'refused', reason: prose`--break-glass is only for members of the break-glass group; leave it out to ask for approval.` };
       }
-      if (input.reason === undefined || input.reason.trim() === '') return { outcome: 'refused', reason: '--break-glass needs --reason "…".' };
+      if (input.reason === undefined || input.reason.trim() === '') return { outcome: 'refused', reason: prose`--break-glass needs --reason "…".` };
     }
     if (input.params.kind === 'user-create') {
       const name = input.params.userCreate.user;
       const adminUser = cluster.backend === 'sql' ? cluster.connection.user : cluster.adminSql?.user;
       if (isReservedRoleName(name) || name === adminUser) {
-        return { outcome: 'refused', reason: `\`${name}\` is a reserved or administrative role; the bot only creates new, ordinary users.`, example: `user create ${suggestedName(input.requester)} --cluster ${input.cluster}` };
+        return { outcome: 'refused', reason: prose`${code(name)} is a reserved or administrative role; the bot only creates new, ordinary users.`, example: `user create ${suggestedName(input.requester)} --cluster ${input.cluster}` };
       }
     }
     return undefined;
@@ -186,7 +187,7 @@ export class RequestIntake {
 
   private unknownCluster(alias: string): Extract<SubmitResult, { outcome: 'refused' }> {
     const aliases = this.o.clusters.aliases;
-    return { outcome: 'refused', reason: `There is no cluster \`${alias}\`; configured: ${aliases.join(', ')}.`, example: `clusters` };
+    return { outcome: 'refused', reason: prose`There is no cluster ${code(alias)}; configured: ${aliases.join(', ')}.`, example: `clusters` };
   }
 }
 

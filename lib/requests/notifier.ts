@@ -3,6 +3,7 @@
  * (lib/slack) renders these views as Block Kit and chooses response_url or DM.
  */
 import { type ConnectionDetails, type OpaqueRule } from '../cluster-admin/types';
+import { type Prose } from '../prose';
 import { type AccessOverview, type HomeNotice } from './home';
 import { type ChatRequest, type DmReceipt, type ExtendSubject, type ManagedEntry, type ManagedUser } from './types';
 
@@ -10,14 +11,14 @@ export type Tone = 'info' | 'success' | 'warning' | 'error';
 
 /** What happened to a request, for its requester. */
 export type RequesterUpdate =
-  | { readonly kind: 'progress'; readonly text: string }
-  | { readonly kind: 'applied'; readonly text: string; readonly notes?: readonly string[] }
-  | { readonly kind: 'failed'; readonly text: string }
+  | { readonly kind: 'progress'; readonly text: Prose }
+  | { readonly kind: 'applied'; readonly text: Prose; readonly notes?: readonly Prose[] }
+  | { readonly kind: 'failed'; readonly text: Prose }
   | { readonly kind: 'approved'; readonly by: string }
   | { readonly kind: 'denied'; readonly by: string; readonly reason?: string }
   | { readonly kind: 'expired' }
   /** Admission refused it; nothing was changed. `example`: a command that would be accepted (without the command name). */
-  | { readonly kind: 'refused'; readonly reason: string; readonly example?: string };
+  | { readonly kind: 'refused'; readonly reason: Prose; readonly example?: string };
 
 export interface AllowlistRow {
   readonly cidr: string;
@@ -30,7 +31,7 @@ export interface AllowlistRow {
 
 /** A reply to a command that needed the cluster. */
 export type View =
-  | { readonly kind: 'text'; readonly text: string; readonly tone?: Tone }
+  | { readonly kind: 'text'; readonly text: Prose; readonly tone?: Tone }
   | { readonly kind: 'allowlist'; readonly cluster: string; readonly rows: readonly AllowlistRow[]; readonly propagating: boolean; readonly cap: number; readonly mayAdmit?: readonly OpaqueRule[] }
   /** `mayAdmit`: rules the backend cannot judge (self-hosted HBA lines), shown as "may admit this address". */
   | { readonly kind: 'check'; readonly cluster: string; readonly ip: string; readonly covering: readonly AllowlistRow[]; readonly mayAdmit?: readonly OpaqueRule[] }
@@ -51,7 +52,7 @@ export interface ConnectionDelivery {
   /** Only in `dm` delivery mode; absent in `secret-reference` mode. */
   readonly password?: string;
   readonly why: 'created' | 'rotated' | 'requested';
-  readonly notes: readonly string[];
+  readonly notes: readonly Prose[];
   /** Put this format first. */
   readonly format?: string;
 }
@@ -75,7 +76,7 @@ export interface Notifier {
   /** Posts the approvers' card, or updates it in place when `request.card` is set. */
   showApprovalCard(request: ChatRequest): Promise<{ readonly channel: string; readonly ts: string } | undefined>;
   /** A line to the approvers' channel (e.g. a break-glass change). */
-  notifyApprovers(request: ChatRequest, text: string): Promise<void>;
+  notifyApprovers(request: ChatRequest, text: Prose): Promise<void>;
   /** DMs connection details; a receipt when the DM carries a password (deleted after the TTL). */
   /**
    * DMs the connection details. A DM that carries a password is recorded before the password is

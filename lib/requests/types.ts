@@ -6,6 +6,7 @@
  * change is a conditional write; every decision is also an immutable event (the audit trail).
  */
 import { type Cidr } from '../cluster-admin/types';
+import { type Prose } from '../prose';
 
 export type RequestKind = 'allow' | 'revoke' | 'user-create' | 'user-rotate' | 'user-delete' | 'extend';
 
@@ -134,8 +135,8 @@ export interface ChatRequest {
   readonly card?: { readonly channel: string; readonly ts: string };
   /** `told` once the requester has been told how the request ended. */
   readonly step?: string;
-  /** One-line user-safe outcome (no secret). */
-  readonly outcome?: string;
+  /** One-line user-safe outcome (no secret), as prose the edges render. */
+  readonly outcome?: Prose;
   readonly appliedAt?: string;
   /**
    * While the request is open (approved, applying, or ended but its requester not yet told): when

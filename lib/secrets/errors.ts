@@ -4,6 +4,7 @@
  * to show an operator. Callers match with `instanceof`, never by parsing messages.
  */
 import { ChatopsError } from '../errors';
+import { type Prose } from '../prose';
 
 export type SecretStoreErrorCode = 'already_exists' | 'not_found' | 'unavailable' | 'access_denied' | 'invalid' | 'backend_error';
 
@@ -18,7 +19,7 @@ export abstract class SecretStoreError extends ChatopsError {
 export class SecretExistsError extends SecretStoreError {
   readonly code = 'already_exists';
   constructor(
-    message: string,
+    message: string | Prose,
     /** The name is taken by a secret scheduled for deletion: `restore` it, or wait for the purge. */
     readonly scheduledForDeletion = false,
     options?: { cause?: unknown },
@@ -31,7 +32,7 @@ export class SecretExistsError extends SecretStoreError {
 export class SecretNotFoundError extends SecretStoreError {
   readonly code = 'not_found';
   constructor(
-    message: string,
+    message: string | Prose,
     /** The secret exists but is scheduled for deletion: `restore` it first. */
     readonly scheduledForDeletion = false,
     options?: { cause?: unknown },

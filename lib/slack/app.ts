@@ -19,6 +19,7 @@ import { type CommandHandler } from './commands';
 import { ACTION_REMINDER_EXTEND, ACTION_REMINDER_LET_EXPIRE, decodeShortcut, HOME_ACTION_IDS, letExpireText, reminderAnswered } from './home';
 import { slackError } from './notifier';
 import { slackLogger } from './web-client';
+import { mrkdwn } from './text';
 
 export interface SlackAppOptions {
   readonly signingSecret: string;
@@ -194,7 +195,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const card = await cardClicked(body, action, respond, 'click.refused');
       if (card === undefined) return;
       const result = await options.decisions.decide({ requestId: action.value ?? '', actor: body.user.id, action: 'approve', card });
-      await answer(body, respond, result.message);
+      await answer(body, respond, mrkdwn(result.message));
     }, (text) => answer(body, respond, text));
   });
 
@@ -205,7 +206,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       if (card === undefined) return;
       const checked = await options.decisions.check(action.value ?? '', body.user.id, 'deny', card);
       if (!checked.ok) {
-        await answer(body, respond, checked.message);
+        await answer(body, respond, mrkdwn(checked.message));
         return;
       }
       // The modal asks for an optional reason; the decision happens on submit.
@@ -224,7 +225,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       const reason = view.state.values.reason?.reason?.value?.trim();
       const result = await options.decisions.decide({ requestId: view.private_metadata, actor: body.user.id, action: 'deny', ...(reason ? { reason } : {}) });
       if (result.ok) await ack();
-      else await refuse(result.message);
+      else await refuse(mrkdwn(result.message));
     }, refuse);
   });
 
@@ -252,7 +253,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         const message = body.message;
         const blocks = messageBlocks(message);
         if (!result.ok || blocks === undefined) {
-          await answer(body, respond, result.message);
+          await answer(body, respond, mrkdwn(result.message));
           return;
         }
         const text = typeof message?.text === 'string' ? message.text : 'Audit report';
@@ -305,7 +306,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         logger.warn({ event: 'click.refused', reason: 'button value', action: clip(action.action_id), user: clip(user) }, 'click refused');
         notice = shortcut.refused;
       } else if (shortcut.kind === 'cancel') {
-        notice = (await options.decisions.withdraw(shortcut.requestId, user)).message;
+        notice = mrkdwn((await options.decisions.withdraw(shortcut.requestId, user)).message);
       } else if (shortcut.kind === 'let-expire') {
         notice = NOT_A_BOT_BUTTON;
       } else {

@@ -7,6 +7,8 @@ import { type AuditReporter, type ClusterReport } from '../audit/auditor';
 import { type SweepAction } from '../audit/sweep';
 import { type Tone } from '../requests/notifier';
 import { auditFailureMessage, auditReportMessages, auditSweepMessage, type Message, textMessage } from './blocks';
+import { type Prose } from '../prose';
+import { mrkdwn } from './text';
 
 export interface SlackAuditReporterOptions {
   readonly client: WebClient;
@@ -33,12 +35,12 @@ export class SlackAuditReporter implements AuditReporter {
     await this.post(channel, auditSweepMessage(cluster, actions));
   }
 
-  async postFailure(channel: string, cluster: string, reason: string, ref: string): Promise<void> {
+  async postFailure(channel: string, cluster: string, reason: Prose, ref: string): Promise<void> {
     await this.post(channel, auditFailureMessage(cluster, reason, ref));
   }
 
-  async postOutcome(thread: { readonly channel: string; readonly ts: string }, text: string, tone: Tone): Promise<void> {
-    await this.post(thread.channel, textMessage(text, tone), thread.ts);
+  async postOutcome(thread: { readonly channel: string; readonly ts: string }, text: Prose, tone: Tone): Promise<void> {
+    await this.post(thread.channel, textMessage(mrkdwn(text), tone), thread.ts);
   }
 
   private async post(channel: string, message: Message, threadTs?: string): Promise<{ channel: string; ts: string } | undefined> {

@@ -13,7 +13,8 @@ import { formatDuration } from '../config';
 import { describe as describeRequest } from '../requests/intake';
 import { type AllowlistRow, type ConnectionDelivery, type RequesterUpdate, type View } from '../requests/notifier';
 import { type ChatRequest, isWithdrawn } from '../requests/types';
-import { escapeText, inlineCode, quoteLabel, quoteReason } from '../text';
+import { type Prose } from '../prose';
+import { escapeText, inlineCode, mrkdwn, quoteLabel, quoteReason } from './text';
 
 export { escapeText, inlineCode, quoteLabel, quoteReason };
 
@@ -210,7 +211,7 @@ export function approvalCard(request: ChatRequest, mentions: readonly string[] =
   if (isWithdrawn(request)) status = `:leftwards_arrow_with_hook: Cancelled by <@${request.requester}>, its requester, before a decision`;
   else if (request.status === 'denied') status += ` by <@${request.decidedBy ?? '?'}>${request.denyReason ? `: ${quoteReason(request.denyReason)}` : ''}`;
   if (['approved', 'applying', 'applied', 'failed'].includes(request.status) && approvals) status += ` · approved by ${approvals}`;
-  if (request.outcome && (request.status === 'applied' || request.status === 'failed')) status += `\n${request.outcome}`;
+  if (request.outcome && (request.status === 'applied' || request.status === 'failed')) status += `\n${mrkdwn(request.outcome)}`;
   blocks.push(section(status));
   if (request.status === 'pending') {
     blocks.push({
@@ -278,9 +279,9 @@ export function requesterUpdateMessage(request: ChatRequest, update: RequesterUp
   const what = `${summary(request)} on \`${request.cluster}\``;
   switch (update.kind) {
     case 'refused':
-      return refusalMessage(update.reason, update.example === undefined ? undefined : `${command} ${update.example}`);
+      return refusalMessage(mrkdwn(update.reason), update.example === undefined ? undefined : `${command} ${update.example}`);
     case 'progress':
-      return textMessage(update.text);
+      return textMessage(mrkdwn(update.text));
     case 'approved':
       return textMessage(`<@${update.by}> approved your request to ${what}. Applying it now.`, 'success');
     case 'denied':
@@ -289,17 +290,17 @@ export function requesterUpdateMessage(request: ChatRequest, update: RequesterUp
     case 'expired':
       return textMessage(`Your request to ${what} expired without a decision. Ask again if you still need it.`, 'warning');
     case 'failed':
-      return textMessage(`Your request to ${what} failed: ${update.text}`, 'error');
+      return textMessage(`Your request to ${what} failed: ${mrkdwn(update.text)}`, 'error');
     case 'applied': {
-      const message = textMessage(update.text, 'success');
-      return update.notes?.length ? { text: message.text, blocks: [...message.blocks, context(update.notes.map((n) => `• ${escapeText(n)}`).join('\n'))] } : message;
+      const message = textMessage(mrkdwn(update.text), 'success');
+      return update.notes?.length ? { text: message.text, blocks: [...message.blocks, context(update.notes.map((n) => `• ${mrkdwn(n)}`).join('\n'))] } : message;
     }
   }
 }
 
 // Slack code blocks have no syntax highlighting, so the language is not named.
 function formatBlock(format: ConnectionFormat): KnownBlock[] {
-  return [section(`*${format.label}*\n\`\`\`${format.text}\`\`\``), ...(format.hint ? [context(escapeText(format.hint))] : [])];
+  return [section(`*${format.label}*\n\`\`\`${format.text}\`\`\``), ...(format.hint ? [context(mrkdwn(format.hint))] : [])];
 }
 
 /** The placeholder in `secret-reference` mode, where the DM never holds the password. */
@@ -350,7 +351,7 @@ export function connectionMessage(delivery: ConnectionDelivery, { dmTtlMs, comma
     blocks.push(context(`TLS: \`sslmode=verify-full\` with the cluster CA at \`${ca.sslrootcert}\`.`));
   }
   if (asked === undefined) blocks.push(context(`Other formats (${OTHER_FORMATS_LABEL}) are in this message's thread, with \`${PASSWORD_PLACEHOLDER}\` where the password goes.`));
-  if (delivery.notes.length) blocks.push(context(delivery.notes.map((n) => `• ${escapeText(n)}`).join('\n')));
+  if (delivery.notes.length) blocks.push(context(delivery.notes.map((n) => `• ${mrkdwn(n)}`).join('\n')));
   if (password !== undefined) {
     blocks.push(context(`:wastebasket: This message is deleted in ${formatDuration(dmTtlMs)} because it holds a password. \`${command} connect ${details.user} --cluster ${delivery.cluster}\` sends it again.`));
   }
@@ -376,7 +377,7 @@ export function connectionFormatsThread(delivery: ConnectionDelivery): Message {
 /** Rules the bot cannot judge, each with the bot's reason: any of them may admit anyone. */
 function mayAdmitBlocks(rules: Extract<View, { kind: 'check' }>['mayAdmit'], what: string): KnownBlock[] {
   if (rules === undefined || rules.length === 0) return [];
-  const lines = rules.map((r) => `:warning: ${escapeText(r.where)} ${what}: it ${escapeText(r.reason)}. ${inlineCode(r.rule, 200)}`);
+  const lines = rules.map((r) => `:warning: ${escapeText(r.where)} ${what}: it ${mrkdwn(r.reason)}. ${inlineCode(r.rule, 200)}`);
   return [section(`*${rules.length === 1 ? 'A rule' : `${rules.length} rules`} the bot cannot check:*`), ...sections(lines)];
 }
 
@@ -391,7 +392,7 @@ function rowLine(row: AllowlistRow): string {
 export function viewMessage(view: View): Message {
   switch (view.kind) {
     case 'text':
-      return textMessage(view.text, view.tone);
+      return textMessage(mrkdwn(view.text), view.tone);
     case 'allowlist': {
       const head = `*Allowlist of \`${view.cluster}\`*: ${view.rows.length} of ${view.cap} entries${view.propagating ? ' · :hourglass: a change is propagating' : ''}`;
       const lines = view.rows.length === 0 ? ['_No entries: nobody can connect yet._'] : view.rows.map(rowLine);
@@ -460,7 +461,7 @@ function findingBlocks(finding: Finding): KnownBlock[] {
             value,
             confirm: {
               title: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Cancel the request?' : 'Remove?' },
-              text: { type: 'mrkdwn' as const, text: escapeText(describeFix(finding.fix, finding.cluster)) },
+              text: { type: 'mrkdwn' as const, text: mrkdwn(describeFix(finding.fix, finding.cluster)) },
               confirm: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Cancel request' : 'Remove' },
               deny: { type: 'plain_text' as const, text: finding.fix.kind === 'cancel-request' ? 'Keep waiting' : 'Cancel' },
               style: 'danger' as const,
@@ -472,7 +473,7 @@ function findingBlocks(finding: Finding): KnownBlock[] {
     { type: 'button' as const, action_id: ACTION_AUDIT_KEEP, text: { type: 'plain_text' as const, text: 'Keep' }, value },
   ];
   return [
-    { type: 'section', block_id: findingBlockId(finding.fingerprint), text: { type: 'mrkdwn', text: `${SEVERITY_ICON[finding.severity]} *${RULE_TITLES[finding.rule]}* · ${escapeText(finding.text)}${who}`.slice(0, SECTION_LIMIT) } },
+    { type: 'section', block_id: findingBlockId(finding.fingerprint), text: { type: 'mrkdwn', text: `${SEVERITY_ICON[finding.severity]} *${RULE_TITLES[finding.rule]}* · ${mrkdwn(finding.text)}${who}`.slice(0, SECTION_LIMIT) } },
     { type: 'actions', block_id: findingActionsId(finding.fingerprint), elements },
   ];
 }
@@ -520,7 +521,7 @@ function sweepLine(action: SweepAction): string {
     case 'entry-removed':
       return `• Removed expired ${inlineCode(action.cidr)} (asked by <@${action.requester}>, expired ${when(action.expiresAt)})${action.proven ? '' : ' — not provably the bot\'s; removed because `audit.removeUnprovenExpired` is on'}`;
     case 'entry-kept':
-      return `• :warning: Left expired ${inlineCode(action.cidr)} (asked by <@${action.requester}>): the bot cannot prove it created the entry on the allowlist — ${escapeText(action.reason)}. The daily report offers to remove it.`;
+      return `• :warning: Left expired ${inlineCode(action.cidr)} (asked by <@${action.requester}>): the bot cannot prove it created the entry on the allowlist — ${mrkdwn(action.reason)}. The daily report offers to remove it.`;
     case 'record-dropped':
       return `• Expired ${inlineCode(action.cidr)} was already gone; the bot's record was dropped`;
     case 'user-dropped':
@@ -528,19 +529,19 @@ function sweepLine(action: SweepAction): string {
     case 'request-expired':
       return `• Expired pending request \`${action.requestId}\` (nobody decided in time)`;
     case 'failed':
-      return `• :no_entry: Could not handle ${inlineCode(action.subject)}: ${escapeText(action.error)} The next sweep tries again.`;
+      return `• :no_entry: Could not handle ${inlineCode(action.subject)}: ${mrkdwn(action.error)} The next sweep tries again.`;
   }
 }
 
 /**
  * The bot could not audit a cluster: said in its audit channel, so a missing report is never
- * silent. `reason` is user-safe but may quote a backend's words: escaped. `ref` finds the log line.
+ * silent. `reason` is user-safe but may quote a backend's words: rendered safe. `ref` finds the log line.
  */
-export function auditFailureMessage(cluster: string, reason: string, ref: string): Message {
-  const text = `The audit of ${cluster} could not run: ${escapeText(reason)} (reference ${ref}). The bot's operators are alerted; the next scheduled run tries again.`;
+export function auditFailureMessage(cluster: string, reason: Prose, ref: string): Message {
+  const text = `The audit of ${cluster} could not run: ${mrkdwn(reason)} (reference ${ref}). The bot's operators are alerted; the next scheduled run tries again.`;
   return {
     text,
-    blocks: [section(`:warning: *The audit of \`${cluster}\` could not run:* ${escapeText(reason)}`), context(`Reference \`${ref}\`: the bot's operators are alerted; the next scheduled run tries again.`)],
+    blocks: [section(`:warning: *The audit of \`${cluster}\` could not run:* ${mrkdwn(reason)}`), context(`Reference \`${ref}\`: the bot's operators are alerted; the next scheduled run tries again.`)],
   };
 }
 

@@ -18,6 +18,7 @@ import { parseIpv4Network } from '../cluster-admin/network';
 import { helpText } from './help';
 import { defaultExtension } from '../policy/assess';
 import { type Shortcut } from './home';
+import { mrkdwn } from './text';
 
 export interface SlashCommandInput {
   readonly user: string;
@@ -151,7 +152,7 @@ export class CommandHandler {
     });
     switch (result.outcome) {
       case 'refused':
-        return { result, message: refusalMessage(result.reason, result.example === undefined ? undefined : `${this.o.commandName} ${result.example}`) };
+        return { result, message: refusalMessage(mrkdwn(result.reason), result.example === undefined ? undefined : `${this.o.commandName} ${result.example}`) };
       case 'duplicate':
         return { result, message: duplicateMessage(result.request) };
       case 'accepted':

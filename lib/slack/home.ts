@@ -15,7 +15,7 @@ import { type AccessOverview } from '../requests/home';
 import { type ExpiryReminder } from '../requests/notifier';
 import { type ChatRequest, type ExtendSubject, type ManagedEntry, type ManagedUser } from '../requests/types';
 import { accessWords, cardState, context, section, summary, type Message, when } from './blocks';
-import { inlineCode, quoteLabel } from '../text';
+import { inlineCode, quoteLabel } from './text';
 
 export const ACTION_HOME_REVOKE = 'home-revoke';
 export const ACTION_HOME_EXTEND = 'home-extend';

@@ -18,6 +18,8 @@ import { type ChatRequest, type DmReceipt } from '../requests/types';
 import { allowedResponseUrl } from './binding';
 import { homeView, reminderMessage, requestMovedLine } from './home';
 import { approvalCard, connectionFormatsThread, connectionMessage, type Message, requesterUpdateMessage, textMessage, viewMessage } from './blocks';
+import { type Prose } from '../prose';
+import { mrkdwn } from './text';
 
 /** Slack: a response_url is valid for 30 minutes (and 5 uses). We stop a minute early. */
 const RESPONSE_URL_TTL_MS = 29 * 60_000;
@@ -77,10 +79,10 @@ export class SlackNotifier implements Notifier {
     return { channel: posted.channel, ts: posted.ts };
   }
 
-  async notifyApprovers(request: ChatRequest, text: string): Promise<void> {
+  async notifyApprovers(request: ChatRequest, text: Prose): Promise<void> {
     const channel = request.card?.channel ?? this.o.clusters.config(request.cluster)?.approversChannel;
     if (channel === undefined) return;
-    const message = textMessage(text, 'warning');
+    const message = textMessage(mrkdwn(text), 'warning');
     await this.o.client.chat.postMessage({ channel, text: message.text, blocks: message.blocks, ...(request.card ? { thread_ts: request.card.ts } : {}) });
   }
 

@@ -15,6 +15,7 @@ import { createAdminPool } from '../../lib/cluster-admin/sql/pool';
 import { type Harness, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { printFigures } from './support';
+import { slackText } from '../support/prose';
 
 const { alice, bob, carol, admin, dave, mallory } = USERS;
 const figures: Record<string, number | string> = {};
@@ -102,7 +103,7 @@ describe('access integrity (hardening)', () => {
       for (const name of ['ai_ops_root', 'ai_app_owner', 'ai_role_admin', 'ai_rls', 'ai_via_group']) {
         const request = await outcomeOf(h, h.ackText(await h.command(mallory, `user create ${name} --cluster local`)));
         expect(request.status).toBe('failed');
-        expect(request.outcome).toMatch(/already exists .* not created by the bot; it will not take it over/);
+        expect(slackText(request.outcome)).toMatch(/already exists .* not created by the bot; it will not take it over/);
         expect(await h.runtime.store.getManagedUser('local', name)).toBeUndefined();
         expect(await h.runtime.secretStore.get(`crdb-chatops/local/${name}`)).toBeUndefined();
         attacks++;
@@ -123,7 +124,7 @@ describe('access integrity (hardening)', () => {
       for (const text of ['user rotate ai_alice --cluster local', 'user delete ai_alice --cluster local']) {
         const request = await outcomeOf(h, h.ackText(await h.command(alice, text)));
         expect(request.status).toBe('failed');
-        expect(request.outcome).toMatch(/holds privileges the bot never grants; the bot will not touch it/);
+        expect(slackText(request.outcome)).toMatch(/holds privileges the bot never grants; the bot will not touch it/);
         attacks++;
       }
       await h.command(alice, 'connect ai_alice --cluster local');
@@ -142,7 +143,7 @@ describe('access integrity (hardening)', () => {
       const recreated = await roles(pool);
       const rotate = await outcomeOf(h, h.ackText(await h.command(alice, 'user rotate ai_alice --cluster local')));
       expect(rotate.status).toBe('failed');
-      expect(rotate.outcome).toMatch(/was not created by the bot/);
+      expect(slackText(rotate.outcome)).toMatch(/was not created by the bot/);
       expect(await roles(pool)).toBe(recreated);
       attacks++;
     });
@@ -219,7 +220,7 @@ describe('access integrity (hardening)', () => {
       }
       const ended = await h.runtime.store.getRequest(request.id);
       expect(ended?.status).toBe('failed');
-      expect(ended?.outcome).toMatch(/as an entry the bot did not make; nothing was changed/);
+      expect(slackText(ended?.outcome)).toMatch(/as an entry the bot did not make; nothing was changed/);
       expect(h.cloud.state(PROD_CLUSTER_ID).allowlist.get('100.81.0.0/24')).toEqual({ cidr_ip: '100.81.0.0', cidr_mask: 24, name: 'office-vpn', sql: true, ui: true });
       attacks++;
 
@@ -227,7 +228,7 @@ describe('access integrity (hardening)', () => {
       h.cloud.state(PROD_CLUSTER_ID).allowlist.set('198.51.100.81/32', { cidr_ip: '198.51.100.81', cidr_mask: 32, name: 'ops-bastion', sql: true, ui: false });
       const revoke = await outcomeOf(h, h.ackText(await h.command(alice, 'revoke 198.51.100.81/32 --cluster prod')));
       expect(revoke.status).toBe('failed');
-      expect(revoke.outcome).toMatch(/no longer the entry the bot made; it was left in place/);
+      expect(slackText(revoke.outcome)).toMatch(/no longer the entry the bot made; it was left in place/);
       expect(h.cloud.state(PROD_CLUSTER_ID).allowlist.get('198.51.100.81/32')?.name).toBe('ops-bastion');
     });
 
@@ -268,7 +269,7 @@ describe('access integrity (hardening)', () => {
       h.cloud.state(PROD_CLUSTER_ID).allowlist.set('128.0.0.0/2', { cidr_ip: '128.0.0.0', cidr_mask: 2, name: 'ops-a', sql: true, ui: false });
       const third = await outcomeOf(h, h.ackText(await h.command(dave, 'allow 192.0.0.0/2 --cluster prod --break-glass --reason "need it now"')));
       expect(third.status).toBe('failed');
-      expect(third.outcome).toMatch(/would admit every IPv4 address/);
+      expect(slackText(third.outcome)).toMatch(/would admit every IPv4 address/);
       expect(h.cloud.state(PROD_CLUSTER_ID).allowlist.has('192.0.0.0/2')).toBe(false);
       attacks++;
       h.cloud.state(PROD_CLUSTER_ID).allowlist.delete('128.0.0.0/2');

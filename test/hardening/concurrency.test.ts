@@ -13,6 +13,8 @@
  * Network plays: this file's clients connect from 127.0.0.73; its rules name only 127.0.0.73/32.
  */
 import { readFile } from 'node:fs/promises';
+import { mrkdwn } from '../../lib/slack/text';
+import { plainText } from '../../lib/prose';
 import { type ChatRequest } from '../../lib/requests/types';
 import { type DeliveryResult } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, requestIdIn, startHarness, USERS } from '../support/app-harness';
@@ -136,8 +138,8 @@ describe('20 user create of the same name at once', () => {
       }
       const request = requests.find((r) => r.id === id);
       expect(request?.status).toMatch(/^(applied|failed)$/);
-      const told = [...posts, ...h.dms(requester).map(messageText)].some((t) => t.includes(request?.outcome ?? '\u0000'));
-      if (!told) throw new Error(`${requester} was not told about ${id} (${request?.status}: ${request?.outcome})`);
+      const told = [...posts, ...h.dms(requester).map(messageText)].some((t) => t.includes(request?.outcome === undefined ? '\u0000' : mrkdwn(request.outcome)));
+      if (!told) throw new Error(`${requester} was not told about ${id} (${request?.status}: ${plainText(request?.outcome ?? [])})`);
     }
   }
 

@@ -9,6 +9,7 @@
  * Network plays: this file's clients connect from 127.0.0.71; its rules name only 127.0.0.71/32.
  */
 import { readFile } from 'node:fs/promises';
+import { plainText } from '../../lib/prose';
 import { type RequestEvent } from '../../lib/requests/types';
 import { type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
@@ -79,7 +80,7 @@ async function onlyRequest(match: (r: Awaited<ReturnType<typeof allRequests>>[nu
   const all = (await allRequests(h)).filter(match);
   // A retry racing the first delivery's admission makes a request of its own: admission ends it as
   // a repeat (refused, told, nothing done), so it is no second effect.
-  const repeats = all.filter((r) => r.status === 'refused' && /A repeated delivery of the command of request/.test(r.outcome ?? ''));
+  const repeats = all.filter((r) => r.status === 'refused' && /A repeated delivery of the command of request/.test(plainText(r.outcome ?? [])));
   for (const repeat of repeats) expect(repeat.step).toBe('told');
   const found = all.filter((r) => !repeats.includes(r));
   expect(found).toHaveLength(1);

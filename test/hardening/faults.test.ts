@@ -31,6 +31,8 @@ import { type Finding } from '../../lib/audit/findings';
 import { requestIdFromEntryName } from '../../lib/cluster-admin/allowlist';
 import { scramSha256Verifier } from '../../lib/cluster-admin/sql/scram';
 import { type ChatRequest } from '../../lib/requests/types';
+import { mrkdwn } from '../../lib/slack/text';
+import { plainText } from '../../lib/prose';
 import { type DeliveryResult } from '../../stand-ins/slack';
 import { type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
@@ -189,7 +191,7 @@ describe('faults, retries and a crash between every pair of steps', () => {
     }
     // ...and with one crash and five deliveries each, every request was applied.
     const stuck = (await allRequests(h)).filter((r) => r.status !== 'applied' && crashedOnce.has(subjectOf(r)));
-    expect(stuck.map((r) => `${subjectOf(r)}: ${r.status} ${r.outcome ?? ''}`)).toEqual([]);
+    expect(stuck.map((r) => `${subjectOf(r)}: ${r.status} ${plainText(r.outcome ?? [])}`)).toEqual([]);
   });
 
   it('ends a request that crashes at the same step on every delivery as failed, and undoes it', async () => {
@@ -303,7 +305,7 @@ describe('faults, retries and a crash between every pair of steps', () => {
       const command = commands.get(request.id);
       const posts = command === undefined ? [] : h.responses(command);
       const dms = h.dms(request.requester).map(messageText);
-      const outcome = request.outcome ?? '\u0000';
+      const outcome = request.outcome === undefined ? '\u0000' : mrkdwn(request.outcome);
       if (![...posts, ...dms].some((t) => t.includes(outcome))) untold.push(`${subjectOf(request)} (${request.status}: ${outcome})`);
     }
     expect(untold).toEqual([]);

@@ -32,6 +32,8 @@ import { type Harness, startHarness, USERS } from '../support/app-harness';
 import { testPostgres } from '../support/env';
 import { clusterInputs } from '../support/audit-inputs';
 import { tryConnect } from '../support/pg-client';
+import { code, prose } from '../../lib/prose';
+import { slackText } from '../support/prose';
 
 const HERE = '127.0.0.61';
 const REJECTED = /pg_hba\.conf rejects connection/;
@@ -100,7 +102,7 @@ describe('parseHba: what it cannot judge is reported, not hidden', () => {
     [28, /guard tag, but is not a `reject` rule/],
     [29, /continues on the next line/],
   ])('line %i: %s', (line, reason) => {
-    expect(reasonAt(line)).toMatch(reason);
+    expect(slackText(reasonAt(line))).toMatch(reason);
   });
 
   it('still lists what reduces to an IPv4 network, so `check` finds it as an entry too', () => {
@@ -118,7 +120,7 @@ describe('parseHba: what it cannot judge is reported, not hidden', () => {
   it("flags the bot's admin tag on a line not written for the current admin user and adminSourceCidrs", () => {
     const moved = parseHba(`${ADMIN_LINE}\n`, { style: STYLE, admin: { ...ADMIN, cidrs: ['10.9.9.9/32'] } });
     expect(moved.opaque.map((o) => [o.lineNumber, o.line])).toEqual([[1, ADMIN_LINE]]);
-    expect(moved.opaque[0]?.reason).toMatch(/not one of the rules it writes for its admin user and `adminSourceCidrs`/);
+    expect(slackText(moved.opaque[0]?.reason)).toMatch(/not one of the rules it writes for its admin user and `adminSourceCidrs`/);
     // Without knowing the configuration, the bot's own shape is accepted and a look-alike is not.
     expect(parseHba(`${ADMIN_LINE}\n`).opaque).toEqual([]);
     expect(parseHba('hostssl all postgres 127.0.0.1/32 trust # crdb-chatops: admin\n').opaque).toHaveLength(1);
@@ -127,7 +129,7 @@ describe('parseHba: what it cannot judge is reported, not hidden', () => {
 
   it('hides nothing a former parser hid: any line ending in the admin tag used to be skipped', () => {
     const hostile = 'host all all all trust # crdb-chatops: admin';
-    expect(parseHba(`${hostile}\n`, { style: STYLE, admin: ADMIN }).opaque[0]?.reason).toMatch(/admin tag.*admits every address \(`all`\); uses `trust`/);
+    expect(slackText(parseHba(`${hostile}\n`, { style: STYLE, admin: ADMIN }).opaque[0]?.reason)).toMatch(/admin tag.*admits every address \(`all`\); uses `trust`/);
   });
 });
 
@@ -193,22 +195,22 @@ describe('audit rules: privileged roles and rules the bot cannot check', () => {
       ['rls', 'high', undefined],
       ['via_group', 'high', undefined],
     ]);
-    expect(findings[1]?.text).toMatch(/`creator` is privileged \(createrole\)/);
-    expect(findings[2]?.text).toMatch(/though it cannot log in/);
-    expect(findings[3]?.text).toMatch(/member of `ops_root`/);
+    expect(slackText(findings[1]?.text)).toMatch(/`creator` is privileged \(createrole\)/);
+    expect(slackText(findings[2]?.text)).toMatch(/though it cannot log in/);
+    expect(slackText(findings[3]?.text)).toMatch(/member of `ops_root`/);
   });
 
   it('reports each rule the bot cannot check, and each privileged role the guard does not reject, as high with Keep only', () => {
     const findings = evaluate({
       ...base,
-      opaqueRules: [{ where: 'pg_hba line 6', rule: 'host  all all all   scram-sha-256', reason: 'admits every address (`all`)' }],
+      opaqueRules: [{ where: 'pg_hba line 6', rule: 'host  all all all   scram-sha-256', reason: prose`admits every address (${code('all')})` }],
       unguardedRoles: [role('late', ['superuser'])],
     });
     expect(findings.map((f) => [f.rule, f.severity, f.subject, f.fix])).toEqual([
       ['privileged-unguarded', 'high', 'late', undefined],
       ['hba-unchecked', 'high', 'host all all all scram-sha-256', undefined],
     ]);
-    expect(findings[1]?.text).toBe('pg_hba line 6 may admit any address: it admits every address (`all`). The rule: `host all all all scram-sha-256`');
+    expect(slackText(findings[1]?.text)).toBe('pg_hba line 6 may admit any address: it admits every address (`all`). The rule: `host all all all scram-sha-256`');
   });
 });
 
@@ -418,7 +420,7 @@ describe('through the app, on a copy of the HBA file', () => {
     await pool.query('ALTER ROLE hbai_c_late SUPERUSER');
     findings = (await auditor.inspector.inspect('local')).findings;
     expect(findings.find((f) => f.rule === 'privileged-unguarded' && f.subject === 'hbai_c_late')).toMatchObject({ severity: 'high' });
-    expect(findings.find((f) => f.rule === 'unexpected-admin' && f.subject === 'hbai_c_late')?.text).toMatch(/is privileged \(superuser\)/);
+    expect(slackText(findings.find((f) => f.rule === 'unexpected-admin' && f.subject === 'hbai_c_late')?.text)).toMatch(/is privileged \(superuser\)/);
 
     const local = await h.runtime.clusters.get('local');
     await local.removeAllowlistEntry('127.0.0.64/32');

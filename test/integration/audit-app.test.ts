@@ -283,7 +283,8 @@ describe('the audit, end to end', () => {
         fix: 'remove-entry',
         trigger: 'schedule',
         facts: { cidr: '0.0.0.0/0', sql: true, ui: false, name: 'vendor <!channel>', addresses: 4_294_967_296 },
-        message: '`0.0.0.0/0` admits the whole internet (SQL).',
+        // Log lines are plain text: no Slack marks.
+        message: '0.0.0.0/0 admits the whole internet (SQL).',
       });
       expect(logged.find((r) => r.rule === 'secret-without-user')).toMatchObject({ subject: 'crdb-chatops/prod/ghost_audit', facts: { secretName: 'crdb-chatops/prod/ghost_audit', user: 'ghost_audit', owner: alice } });
       expect(records('audit.summary', 'prod').at(-1)).toMatchObject({ findings: prod?.findings, kept: 0, entries: prodAllowlist().size, cap: 50 });
@@ -340,7 +341,7 @@ describe('the audit, end to end', () => {
       const thread = h.slack.messages(AUDIT_CHANNEL).filter((m) => m.thread_ts === latestReport('prod').top.ts).map(messageText);
       expect(thread.some((t) => /<@U0BOB> removed “Open to the internet” `0\.0\.0\.0\/0`: `0\.0\.0\.0\/0` was removed from the allowlist of `prod`\./.test(t))).toBe(true);
       expect((await h.runtime.store.listEvents(auditTrailId('prod'))).filter((e) => e.type === 'removed').map((e) => [e.actor, e.detail])).toEqual([
-        [bob, 'open 0.0.0.0/0: `0.0.0.0/0` was removed from the allowlist of `prod`.'],
+        [bob, 'open 0.0.0.0/0: 0.0.0.0/0 was removed from the allowlist of prod.'],
       ]);
       expect(records('audit.removed', 'prod')).toHaveLength(1);
 

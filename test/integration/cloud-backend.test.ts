@@ -22,6 +22,8 @@ import {
 import { type Grant, type PropagationProgress, type SqlPrivilegeManager } from '../../lib/cluster-admin/types';
 import { createLogger } from '../../lib/log';
 import { CloudApiStandIn, type StandInClusterInit } from '../../stand-ins/cloud-api';
+import { plainText } from '../../lib/prose';
+import { slackText, slackTextOf } from '../support/prose';
 
 // Obviously fake credentials; long enough to be recognisable if they ever leak into a message.
 const API_KEY = `CCDB1_fake_admin_${'a1'.repeat(12)}`;
@@ -326,7 +328,7 @@ describe('cloud client: retries, timeouts and errors', () => {
     const { admin: present, id } = cluster();
     const userError = await rejection(present.setPassword('ghost', fakePassword()));
     expect(userError).toBeInstanceOf(NotFoundError);
-    expect(userError.message).toBe(`SQL user \`ghost\` was not found on acme-prod (cluster ${id}): user ghost not found.`);
+    expect(slackTextOf(userError)).toBe(`SQL user \`ghost\` was not found on acme-prod (cluster ${id}): user ghost not found.`);
   });
 
   it('says a rejected key must be replaced (401)', async () => {
@@ -437,7 +439,7 @@ describe('cloud backend: SQL users', () => {
 
     expect(result.created).toBe(true);
     expect(result.privileges).toBe('admin');
-    expect(result.notes.join(' ')).toContain('`alice` is an admin of acme-prod');
+    expect(result.notes.map(plainText).join(' ')).toContain('alice is an admin of acme-prod');
     expect(standIn.state(id).users.get('alice')).toEqual({ name: 'alice', password, admin: true });
     expect(admin.listAdmins).toBeUndefined();
   });
@@ -466,7 +468,7 @@ describe('cloud backend: SQL users', () => {
     const error = await rejection(admin.createUser('dave', fakePassword()));
 
     expect(error).toBeInstanceOf(BackendError);
-    expect(error.message).toBe('Created `dave` on acme-prod but could not restrict its privileges (The admin SQL connection is down), so it was deleted again.');
+    expect(slackTextOf(error)).toBe('Created `dave` on acme-prod but could not restrict its privileges (The admin SQL connection is down), so it was deleted again.');
     expect(standIn.state(id).users.has('dave')).toBe(false);
   });
 
@@ -485,7 +487,7 @@ describe('cloud backend: SQL users', () => {
 
     const error = await rejection(admin.createUser('erin', password));
     expect(error).toBeInstanceOf(AlreadyExistsError);
-    expect(error.message).toBe('A SQL user named `erin` already exists on acme-prod; the bot only creates new users and never takes one over.');
+    expect(slackTextOf(error)).toBe('A SQL user named `erin` already exists on acme-prod; the bot only creates new users and never takes one over.');
     expect(standIn.state(id).users.get('erin')?.password).toBe(original);
 
     const result = await admin.createUser('erin', password, { resume: true });
@@ -508,7 +510,7 @@ describe('cloud backend: SQL users', () => {
   it('notes that the Cloud API cannot expire a user', async () => {
     const { admin } = cluster();
     const result = await admin.createUser('temp_user', fakePassword(), { validUntil: new Date('2030-01-01T00:00:00Z') });
-    expect(result.notes[0]).toBe(
+    expect(slackText(result.notes[0])).toBe(
       "The Cloud API cannot set an expiry on a SQL user, so `temp_user` has none on the cluster; the bot's expiry sweep deletes it when it is due (2030-01-01T00:00:00.000Z).",
     );
   });
@@ -566,7 +568,7 @@ describe('cloud backend: SQL users', () => {
     const { id } = cluster({ users: [{ name: 'ivan', password: fakePassword() }] });
     const error = await rejection(client().createSqlUser({ cluster: 'acme-prod', clusterId: id }, 'ivan', fakePassword()));
     expect(error).toBeInstanceOf(AlreadyExistsError);
-    expect(error.message).toBe('SQL user `ivan` already exists on acme-prod.');
+    expect(slackTextOf(error)).toBe('SQL user `ivan` already exists on acme-prod.');
   });
 });
 
@@ -624,7 +626,7 @@ describe('cloud backend: connection details', () => {
 
     const error = await rejection(admin.connectionDetails({ user: 'alice', region: 'mars-north1' }));
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect(error.message).toBe('acme-prod has no region `mars-north1`; its regions are europe-west1, us-east1, asia-southeast1.');
+    expect(slackTextOf(error)).toBe('acme-prod has no region `mars-north1`; its regions are europe-west1, us-east1, asia-southeast1.');
     // Cluster facts are cached: one GET for three lookups.
     expect(standIn.requestsFor(OP.getCluster)).toHaveLength(1);
   });

@@ -9,6 +9,7 @@ import { SecretRedactor } from '../../lib/log';
 import { SecretResolver } from '../../lib/secrets/references';
 import { CloudApiStandIn } from '../../stand-ins/cloud-api';
 import { testPostgres } from '../support/env';
+import { slackTextOf } from '../support/prose';
 
 const API_KEY = `CCDB1_fake_factory_${'c3'.repeat(12)}`;
 
@@ -73,6 +74,6 @@ describe('ClusterAdmins built from configuration', () => {
   it('refuses an unknown alias with the configured ones named', async () => {
     const error = await admins.get('staging').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(InvalidInputError);
-    expect((error as Error).message).toBe('There is no cluster `staging`; configured: local, prod-eu.');
+    expect(slackTextOf(error)).toBe('There is no cluster `staging`; configured: local, prod-eu.');
   });
 });

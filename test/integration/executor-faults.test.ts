@@ -9,6 +9,7 @@ import { createLogger } from '../../lib/log';
 import { captureLogs } from '../hardening/support';
 import { processJobBatch } from '../../lib/queue/batch';
 import { APPROVERS_CHANNEL, type Harness, messageText, PROD_CLUSTER_ID, startHarness, USERS } from '../support/app-harness';
+import { slackText } from '../support/prose';
 
 const { alice, bob, dave } = USERS;
 
@@ -61,7 +62,7 @@ describe('user create', () => {
     await h.settle();
     const request = await lastRequest();
     expect(request.status).toBe('failed');
-    expect(request.outcome).toMatch(/password does not meet the requirements/);
+    expect(slackText(request.outcome)).toMatch(/password does not meet the requirements/);
     expect(cloudUsers().has('refused_e2e')).toBe(false);
     expect(await h.runtime.secretStore.get('crdb-chatops/prod/refused_e2e')).toBeUndefined();
     const [listed] = await h.runtime.secretStore.list('crdb-chatops/prod/refused_e2e');
@@ -76,7 +77,7 @@ describe('user create', () => {
     await h.settle();
     const request = await lastRequest();
     expect(request.status).toBe('failed');
-    expect(request.outcome).toMatch(/was not created by the bot; it will not take it over/);
+    expect(slackText(request.outcome)).toMatch(/was not created by the bot; it will not take it over/);
     expect(cloudUsers().get('preexisting_e2e')?.password).toBe('not-ours-123');
     expect(await h.runtime.secretStore.get('crdb-chatops/prod/preexisting_e2e')).toBeUndefined();
   });
@@ -243,7 +244,7 @@ describe('unexpected failures', () => {
       expect(JSON.stringify(failed.find((r) => r.ref === ref))).toMatch(/simulated bug/);
       const [request] = await c.runtime.store.listByRequester(alice, 1);
       expect(request).toMatchObject({ status: 'failed', step: 'told' });
-      expect(request?.outcome).toContain(ref);
+      expect(slackText(request?.outcome)).toContain(ref);
     } finally {
       await c.stop();
     }

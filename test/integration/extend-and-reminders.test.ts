@@ -131,7 +131,7 @@ describe('Cancel of a pending request', () => {
     const decisions = h.runtime.decisions;
 
     const forged = await decisions.withdraw(id, mallory);
-    expect(forged).toMatchObject({ ok: false, message: 'Only its requester can cancel a request; nothing was changed.' });
+    expect(forged).toMatchObject({ ok: false, message: ['Only its requester can cancel a request; nothing was changed.'] });
     expect((await h.runtime.store.getRequest(id))?.status).toBe('pending');
 
     const cancelled = await decisions.withdraw(id, alice);

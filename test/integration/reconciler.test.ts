@@ -9,6 +9,7 @@ import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest } from '../../lib/requests/types';
 import { type SlackMessage } from '../../stand-ins/slack';
 import { type Harness, startHarness, USERS } from '../support/app-harness';
+import { slackText } from '../support/prose';
 
 const { alice, admin, carol } = USERS;
 const AUDIT_CHANNEL = 'C0AUDIT101';
@@ -127,7 +128,7 @@ describe('a request that does not finish', () => {
     await h.settle();
     const ended = await statusOf(stuck.id);
     expect(ended).toMatchObject({ status: 'failed', step: 'told' });
-    expect(ended?.outcome).toMatch(/^Cancelled by <@U0CAROL>/);
+    expect(slackText(ended?.outcome)).toMatch(/^Cancelled by <@U0CAROL>/);
     expect(h.dms(alice).map((m) => m.text).join('\n')).toMatch(/Cancelled by/);
     // Nothing of it is left on the cluster.
     expect(await h.runtime.store.getManagedEntry('local', '127.0.0.103/32')).toBeUndefined();

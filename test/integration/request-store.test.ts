@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { DeleteTableCommand, DescribeTableCommand, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   createDocumentClient,
   DynamoRequestStore,
@@ -20,6 +20,8 @@ import { GuardFailedError, RequestExistsError, StateStoreInvalidError, StateStor
 import { newRequestId } from '../../lib/requests/ids';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type ManagedUser, type RequestEvent } from '../../lib/requests/types';
 import { testDynamo } from '../support/env';
+import { code, person, prose } from '../../lib/prose';
+import { mrkdwn } from '../../lib/slack/text';
 
 // Obviously fake credentials: dynalite only checks that requests are signed.
 const credentials = { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' };
@@ -158,6 +160,39 @@ describe('requests', () => {
     await expect(store.getRequest(newRequestId())).resolves.toBeUndefined();
   });
 
+  it('store an outcome as prose, and read an outcome stored as mrkdwn before 0.1 as the same prose', async () => {
+    const outcome = prose`${code('203.0.113.0/24')} is on the allowlist of ${code('dev')}, held by ${person('U0HOLDER')}; nothing was changed.`;
+    const ended = await created({ status: 'failed', outcome });
+    expect(ended.outcome).toEqual(outcome);
+    const client = createDocumentClient({ endpoint, region, credentials });
+    const key = { pk: `REQ#${ended.id}`, sk: 'REQUEST' };
+    const raw = async (): Promise<Record<string, unknown> | undefined> => (await client.send(new GetCommand({ TableName: tableName, Key: key }))).Item;
+    // Under its own attribute: a version before 0.1, rolled back to, finds no `outcome` to misread.
+    expect(await raw()).toMatchObject({ outcomeProse: outcome });
+    expect(await raw()).not.toHaveProperty('outcome');
+
+    // What the bot wrote before outcomes were prose: its own mrkdwn, `& < >` escaped, under `outcome`.
+    const legacy = '`203.0.113.0/24` is on the allowlist of `dev`, held by <@U0HOLDER>; nothing was changed. R&amp;D asked in <#C0APPROVERS>.';
+    await client.send(new UpdateCommand({ TableName: tableName, Key: key, UpdateExpression: 'SET outcome = :o REMOVE outcomeProse', ExpressionAttributeValues: { ':o': legacy } }));
+    const read = await store.getRequest(ended.id);
+    expect(read?.outcome).toEqual([...outcome.slice(0, -1), '; nothing was changed. R&D asked in ', { channel: 'C0APPROVERS' }, '.']);
+    // Slack shows it exactly as before.
+    expect(mrkdwn(read?.outcome ?? [])).toBe(legacy);
+
+    // A new outcome replaces the old one, format and all.
+    const told = await store.transition(ended.id, { from: ['failed'], changes: { step: 'told', outcome: prose`told again` } });
+    expect(told.ok && told.request.outcome).toEqual(['told again']);
+    expect(await raw()).toMatchObject({ outcomeProse: ['told again'] });
+    expect(await raw()).not.toHaveProperty('outcome');
+
+    // Anything else in the attribute is not prose: the request loads, without an outcome.
+    await client.send(new UpdateCommand({ TableName: tableName, Key: key, UpdateExpression: 'SET outcomeProse = :o', ExpressionAttributeValues: { ':o': [{ html: '<b>x</b>' }] } }));
+    const odd = await store.getRequest(ended.id);
+    client.destroy();
+    expect(odd?.id).toBe(ended.id);
+    expect(odd?.outcome).toBeUndefined();
+  });
+
   it('refuse a created event of another request', async () => {
     const request = chatRequest();
 
@@ -211,11 +246,11 @@ describe('transition', () => {
   it('removes an optional field set to undefined and keeps required ones', async () => {
     const request = await created({ status: 'applying', step: 'secret-written' });
 
-    const result = await store.transition(request.id, { from: ['applying'], changes: { step: undefined, status: undefined, outcome: 'user created' } });
+    const result = await store.transition(request.id, { from: ['applying'], changes: { step: undefined, status: undefined, outcome: prose`user created` } });
 
     expect(result.ok).toBe(true);
     const stored = await store.getRequest(request.id);
-    expect(stored).toEqual({ ...request, outcome: 'user created', version: 2, step: undefined });
+    expect(stored).toEqual({ ...request, outcome: ['user created'], version: 2, step: undefined });
     expect(stored && 'step' in stored).toBe(false);
   });
 
@@ -498,13 +533,13 @@ describe('transition with records (alsoPut, alsoDelete)', () => {
 
     const result = await counting.transition(request.id, {
       from: ['applying'],
-      changes: { status: 'applied', outcome: 'done', step: 'told' },
+      changes: { status: 'applied', outcome: prose`done`, step: 'told' },
       event: event(request, 'applied', { actor: 'bot' }),
       alsoPut: { dmReceipts: receipts },
       alsoDelete: { managedEntry: { cluster, cidr: entry.cidr }, managedUser: { cluster, user: 'never_there' } },
     });
 
-    expect(result.ok && result.request).toMatchObject({ status: 'applied', outcome: 'done', step: 'told', version: 2 });
+    expect(result.ok && result.request).toMatchObject({ status: 'applied', outcome: ['done'], step: 'told', version: 2 });
     expect(commands.filter((c) => !c.startsWith('Get'))).toEqual(['TransactWriteItemsCommand']);
     await expect(store.getManagedEntry(cluster, entry.cidr)).resolves.toBeUndefined();
     expect((await store.listDueDmReceipts(new Date(base))).filter((r) => r.channel === channel)).toEqual(receipts);
@@ -808,7 +843,7 @@ describe("open requests (the reconciler's index)", () => {
     expect(await dueIds(clockMs + 59_000)).not.toContain(request.id);
     expect(await dueIds(clockMs + 60_000)).toContain(request.id);
 
-    await store.transition(request.id, { from: ['approved'], changes: { status: 'failed', outcome: 'cluster unreachable' } });
+    await store.transition(request.id, { from: ['approved'], changes: { status: 'failed', outcome: prose`cluster unreachable` } });
     // Ended, but nobody told the requester yet: still owed.
     expect(await dueIds(clockMs + 60_000)).toContain(request.id);
 

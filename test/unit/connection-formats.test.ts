@@ -27,6 +27,7 @@ import {
   sqlalchemySnippet,
   sqlalchemyUrl,
 } from '../../lib/cluster-admin/connection-formats';
+import { slackText } from '../support/prose';
 import { InvalidInputError } from '../../lib/cluster-admin/errors';
 
 const AWKWARD_PASSWORDS = [
@@ -322,9 +323,9 @@ describe('every format', () => {
   });
 
   it('hints at the libpq root.crt default only when the CA is system-trusted', () => {
-    expect(connectionFormat('psql', params()).hint).toContain('sslrootcert=system');
+    expect(slackText(connectionFormat('psql', params()).hint)).toContain('sslrootcert=system');
     expect(connectionFormat('psql', params({ sslrootcert: '/ca.crt' })).hint).toBeUndefined();
-    expect(connectionFormat('jdbc', params()).hint).toContain('DefaultJavaSSLFactory');
+    expect(slackText(connectionFormat('jdbc', params()).hint)).toContain('DefaultJavaSSLFactory');
   });
 
   it('escapes backticks in code literals so a snippet survives a Slack code block', () => {

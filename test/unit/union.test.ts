@@ -59,7 +59,7 @@ describe('audit: the union rule', () => {
     );
     const union = findings.find((f) => f.rule === 'union');
     expect(union?.severity).toBe('high');
-    expect(union?.text).toBe('All 2 entries together admit every IPv4 address; the policy of prod never allows that.');
+    expect(union?.text).toEqual(['All 2 entries together admit every IPv4 address; the policy of prod never allows that.']);
     expect(findings.some((f) => f.rule === 'open')).toBe(false);
   });
 });

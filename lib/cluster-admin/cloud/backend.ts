@@ -31,6 +31,7 @@ import {
 } from '../types';
 import { silentLogger, type Logger } from '../../log';
 import { type CloudAllowlistEntry, type CloudApiClient, type CloudClientOs, type CloudCluster, type CloudClusterRef } from './client';
+import { code, prose, type Prose } from '../../prose';
 
 /** Where the Cloud console serves an Advanced cluster's CA certificate. */
 const CLOUD_CONSOLE_URL = 'https://cockroachlabs.cloud';
@@ -194,10 +195,10 @@ export class CloudClusterAdmin implements ClusterAdmin {
 
   async createUser(name: string, password: string, options: CreateUserOptions = {}): Promise<CreateUserResult> {
     const user = validateUserName(name);
-    if (isReservedRoleName(user)) throw new InvalidInputError(`\`${user}\` is a reserved role name and cannot be managed from chat.`, 'maxroach');
+    if (isReservedRoleName(user)) throw new InvalidInputError(prose`${code(user)} is a reserved role name and cannot be managed from chat.`, 'maxroach');
     requirePassword(password);
     const grants = options.grants ?? this.grants;
-    const notes: string[] = [];
+    const notes: Prose[] = [];
     let created = true;
     try {
       await this.client.createSqlUser(this.ref, user, password);
@@ -205,21 +206,21 @@ export class CloudClusterAdmin implements ClusterAdmin {
       if (!(error instanceof AlreadyExistsError)) throw error;
       // Only a resumed request sets the password of the user it created on an earlier try.
       if (options.resume !== true) {
-        throw new AlreadyExistsError(`A SQL user named \`${user}\` already exists on ${this.cluster}; the bot only creates new users and never takes one over.`, { cause: error });
+        throw new AlreadyExistsError(prose`A SQL user named ${code(user)} already exists on ${this.cluster}; the bot only creates new users and never takes one over.`, { cause: error });
       }
       await this.client.setSqlUserPassword(this.ref, user, password);
       created = false;
     }
     if (options.validUntil !== undefined) {
       notes.push(
-        `The Cloud API cannot set an expiry on a SQL user, so \`${user}\` has none on the cluster; the bot's expiry sweep deletes it when it is due (${options.validUntil.toISOString()}).`,
+        prose`The Cloud API cannot set an expiry on a SQL user, so ${code(user)} has none on the cluster; the bot's expiry sweep deletes it when it is due (${options.validUntil.toISOString()}).`,
       );
     }
     if (this.privileges === undefined) {
       notes.push(
-        `\`${user}\` is an admin of ${this.cluster}: it can read and change every database and manage other users. The Cloud API makes every user it creates an admin; configure an admin SQL connection for ${this.cluster} to create least-privilege users.`,
+        prose`${code(user)} is an admin of ${this.cluster}: it can read and change every database and manage other users. The Cloud API makes every user it creates an admin; configure an admin SQL connection for ${this.cluster} to create least-privilege users.`,
       );
-      if (grants.length > 0) notes.push('The configured grants were not applied separately: as an admin the user already holds every privilege.');
+      if (grants.length > 0) notes.push(prose`The configured grants were not applied separately: as an admin the user already holds every privilege.`);
       return { created, privileges: 'admin', notes };
     }
     await this.demote(user, grants, created);
@@ -257,8 +258,8 @@ export class CloudClusterAdmin implements ClusterAdmin {
         const known = regions.map((candidate) => candidate.region);
         throw new InvalidInputError(
           known.length === 0
-            ? `${this.cluster} reports no regions, so \`${region}\` cannot be chosen; leave the region out.`
-            : `${this.cluster} has no region \`${region}\`; its regions are ${known.join(', ')}.`,
+            ? prose`${this.cluster} reports no regions, so ${code(region)} cannot be chosen; leave the region out.`
+            : prose`${this.cluster} has no region ${code(region)}; its regions are ${known.join(', ')}.`,
           known[0],
         );
       }
@@ -307,19 +308,19 @@ export class CloudClusterAdmin implements ClusterAdmin {
     } catch (error) {
       const reason = error instanceof ClusterAdminError ? ` (${error.message.replace(/\.$/, '')})` : '';
       if (!created) {
-        throw new BackendError(`Could not restrict the privileges of \`${user}\` on ${this.cluster}${reason}; it may still be an admin.`, { cause: error });
+        throw new BackendError(prose`Could not restrict the privileges of ${code(user)} on ${this.cluster}${reason}; it may still be an admin.`, { cause: error });
       }
       try {
         await this.client.deleteSqlUser(this.ref, user);
       } catch (deleteError) {
         this.logger.error({ cluster: this.cluster, user, err: deleteError }, 'could not delete a user left as admin');
         throw new BackendError(
-          `Created \`${user}\` on ${this.cluster} but could not restrict its privileges${reason}, nor delete it: it is an admin; delete it by hand.`,
+          prose`Created ${code(user)} on ${this.cluster} but could not restrict its privileges${reason}, nor delete it: it is an admin; delete it by hand.`,
           { cause: error },
         );
       }
       throw new BackendError(
-        `Created \`${user}\` on ${this.cluster} but could not restrict its privileges${reason}, so it was deleted again.`,
+        prose`Created ${code(user)} on ${this.cluster} but could not restrict its privileges${reason}, so it was deleted again.`,
         { cause: error },
       );
     }
@@ -393,7 +394,7 @@ function normaliseEntry(entry: AllowlistEntry): AllowlistEntry {
 /** A valid user name that is not reserved (`root`, `admin`, the bot's marker, ...). */
 function unreserved(name: string): string {
   const user = validateUserName(name);
-  if (isReservedRoleName(user)) throw new InvalidInputError(`\`${user}\` is a reserved role name and cannot be managed from chat.`, 'maxroach');
+  if (isReservedRoleName(user)) throw new InvalidInputError(prose`${code(user)} is a reserved role name and cannot be managed from chat.`, 'maxroach');
   return user;
 }
 

@@ -42,6 +42,7 @@ import { METRIC, type Metrics, NO_METRICS } from '../../metrics';
 import { type components, type paths } from './openapi.gen';
 import { CloudApiPacers, type RequestPacer } from './pacer';
 import { CLOUD_API } from '../../retry-policies';
+import { code, prose, type Prose } from '../../prose';
 
 /** The API version this client is written against (the spec's `info.version`), sent as `Cc-Version`. */
 export const CLOUD_API_VERSION = '2024-09-16';
@@ -172,7 +173,7 @@ interface Operation {
   readonly action: string;
   readonly roles: string;
   /** What a 404 means: `cluster` for the cluster itself, or a phrase such as "Allowlist entry 203.0.113.0/24". */
-  readonly subject: string;
+  readonly subject: 'cluster' | Prose;
   /** Repeating the request after an unknown outcome cannot do harm. */
   readonly idempotent: boolean;
   /** How to report a 409. */
@@ -333,7 +334,7 @@ export class CloudApiClient {
         ref,
         action: 'change the IP allowlist',
         roles: ROLES.allowlistWrite,
-        subject: `Allowlist entry ${cidr}`,
+        subject: prose`Allowlist entry ${cidr}`,
         idempotent: true,
         onConflict: 'conflict',
       },
@@ -360,7 +361,7 @@ export class CloudApiClient {
           ref,
           action: 'change the IP allowlist',
           roles: ROLES.allowlistWrite,
-          subject: `Allowlist entry ${cidrIp}/${cidrMask}`,
+          subject: prose`Allowlist entry ${cidrIp}/${cidrMask}`,
           idempotent: true,
         },
         (signal) =>
@@ -442,7 +443,7 @@ export class CloudApiClient {
       } catch (error) {
         if (error instanceof AlreadyExistsError) {
           if (!earlierAttemptAmbiguous) {
-            throw new AlreadyExistsError(`SQL user \`${name}\` already exists on ${ref.cluster}.`, { cause: error.cause });
+            throw new AlreadyExistsError(prose`SQL user ${code(name)} already exists on ${ref.cluster}.`, { cause: error.cause });
           }
           this.logger.info({ cluster: ref.cluster, user: name }, 'create SQL user: the earlier attempt had created the user');
           await this.setSqlUserPassword(ref, name, password);
@@ -471,7 +472,7 @@ export class CloudApiClient {
         ref,
         action: 'change SQL user passwords',
         roles: ROLES.sqlUserWrite,
-        subject: `SQL user \`${name}\``,
+        subject: prose`SQL user ${code(name)}`,
         idempotent: true,
         secrets: [password],
       },
@@ -497,7 +498,7 @@ export class CloudApiClient {
           ref,
           action: 'delete SQL users',
           roles: ROLES.sqlUserWrite,
-          subject: `SQL user \`${name}\``,
+          subject: prose`SQL user ${code(name)}`,
           idempotent: true,
         },
         (signal) =>
@@ -687,7 +688,7 @@ export class CloudApiClient {
       case 404:
         return operation.subject === 'cluster'
           ? new NotFoundError(`Cloud cluster ${ref.clusterId} (${ref.cluster}) was not found${detail}; check the cluster id in the configuration.`, options)
-          : new NotFoundError(`${operation.subject} was not found on ${ref.cluster} (cluster ${ref.clusterId})${detail}.`, options);
+          : new NotFoundError(prose`${operation.subject} was not found on ${ref.cluster} (cluster ${ref.clusterId})${detail}.`, options);
       case 409:
         return operation.onConflict === 'already_exists'
           ? new AlreadyExistsError(`It already exists on ${ref.cluster}${detail}.`, options)

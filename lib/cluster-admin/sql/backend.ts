@@ -29,6 +29,7 @@ import { type HbaExpectation, type HbaGuard, isHbaSafeName, type OpaqueHbaRule, 
 import { type HbaStore, PgHbaFileStore } from './hba-store';
 import { scanPrivilegedRoles } from './privileged-roles';
 import { SqlUsers } from './users';
+import { code, prose } from '../../prose';
 
 export interface SqlEndpoint {
   /** Region label shown to users (self-hosted clusters may still span regions). */
@@ -184,7 +185,7 @@ export class SqlClusterAdmin implements ClusterAdmin {
     return {
       created,
       privileges: 'least-privilege',
-      notes: grants.length === 0 ? ['No privileges were granted beyond logging in; ask an admin for grants.'] : [],
+      notes: grants.length === 0 ? [prose`No privileges were granted beyond logging in; ask an admin for grants.`] : [],
     };
   }
 
@@ -217,7 +218,7 @@ export class SqlClusterAdmin implements ClusterAdmin {
     const endpoint = region === undefined ? endpoints[0] : endpoints.find((e) => e.region === region);
     if (endpoint === undefined) {
       throw new InvalidInputError(
-        `${this.cluster} has no region \`${region}\`; its regions are ${endpoints.map((e) => e.region).join(', ')}.`,
+        prose`${this.cluster} has no region ${code(region ?? '')}; its regions are ${endpoints.map((e) => e.region).join(', ')}.`,
         endpoints[0].region,
       );
     }

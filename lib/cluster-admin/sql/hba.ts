@@ -18,6 +18,7 @@
 import { InvalidInputError } from '../errors';
 import { parseCidr, parseIpv4Network } from '../network';
 import { type AllowlistEntry, type Cidr } from '../types';
+import { code, joinProse, prose, type Prose } from '../../prose';
 
 export const BLOCK_BEGIN = '# BEGIN crdb-chatops managed allowlist (edited by the bot; changes here are overwritten)';
 export const BLOCK_END = '# END crdb-chatops managed allowlist';
@@ -53,7 +54,7 @@ export interface OpaqueHbaRule {
   /** The line as written (from the cluster: untrusted text). */
   readonly line: string;
   /** Why the bot cannot judge it; plain text of the bot's own, no cluster text in it. */
-  readonly reason: string;
+  readonly reason: Prose;
 }
 
 /** Who the guard rejects: roles by name, and (PostgreSQL only) members of roles (`+role`). */
@@ -175,11 +176,11 @@ type RuleMeaning =
   /** Admits nobody: `reject`, or a `local` (socket) rule without `trust`. */
   | { readonly kind: 'inert'; readonly guardable: boolean }
   /** An IPv4 network rule (host*, any users); `trust` is also an opaque reason. */
-  | { readonly kind: 'network'; readonly cidr: Cidr; readonly type: string; readonly method: string; readonly reasons: readonly string[] }
-  | { readonly kind: 'opaque'; readonly reasons: readonly string[] };
+  | { readonly kind: 'network'; readonly cidr: Cidr; readonly type: string; readonly method: string; readonly reasons: readonly Prose[] }
+  | { readonly kind: 'opaque'; readonly reasons: readonly Prose[] };
 
-const TRUST = 'uses `trust`: whoever it matches logs in without a password';
-const UNPARSEABLE = 'cannot be parsed';
+const TRUST = prose`uses ${code('trust')}: whoever it matches logs in without a password`;
+const UNPARSEABLE = prose`cannot be parsed`;
 
 function maskBits(mask: string): number | undefined {
   if (!DOTTED.test(mask)) return undefined;
@@ -206,13 +207,13 @@ function meaningOf(line: HbaLine): RuleMeaning {
   const { fields } = line;
   const type = word(fields[0]);
   if (type === undefined) return { kind: 'opaque', reasons: [UNPARSEABLE] };
-  if (INCLUDES.has(type)) return { kind: 'opaque', reasons: ['includes rules from another file, which the bot does not read'] };
+  if (INCLUDES.has(type)) return { kind: 'opaque', reasons: [prose`includes rules from another file, which the bot does not read`] };
   if (type === 'local') {
     const method = word(fields[3]);
     if (method === undefined) return { kind: 'opaque', reasons: [UNPARSEABLE] };
-    return method === 'trust' ? { kind: 'opaque', reasons: [`is a local (socket) rule that ${TRUST}`] } : { kind: 'inert', guardable: false };
+    return method === 'trust' ? { kind: 'opaque', reasons: [prose`is a local (socket) rule that ${TRUST}`] } : { kind: 'inert', guardable: false };
   }
-  if (!HOST_TYPES.has(type)) return { kind: 'opaque', reasons: ['has a connection type the bot does not know'] };
+  if (!HOST_TYPES.has(type)) return { kind: 'opaque', reasons: [prose`has a connection type the bot does not know`] };
   const addressField = fields[3];
   if (fields[1] === undefined || fields[2] === undefined || addressField === undefined) return { kind: 'opaque', reasons: [UNPARSEABLE] };
   const address = word(addressField);
@@ -221,16 +222,16 @@ function meaningOf(line: HbaLine): RuleMeaning {
   const method = word(fields[ipLike ? 5 : 4]);
   if (method === undefined) return { kind: 'opaque', reasons: [UNPARSEABLE] };
   if (method === 'reject') return { kind: 'inert', guardable: true };
-  const reasons: string[] = [];
+  const reasons: Prose[] = [];
   let cidr: Cidr | undefined;
-  if (address === undefined) reasons.push('names a host (resolved when a client connects), not a network');
-  else if (address === 'all') reasons.push('admits every address (`all`)');
-  else if (address === 'samehost' || address === 'samenet') reasons.push(`admits the server's own addresses or subnets (\`${address}\`), which the bot cannot see`);
-  else if (address.includes(':')) reasons.push('is an IPv6 rule; the bot judges IPv4 networks only');
+  if (address === undefined) reasons.push(prose`names a host (resolved when a client connects), not a network`);
+  else if (address === 'all') reasons.push(prose`admits every address (${code('all')})`);
+  else if (address === 'samehost' || address === 'samenet') reasons.push(prose`admits the server's own addresses or subnets (${code(address)}), which the bot cannot see`);
+  else if (address.includes(':')) reasons.push(prose`is an IPv6 rule; the bot judges IPv4 networks only`);
   else if (address.includes('/') || DOTTED.test(address)) {
     cidr = ipv4Cidr(address, ipLike ? word(fields[4]) : undefined);
-    if (cidr === undefined) reasons.push('has an address the bot cannot parse');
-  } else reasons.push('names a host (resolved when a client connects), not a network');
+    if (cidr === undefined) reasons.push(prose`has an address the bot cannot parse`);
+  } else reasons.push(prose`names a host (resolved when a client connects), not a network`);
   if (method === 'trust') reasons.push(TRUST);
   return cidr === undefined ? { kind: 'opaque', reasons } : { kind: 'network', cidr, type, method, reasons };
 }
@@ -241,7 +242,7 @@ function normalize(line: string): string {
 }
 
 /** Why a line tagged as the bot's admin rule is not one, or undefined when it is. */
-function adminTagProblem(line: string, parsed: HbaLine, meaning: RuleMeaning, expected: HbaExpectation | undefined): string | undefined {
+function adminTagProblem(line: string, parsed: HbaLine, meaning: RuleMeaning, expected: HbaExpectation | undefined): Prose | undefined {
   const normalized = normalize(line);
   if (expected !== undefined && adminLines(expected.admin).some((l) => normalize(l) === normalized)) return undefined;
   // The bot's own shape: host/hostssl, every database, one named user, one IPv4 network, a password method.
@@ -258,9 +259,9 @@ function adminTagProblem(line: string, parsed: HbaLine, meaning: RuleMeaning, ex
     }
   }
   if (canonical === normalized) {
-    return expected === undefined ? undefined : "carries the bot's admin tag, but is not one of the rules it writes for its admin user and `adminSourceCidrs`";
+    return expected === undefined ? undefined : prose`carries the bot's admin tag, but is not one of the rules it writes for its admin user and ${code('adminSourceCidrs')}`;
   }
-  return `carries the bot's admin tag, but is not a rule the bot writes${meaning.kind === 'inert' ? '' : `; it ${meaning.reasons.length > 0 ? meaning.reasons.join('; ') : 'admits a network'}`}`;
+  return prose`carries the bot's admin tag, but is not a rule the bot writes${meaning.kind === 'inert' ? '' : prose`; it ${meaning.reasons.length > 0 ? joinProse(meaning.reasons, '; ') : 'admits a network'}`}`;
 }
 
 function guardNames(parsed: HbaLine): { users: Set<string>; groups: Set<string> } {
@@ -295,17 +296,17 @@ export function parseHba(text: string, expected?: HbaExpectation): ParsedHba {
       return;
     }
     if (trimmed === '' || trimmed.startsWith('#')) return;
-    const report = (reasons: readonly string[]) => {
-      if (reasons.length > 0) opaque.push({ lineNumber, line: trimmed, reason: reasons.join('; ') });
+    const report = (reasons: readonly Prose[]) => {
+      if (reasons.length > 0) opaque.push({ lineNumber, line: trimmed, reason: joinProse(reasons, '; ') });
     };
     if (trimmed.endsWith('\\')) {
       // PostgreSQL 16 joins it with the next line; the bot reads lines one by one.
-      report(['continues on the next line, which the bot does not parse']);
+      report([prose`continues on the next line, which the bot does not parse`]);
       return;
     }
     const parsed = tokenize(line);
     if (parsed === undefined) {
-      report([`${UNPARSEABLE} (an unterminated quote)`]);
+      report([prose`${UNPARSEABLE} (an unterminated quote)`]);
       return;
     }
     const meaning = meaningOf(parsed);
@@ -322,7 +323,7 @@ export function parseHba(text: string, expected?: HbaExpectation): ParsedHba {
         if (block === 'in' && !entriesSeen && guard === undefined) guard = guardNames(parsed);
         return;
       }
-      report([`carries the bot's guard tag, but is not a \`reject\` rule${meaning.kind === 'opaque' ? `; it ${meaning.reasons.join('; ')}` : ''}`]);
+      report([prose`carries the bot's guard tag, but is not a ${code('reject')} rule${meaning.kind === 'opaque' ? prose`; it ${joinProse(meaning.reasons, '; ')}` : ''}`]);
       if (meaning.kind === 'network') unmanaged.push({ lineNumber, cidr: meaning.cidr, line: trimmed });
       return;
     }
@@ -331,7 +332,7 @@ export function parseHba(text: string, expected?: HbaExpectation): ParsedHba {
       const notOurs = "sits in the bot's managed block, but is not a rule the bot writes";
       if (meaning.kind === 'opaque') {
         // Not an entry the bot can name: the next rewrite of the block drops it.
-        report([`${notOurs}; it ${meaning.reasons.join('; ')}`]);
+        report([prose`${notOurs}; it ${joinProse(meaning.reasons, '; ')}`]);
         return;
       }
       // Listed as managed, so revoke and the next rewrite (which writes it canonically) reach it.
@@ -341,7 +342,7 @@ export function parseHba(text: string, expected?: HbaExpectation): ParsedHba {
       const style: HbaRuleStyle | undefined =
         expected?.style ?? (meaning.type === 'host' || meaning.type === 'hostssl' ? { connectionType: meaning.type, method: meaning.method } : undefined);
       const exact = style !== undefined && word(parsed.fields[1]) === 'all' && word(parsed.fields[2]) === 'all' && normalize(entryLine(entry, style)) === normalize(trimmed);
-      report([...(exact ? [] : [notOurs]), ...meaning.reasons]);
+      report([...(exact ? [] : [[notOurs]]), ...meaning.reasons]);
       return;
     }
     if (meaning.kind === 'network') unmanaged.push({ lineNumber, cidr: meaning.cidr, line: trimmed });
@@ -386,7 +387,7 @@ export function isHbaSafeName(name: string): boolean {
 
 function quoteHbaUser(user: string): string {
   if (PLAIN_NAME.test(user) && !HBA_USER_KEYWORDS.has(user)) return user;
-  if (!isHbaSafeName(user)) throw new InvalidInputError(`The role name \`${user.replace(/[\p{Cc}]/gu, ' ')}\` cannot be written to an HBA rule.`);
+  if (!isHbaSafeName(user)) throw new InvalidInputError(prose`The role name ${code(user.replace(/[\p{Cc}]/gu, ' '))} cannot be written to an HBA rule.`);
   return `"${user}"`;
 }
 

@@ -23,6 +23,7 @@ import { inTransaction } from './pool';
 import { translatePgError } from './pg-errors';
 import { canPreHash, scramSha256Verifier } from './scram';
 import { SQL_CONFLICT } from '../../retry-policies';
+import { code, prose } from '../../prose';
 
 export interface SqlUsersOptions {
   readonly cluster: string;
@@ -94,7 +95,7 @@ export class SqlUsers implements SqlPrivilegeManager {
         const validity = validUntil ? ` VALID UNTIL ${escapeLiteral(validUntil.toISOString())}` : '';
         if (found.exists) {
           if (!resume || found.madeByBot !== true || found.privileges.length > 0) {
-            throw new AlreadyExistsError(`A role named \`${user}\` already exists on ${this.cluster}; the bot only creates new users and never takes one over.`);
+            throw new AlreadyExistsError(prose`A role named ${code(user)} already exists on ${this.cluster}; the bot only creates new users and never takes one over.`);
           }
           await client.query(`ALTER USER ${quoteIdent(user)} WITH LOGIN PASSWORD ${passwordLiteral(password)}${validity}`);
         } else {
@@ -141,7 +142,7 @@ export class SqlUsers implements SqlPrivilegeManager {
         const found = await this.inspectOn(client, user);
         if (!found.exists) return false;
         if (found.privileges.length > 0) {
-          throw new PermissionDeniedError(`\`${user}\` on ${this.cluster} is a privileged role; the bot never drops one.`);
+          throw new PermissionDeniedError(prose`${code(user)} on ${this.cluster} is a privileged role; the bot never drops one.`);
         }
         await client.query(`REASSIGN OWNED BY ${quoteIdent(user)} TO ${quoteIdent(this.adminUser)}`);
         await client.query(`DROP OWNED BY ${quoteIdent(user)}`);
@@ -221,7 +222,7 @@ export class SqlUsers implements SqlPrivilegeManager {
       case 'role': {
         const role = validateObjectName(grant.role, 'role');
         if (role === 'admin' && verb === 'GRANT') {
-          throw new InvalidInputError('The bot never grants the `admin` role; grant specific privileges instead.', 'CONNECT on the database');
+          throw new InvalidInputError(prose`The bot never grants the ${code('admin')} role; grant specific privileges instead.`, 'CONNECT on the database');
         }
         return [`${verb} ${quoteIdent(role)} ${to} ${quoteIdent(user)}`];
       }
@@ -232,9 +233,9 @@ export class SqlUsers implements SqlPrivilegeManager {
   private managedName(name: string): string {
     const user = validateUserName(name);
     if (user === this.adminUser) {
-      throw new InvalidInputError(`\`${user}\` is the bot's own admin user and cannot be managed from chat.`, 'maxroach');
+      throw new InvalidInputError(prose`${code(user)} is the bot's own admin user and cannot be managed from chat.`, 'maxroach');
     }
-    if (isReservedRoleName(user)) throw new InvalidInputError(`\`${user}\` is a reserved role name and cannot be managed from chat.`, 'maxroach');
+    if (isReservedRoleName(user)) throw new InvalidInputError(prose`${code(user)} is a reserved role name and cannot be managed from chat.`, 'maxroach');
     return user;
   }
 
@@ -318,9 +319,9 @@ export class SqlUsers implements SqlPrivilegeManager {
 /** Refuses a role the bot did not make, or one holding a privilege the bot never grants. */
 function refuseUnmanaged(cluster: string, user: string, found: UserInspection): void {
   if (found.privileges.length > 0) {
-    throw new PermissionDeniedError(`\`${user}\` on ${cluster} is a privileged role; the bot never hands it out.`);
+    throw new PermissionDeniedError(prose`${code(user)} on ${cluster} is a privileged role; the bot never hands it out.`);
   }
-  if (found.madeByBot === false) throw new PermissionDeniedError(`\`${user}\` on ${cluster} was not created by the bot; it will not touch it.`);
+  if (found.madeByBot === false) throw new PermissionDeniedError(prose`${code(user)} on ${cluster} was not created by the bot; it will not touch it.`);
 }
 
 function passwordLiteral(password: string): string {
@@ -332,7 +333,7 @@ function privilegeList<P extends string>(privileges: readonly string[], allowed:
   if (privileges.length === 0) throw new InvalidInputError('A grant needs at least one privilege.', allowed[0]);
   for (const p of privileges) {
     if (!(allowed as readonly string[]).includes(p)) {
-      throw new InvalidInputError(`\`${p}\` is not a privilege the bot grants; use one of ${allowed.join(', ')}.`, allowed[0]);
+      throw new InvalidInputError(prose`${code(p)} is not a privilege the bot grants; use one of ${allowed.join(', ')}.`, allowed[0]);
     }
   }
   return privileges.join(', ');

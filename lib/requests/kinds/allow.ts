@@ -3,6 +3,7 @@ import { entryName, requestIdFromEntryName } from '../../cluster-admin/allowlist
 import { unionOf, unionViolation } from '../../policy/union';
 import { type ChatRequest, type ManagedEntry } from '../types';
 import { type Applied, type KindContext, PermanentFailure, type Plan, propagationPollDelay, STEP_PROPAGATING, WaitingForPropagation, withoutPrevious } from './context';
+import { code, person, prose } from '../../prose';
 
 /**
  * Undoes what this request did to the allowlist, and only that: the entry it put there (named
@@ -45,19 +46,19 @@ export async function planAllow(ctx: KindContext, request: ChatRequest, allow: E
   const stored = await ctx.store.getManagedEntry(request.cluster, allow.cidr);
   const mine = stored?.requestId === request.id;
   if (stored !== undefined && !mine && stored.requester !== request.requester) {
-    throw new PermanentFailure(`\`${allow.cidr}\` is already on the allowlist of \`${request.cluster}\`, held by <@${stored.requester}>; nothing was changed. Ask them or an admin.`);
+    throw new PermanentFailure(prose`${code(allow.cidr)} is already on the allowlist of ${code(request.cluster)}, held by ${person(stored.requester)}; nothing was changed. Ask them or an admin.`);
   }
   const admin = await ctx.clusters.get(request.cluster);
   const { entries } = await admin.listAllowlist();
   const onCluster = entries.find((e) => e.cidr === allow.cidr);
   const onClusterBy = requestIdFromEntryName(onCluster?.name);
   if (onCluster !== undefined && onClusterBy !== request.id && (stored === undefined || onClusterBy !== stored.requestId) && admin.backend === 'cloud') {
-    throw new PermanentFailure(`\`${allow.cidr}\` is already on the allowlist of \`${request.cluster}\` as an entry the bot did not make; nothing was changed.`);
+    throw new PermanentFailure(prose`${code(allow.cidr)} is already on the allowlist of ${code(request.cluster)} as an entry the bot did not make; nothing was changed.`);
   }
   const config = ctx.clusters.config(request.cluster);
   if (config !== undefined) {
     const violation = unionViolation(unionOf([...entries.map((e) => e.cidr), allow.cidr]), config.policy, request.cluster);
-    if (violation !== undefined) throw new PermanentFailure(`\`${allow.cidr}\` was refused: ${violation}`);
+    if (violation !== undefined) throw new PermanentFailure(prose`${code(allow.cidr)} was refused: ${violation}`);
   }
   const expiresAt = allow.forMs === undefined ? undefined : new Date(ctx.now().getTime() + allow.forMs).toISOString();
   const previous = stored !== undefined && !mine ? withoutPrevious(stored) : stored?.previous;
@@ -92,7 +93,7 @@ export async function applyAllow(ctx: KindContext, request: ChatRequest, allow: 
   });
   // Said once: a request looking again after a wait is `propagating` already.
   if (request.step !== STEP_PROPAGATING) {
-    await ctx.notifier.tellRequester(request, { kind: 'progress', text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\`; waiting for it to propagate…` });
+    await ctx.notifier.tellRequester(request, { kind: 'progress', text: prose`${code(allow.cidr)} is on the allowlist of ${code(request.cluster)}; waiting for it to propagate…` });
     await ctx.checkpoint('allow:progress-told', request);
   }
   const what = allow.sql && allow.ui ? 'SQL and the DB Console' : allow.ui ? 'the DB Console' : 'SQL';
@@ -103,8 +104,8 @@ export async function applyAllow(ctx: KindContext, request: ChatRequest, allow: 
     const since = request.waitingSince ?? ctx.now().toISOString();
     const waited = ctx.now().getTime() - Date.parse(since);
     if (waited < ctx.propagationTimeoutMs) throw new WaitingForPropagation(since, propagationPollDelay(waited));
-    return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}, but it is still propagating; try to connect in a few minutes.` };
+    return { text: prose`${code(allow.cidr)} is on the allowlist of ${code(request.cluster)} for ${what}${until}, but it is still propagating; try to connect in a few minutes.` };
   }
   await ctx.checkpoint('allow:propagated', request);
-  return { text: `\`${allow.cidr}\` is on the allowlist of \`${request.cluster}\` for ${what}${until}. You can connect now.` };
+  return { text: prose`${code(allow.cidr)} is on the allowlist of ${code(request.cluster)} for ${what}${until}. You can connect now.` };
 }

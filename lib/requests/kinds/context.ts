@@ -10,6 +10,7 @@ import { type ClusterConfig } from '../../config';
 import { ChatopsError } from '../../errors';
 import { type Logger, type SecretRedactor } from '../../log';
 import { type SecretStore } from '../../secrets/types';
+import { type Prose } from '../../prose';
 import { type Notifier } from '../notifier';
 import { type RequestStore, type TransitionDeletes, type TransitionPuts } from '../store';
 import { type ChatRequest, type DmReceipt, type ManagedEntry, type RequestEvent } from '../types';
@@ -42,7 +43,7 @@ export interface KindContext {
   /** Refuses (permanently) a user the bot may not hand out: missing, privileged, or not the bot's. */
   requireHandOut(admin: ClusterAdmin, cluster: string, user: string, options?: { missingIsFine?: boolean }): Promise<void>;
   /** DMs connection details, recorded for deletion before the password is in the DM. */
-  connectionDm(recipient: string, cluster: string, details: ConnectionDetails, name: string, password: string, why: 'created' | 'rotated' | 'requested', notes: readonly string[], format?: string): Promise<DmReceipt | undefined>;
+  connectionDm(recipient: string, cluster: string, details: ConnectionDetails, name: string, password: string, why: 'created' | 'rotated' | 'requested', notes: readonly Prose[], format?: string): Promise<DmReceipt | undefined>;
 }
 
 /** The `step` of an `allow` waiting in the table for its entry to propagate. */
@@ -71,8 +72,8 @@ export class PermanentFailure extends ChatopsError {
 
 /** What applying a request did: the requester's outcome, and what the final commit writes with it. */
 export interface Applied {
-  readonly text: string;
-  readonly notes?: readonly string[];
+  readonly text: Prose;
+  readonly notes?: readonly Prose[];
   /**
    * Sends the connection DM. It runs last, after the requester was told and right before the final
    * commit. Its receipt is written before the password is in the DM (`connectionDm`), so a crash

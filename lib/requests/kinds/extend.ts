@@ -1,6 +1,7 @@
 /** `extend` / `user extend`: a temporary entry or user of the requester's kept longer. */
 import { type ChatRequest, type ExtendParams } from '../types';
 import { type Applied, type KindContext, PermanentFailure } from './context';
+import { code, prose } from '../../prose';
 
 /**
  * Keeps a temporary entry or user the requester holds for `forMs` from now. The cluster is
@@ -14,15 +15,15 @@ export async function applyExtend(ctx: KindContext, request: ChatRequest, { subj
   if (subject.type === 'entry') {
     const entry = await ctx.store.getManagedEntry(request.cluster, subject.cidr);
     if (entry?.requester !== request.requester || entry.expiresAt === undefined) {
-      throw new PermanentFailure(`\`${subject.cidr}\` is no longer a temporary entry of yours on \`${request.cluster}\`; nothing was changed.`);
+      throw new PermanentFailure(prose`${code(subject.cidr)} is no longer a temporary entry of yours on ${code(request.cluster)}; nothing was changed.`);
     }
     await ctx.store.putManagedEntry({ ...entry, expiresAt: until.toISOString() });
     await ctx.checkpoint('extend:recorded', request);
-    return { text: `\`${subject.cidr}\` stays on the allowlist of \`${request.cluster}\` until ${shown}.` };
+    return { text: prose`${code(subject.cidr)} stays on the allowlist of ${code(request.cluster)} until ${shown}.` };
   }
   const managed = await ctx.store.getManagedUser(request.cluster, subject.user);
   if (managed?.owner !== request.requester || managed.expiresAt === undefined) {
-    throw new PermanentFailure(`SQL user \`${subject.user}\` is no longer a temporary user of yours on \`${request.cluster}\`; nothing was changed.`);
+    throw new PermanentFailure(prose`SQL user ${code(subject.user)} is no longer a temporary user of yours on ${code(request.cluster)}; nothing was changed.`);
   }
   const admin = await ctx.clusters.get(request.cluster);
   await ctx.requireHandOut(admin, request.cluster, subject.user);
@@ -32,5 +33,5 @@ export async function applyExtend(ctx: KindContext, request: ChatRequest, { subj
   }
   await ctx.store.putManagedUser({ ...managed, expiresAt: until.toISOString() });
   await ctx.checkpoint('extend:recorded', request);
-  return { text: `SQL user \`${subject.user}\` on \`${request.cluster}\` stays until ${shown}.` };
+  return { text: prose`SQL user ${code(subject.user)} on ${code(request.cluster)} stays until ${shown}.` };
 }

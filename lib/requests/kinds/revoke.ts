@@ -2,6 +2,7 @@
 import { requestIdFromEntryName } from '../../cluster-admin/allowlist';
 import { type ChatRequest } from '../types';
 import { type Applied, type KindContext, PermanentFailure } from './context';
+import { code, prose } from '../../prose';
 
 /**
  * The entry goes first, its record with the final commit: until then the audit sees a record
@@ -16,13 +17,13 @@ export async function applyRevoke(ctx: KindContext, request: ChatRequest, cidr: 
     const entry = (await admin.listAllowlist()).entries.find((e) => e.cidr === cidr);
     const by = requestIdFromEntryName(entry?.name);
     if (entry !== undefined && by !== recorded.requestId && by !== request.id) {
-      throw new PermanentFailure(`\`${cidr}\` on the allowlist of \`${request.cluster}\` is no longer the entry the bot made; it was left in place. Ask an admin.`);
+      throw new PermanentFailure(prose`${code(cidr)} on the allowlist of ${code(request.cluster)} is no longer the entry the bot made; it was left in place. Ask an admin.`);
     }
   }
   const removed = await admin.removeAllowlistEntry(cidr);
   await ctx.checkpoint('revoke:entry-removed', request);
   return {
-    text: removed || recorded !== undefined ? `\`${cidr}\` was removed from the allowlist of \`${request.cluster}\`.` : `\`${cidr}\` was not on the allowlist of \`${request.cluster}\`; nothing to remove.`,
+    text: removed || recorded !== undefined ? prose`${code(cidr)} was removed from the allowlist of ${code(request.cluster)}.` : prose`${code(cidr)} was not on the allowlist of ${code(request.cluster)}; nothing to remove.`,
     forget: { managedEntry: { cluster: request.cluster, cidr } },
   };
 }

@@ -7,6 +7,7 @@ import { generatePassword } from '../../secrets/password';
 import { type DatabaseSecret, secretName } from '../../secrets/types';
 import { type ChatRequest, FINAL_STATUSES, type ManagedUser } from '../types';
 import { type KindContext, PermanentFailure, type Plan } from './context';
+import { code, person, prose } from '../../prose';
 
 /**
  * Undoes a `user create`: drops the user when this request made it, then deletes this request's
@@ -74,7 +75,7 @@ export async function planUserCreate(ctx: KindContext, request: ChatRequest, par
   // Any role of that name, login or not, privileged or not: the bot only ever creates new ones.
   // A request that began already may have created its own user: `createUser` checks that one.
   if (held === undefined && (await admin.inspectUser(user)).exists) {
-    throw new PermanentFailure(`SQL user \`${user}\` already exists on \`${request.cluster}\` and was not created by the bot; it will not take it over.`);
+    throw new PermanentFailure(prose`SQL user ${code(user)} already exists on ${code(request.cluster)} and was not created by the bot; it will not take it over.`);
   }
   const details = await admin.connectionDetails({ user, database });
   const expiresAt = params.forMs === undefined ? undefined : new Date(ctx.now().getTime() + params.forMs).toISOString();
@@ -105,7 +106,7 @@ export async function planUserCreate(ctx: KindContext, request: ChatRequest, par
       const result = await admin.createUser(user, password, { ...(validUntil ? { validUntil } : {}), resume: resumed });
       await ctx.checkpoint('user-create:user-created', current);
       return {
-        text: `SQL user \`${user}\` is ready on \`${request.cluster}\`; the connection details are in your DMs.`,
+        text: prose`SQL user ${code(user)} is ready on ${code(request.cluster)}; the connection details are in your DMs.`,
         notes: result.notes,
         deliver: () => ctx.connectionDm(request.requester, request.cluster, details, name, password, 'created', result.notes),
       };
@@ -118,8 +119,8 @@ export async function nameTaken(ctx: KindContext, request: ChatRequest, user: st
   const holder = await ctx.store.getRequest(held.requestId);
   return new PermanentFailure(
     holder !== undefined && !FINAL_STATUSES.has(holder.status)
-      ? `SQL user \`${user}\` on \`${request.cluster}\` is being created by another request right now; nothing was changed.`
-      : `SQL user \`${user}\` already exists on \`${request.cluster}\` (owner <@${held.owner}>); use \`user rotate\` for a new password.`,
+      ? prose`SQL user ${code(user)} on ${code(request.cluster)} is being created by another request right now; nothing was changed.`
+      : prose`SQL user ${code(user)} already exists on ${code(request.cluster)} (owner ${person(held.owner)}); use ${code('user rotate')} for a new password.`,
   );
 }
 

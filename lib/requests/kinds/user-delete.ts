@@ -2,6 +2,7 @@
 import { secretName } from '../../secrets/types';
 import { type ChatRequest } from '../types';
 import { type Applied, type KindContext } from './context';
+import { code, prose } from '../../prose';
 
 /**
  * The user, then its record, then its secret, each on its own: until the secret goes, the audit
@@ -20,6 +21,6 @@ export async function applyUserDelete(ctx: KindContext, request: ChatRequest, us
   await ctx.secrets.delete(name, { recoveryWindowDays: ctx.recoveryWindowDays });
   await ctx.checkpoint('user-delete:secret-deleted', request);
   return {
-    text: `${dropped ? `SQL user \`${user}\` was dropped from \`${request.cluster}\`; objects it owned now belong to the admin user.` : `SQL user \`${user}\` was already gone from \`${request.cluster}\`.`} Its secret is scheduled for deletion in ${ctx.recoveryWindowDays} days.`,
+    text: prose`${dropped ? prose`SQL user ${code(user)} was dropped from ${code(request.cluster)}; objects it owned now belong to the admin user.` : prose`SQL user ${code(user)} was already gone from ${code(request.cluster)}.`} Its secret is scheduled for deletion in ${ctx.recoveryWindowDays} days.`,
   };
 }

@@ -5,14 +5,15 @@ import { generatePassword } from '../../secrets/password';
 import { type DatabaseSecret } from '../../secrets/types';
 import { type ChatRequest } from '../types';
 import { type Applied, type KindContext, PermanentFailure } from './context';
+import { code, prose } from '../../prose';
 
 export async function applyUserRotate(ctx: KindContext, request: ChatRequest, user: string): Promise<Applied> {
   const admin = await ctx.clusters.get(request.cluster);
   const managed = await ctx.store.getManagedUser(request.cluster, user);
-  if (managed === undefined) throw new PermanentFailure(`SQL user \`${user}\` on \`${request.cluster}\` is not managed by the bot.`);
+  if (managed === undefined) throw new PermanentFailure(prose`SQL user ${code(user)} on ${code(request.cluster)} is not managed by the bot.`);
   await ctx.requireHandOut(admin, request.cluster, user);
   const current = await ctx.secrets.get(managed.secretName);
-  if (current === undefined) throw new PermanentFailure(`The secret of \`${user}\` is missing; ask an admin to run \`audit\`.`);
+  if (current === undefined) throw new PermanentFailure(prose`The secret of ${code(user)} is missing; ask an admin to run ${code('audit')}.`);
   let password: string;
   let previous: DatabaseSecret | undefined;
   if (current.requestId === request.id) {
@@ -39,7 +40,7 @@ export async function applyUserRotate(ctx: KindContext, request: ChatRequest, us
   await ctx.checkpoint('user-rotate:password-set', request);
   const details = await admin.connectionDetails({ user, database: managed.database });
   return {
-    text: `The password of \`${user}\` on \`${request.cluster}\` was rotated; the new connection details are in your DMs. The old password no longer works.`,
+    text: prose`The password of ${code(user)} on ${code(request.cluster)} was rotated; the new connection details are in your DMs. The old password no longer works.`,
     deliver: () => ctx.connectionDm(request.requester, request.cluster, details, managed.secretName, password, 'rotated', []),
   };
 }

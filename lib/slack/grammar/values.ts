@@ -10,6 +10,7 @@ import { type Cidr } from '../../cluster-admin/types';
 import { parseDuration } from '../../config';
 import { type KindValues, type ValueKind } from './definitions';
 import { cut, keyword, nearest, shown } from './helpers';
+import { mrkdwn } from '../text';
 
 // ---------------------------------------------------------------------------------------------
 // Value validation: one function per kind
@@ -41,7 +42,8 @@ function viaValidator<T>(run: () => T, fix?: (example: string | undefined) => st
     return { value: run() };
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
-    return refused(error.message, fix ? fix(error.example) : error.example);
+    // Escaped as a whole where the reason is shown (commands.ts), like every other grammar reason.
+    return refused(mrkdwn(error.prose, { escaped: false }), fix ? fix(error.example) : error.example);
   }
 }
 

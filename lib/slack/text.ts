@@ -1,6 +1,7 @@
 /**
  * Text is data: the one place that makes a hostile string (a reason, a label, a role name from a
- * cluster, an entry name from the Cloud API) safe to put in Slack mrkdwn.
+ * cluster, an entry name from the Cloud API) safe to put in Slack mrkdwn, and that renders the
+ * domain's `Prose` (lib/prose.ts) as mrkdwn (`mrkdwn`).
  *
  * - `escapeText`: Slack's three control characters (`& < >`), so nobody can write `<!channel>`,
  *   `<@U…>` or a disguised link `<https://evil|click>`. Every hostile string goes through it.
@@ -12,9 +13,8 @@
  *   whole later (audit findings are plain text their renderer escapes once).
  *
  * Mentions the bot builds itself (`<@U…>` from validated ids) are not passed through here.
- *
- * No imports: lib/requests and lib/audit use it without depending on lib/slack.
  */
+import { type Prose } from '../prose';
 
 /** Slack's three control characters; everything a user or a cluster supplied goes through this. */
 export function escapeText(text: string): string {
@@ -79,4 +79,32 @@ export function quoteLabel(value: string, max = LABEL_MAX): string {
 /** A free-text reason: one line, unformatted, capped, escaped (not quoted: it stands in its own place). */
 export function quoteReason(value: string, max = REASON_MAX): string {
   return escapeText(unformat(cap(flatten(value), max)));
+}
+
+/** A Slack user (`U…`/`W…`), user group (`S…`) or channel (`C…`/`G…`/`D…`) id: nothing else becomes a mention. */
+const SLACK_ID = /^[A-Z][A-Z0-9]{2,20}$/;
+/** Values in prose are ids, CIDRs, names and commands; a longer one is cut. */
+const PROSE_CODE_MAX = 200;
+const PROSE_LABEL_MAX = 80;
+
+/**
+ * The domain's prose as mrkdwn: the bot's words escaped (`& < >`), values as code spans nothing
+ * breaks out of, labels quoted, free text flattened, and people and channels as mentions (only
+ * for a well-formed id; anything else is shown as escaped text).
+ *
+ * `{ escaped: false }`: the same marks without the `& < >` escaping, for text that is escaped as
+ * a whole later (the grammar's refusal reasons); people and channels are then shown as ids.
+ */
+export function mrkdwn(prose: Prose, { escaped = true }: { escaped?: boolean } = {}): string {
+  const escape = escaped ? escapeText : (text: string) => text;
+  return prose
+    .map((part) => {
+      if (typeof part === 'string') return escape(part);
+      if ('code' in part) return escape(plainCode(part.code, PROSE_CODE_MAX));
+      if ('label' in part) return escape(plainQuote(part.label, PROSE_LABEL_MAX));
+      if ('said' in part) return escape(unformat(cap(flatten(part.said), REASON_MAX)));
+      if ('person' in part) return escaped && SLACK_ID.test(part.person) ? `<@${part.person}>` : escape(part.person);
+      return escaped && SLACK_ID.test(part.channel) ? `<#${part.channel}>` : escape(part.channel);
+    })
+    .join('');
 }
