@@ -90,7 +90,9 @@ const PROSE_LABEL_MAX = 80;
 /**
  * The domain's prose as mrkdwn: the bot's words escaped (`& < >`), values as code spans nothing
  * breaks out of, labels quoted, free text flattened, and people and channels as mentions (only
- * for a well-formed id; anything else is shown as escaped text).
+ * for a well-formed id; anything else is shown as escaped text). The bot's own words hold no
+ * backtick (test/unit/slack-markup-boundary.test.ts), so one in a word part came from a value
+ * spliced in as words (a server's error message): it becomes a look-alike and opens no code span.
  *
  * `{ escaped: false }`: the same marks without the `& < >` escaping, for text that is escaped as
  * a whole later (the grammar's refusal reasons); people and channels are then shown as ids.
@@ -99,7 +101,7 @@ export function mrkdwn(prose: Prose, { escaped = true }: { escaped?: boolean } =
   const escape = escaped ? escapeText : (text: string) => text;
   return prose
     .map((part) => {
-      if (typeof part === 'string') return escape(part);
+      if (typeof part === 'string') return escape(part.replace(BACKTICK, LOOKALIKE_BACKTICK));
       if ('code' in part) return escape(plainCode(part.code, PROSE_CODE_MAX));
       if ('label' in part) return escape(plainQuote(part.label, PROSE_LABEL_MAX));
       if ('said' in part) return escape(unformat(cap(flatten(part.said), REASON_MAX)));

@@ -12,6 +12,7 @@ import { APPROVERS_CHANNEL, type Harness, messageText, requestIdIn, startHarness
 import { testPostgres } from '../support/env';
 import { tryConnect } from '../support/pg-client';
 import { captureLogs } from '../hardening/support';
+import { slackText } from '../support/prose';
 
 const { alice, bob, carol, admin, dave, mallory } = USERS;
 const HERE = '127.0.0.21';
@@ -240,7 +241,7 @@ describe('Slack retries and forged requests', () => {
     await h.settle();
     const made = (await h.runtime.store.listByRequester(alice, 50)).filter((r) => r.params.kind === 'allow' && r.params.allow.cidr === '192.0.2.96/28');
     expect(made.filter((r) => r.status !== 'refused')).toHaveLength(1);
-    for (const repeat of made.filter((r) => r.status === 'refused')) expect(repeat.outcome).toMatch(/A repeated delivery of the command of request/);
+    for (const repeat of made.filter((r) => r.status === 'refused')) expect(slackText(repeat.outcome)).toMatch(/A repeated delivery of the command of request/);
     // The repeat is never announced to the requester, and only one card asks the approvers.
     expect(h.slack.ephemerals({ user: alice }).filter((m) => /repeated delivery/.test(messageText(m)))).toEqual([]);
     expect(h.slack.messages(APPROVERS_CHANNEL).filter((m) => !m.thread_ts && messageText(m).includes('192.0.2.96/28'))).toHaveLength(1);

@@ -70,6 +70,12 @@ describe('prose as Slack mrkdwn', () => {
     );
   });
 
+  it('opens no code span from a backtick in words, which only a spliced-in server message can carry', () => {
+    const shown = mrkdwn(prose`The Cloud API refused it: ${'bad `value'}; see ${code('x')}.`);
+    expect(shown.split('`')).toHaveLength(3);
+    expect(shown).toContain('bad \u02cbvalue');
+  });
+
   it('without escaping, keeps the marks for text escaped as a whole later', () => {
     expect(mrkdwn(prose`${code('a&b')} & ${person('U0ALICE')}`, { escaped: false })).toBe('`a&b` & U0ALICE');
   });
