@@ -73,6 +73,13 @@ describe('authentication', () => {
     await expect(json.json()).resolves.toEqual({ ok: false, error: 'not_authed' });
     await expect(bearerJson.json()).resolves.toMatchObject({ ok: true, message: { blocks: [{ type: 'section' }, { type: 'actions' }] } });
   });
+
+  it('answers unknown_method for a name that only an object prototype has (a regression: toString answered 200)', async () => {
+    for (const method of ['toString', 'constructor', 'hasOwnProperty', 'no.such.method']) {
+      const answer = await fetch(`${server.apiUrl}${method}`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+      expect([method, answer.status, await answer.json()]).toEqual([method, 200, { ok: false, error: 'unknown_method', req_method: method }]);
+    }
+  });
 });
 
 describe('chat.postMessage', () => {
